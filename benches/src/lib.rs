@@ -1,0 +1,3 @@
+//! Criterion benches: sdbus-cookie against upstream's C algorithm
+//!
+//! Work in progress: see the open issue for this crate.

@@ -1,0 +1,6 @@
+//! sdcookie: work in progress.
+
+fn main() {
+    eprintln!("sdcookie: not built yet");
+    std::process::exit(2);
+}

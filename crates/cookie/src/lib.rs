@@ -1,0 +1,2 @@
+//! sd-bus cookie allocator: work in progress.
+#![no_std]

@@ -1,0 +1,3 @@
+//! A throwaway real systemd + dbus-daemon in Linux namespaces, for tests and demos
+//!
+//! Work in progress: see the open issue for this crate.
