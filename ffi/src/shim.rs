@@ -168,10 +168,22 @@ impl Allocator {
         self.config
     }
     pub fn next(&mut self) -> Result<Cookie, Error> {
-        let pending = &self.pending;
-        let c = next_cookie(self.current, &self.config, |k| pending.contains(&k))?;
-        self.current = c.get().into();
-        Ok(c)
+        // Unlike next_cookie, the pending set is consulted below the cycled bit too.
+        let cfg = self.config;
+        let lap = u64::from(cfg.ceiling) - u64::from(cfg.cycled) + 1;
+        let mut n = cfg.inc(self.current);
+        let mut cycled_seen = 0u64;
+        while self.pending.contains(&(n as u32)) {
+            if n >= u64::from(cfg.cycled) {
+                cycled_seen += 1;
+                if cycled_seen >= lap {
+                    return Err(Error::Busy);
+                }
+            }
+            n = cfg.inc(n);
+        }
+        self.current = n;
+        Ok(Cookie::new(n).expect("nonzero"))
     }
     pub fn current(&self) -> u64 {
         self.current
