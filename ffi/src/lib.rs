@@ -23,11 +23,9 @@ use core::ffi::{c_char, c_int, c_void};
 mod error;
 mod panic;
 mod ptr;
-mod shim;
 
-// The allocator crate (crates/cookie). Until it lands on main, a local stand-in written
-// against the same API spec; every use in this crate goes through `api::`.
-pub(crate) use shim as api;
+// The allocator crate (crates/cookie); every use in this crate goes through `api::`.
+pub(crate) use sdbus_cookie as api;
 
 use api::{Allocator, Config};
 use error::{Errno, EINVAL, EIO, ENOMEM};
@@ -321,8 +319,8 @@ pub unsafe extern "C" fn sdbus_cookie_allocator_observe_sealed(
 /// `a` is NULL or a live handle nobody mutates during the call.
 #[no_mangle]
 pub unsafe extern "C" fn sdbus_cookie_allocator_current(a: *const sdbus_cookie_allocator) -> u64 {
-    // SAFETY: per this function's `# Safety`.
     guard_value(0, || {
+        // SAFETY: per this function's `# Safety`.
         unsafe { with_alloc(a, Allocator::current) }.unwrap_or(0)
     })
 }
@@ -333,8 +331,8 @@ pub unsafe extern "C" fn sdbus_cookie_allocator_current(a: *const sdbus_cookie_a
 /// `a` is NULL or a live handle nobody mutates during the call.
 #[no_mangle]
 pub unsafe extern "C" fn sdbus_cookie_allocator_ceiling(a: *const sdbus_cookie_allocator) -> u64 {
-    // SAFETY: per this function's `# Safety`.
     guard_value(0, || {
+        // SAFETY: per this function's `# Safety`.
         unsafe { with_alloc(a, |al| al.config().ceiling().into()) }.unwrap_or(0)
     })
 }
@@ -347,8 +345,8 @@ pub unsafe extern "C" fn sdbus_cookie_allocator_ceiling(a: *const sdbus_cookie_a
 pub unsafe extern "C" fn sdbus_cookie_allocator_pending_count(
     a: *const sdbus_cookie_allocator,
 ) -> usize {
-    // SAFETY: per this function's `# Safety`.
     guard_value(0, || {
+        // SAFETY: per this function's `# Safety`.
         unsafe { with_alloc(a, Allocator::pending_len) }.unwrap_or(0)
     })
 }
@@ -361,8 +359,8 @@ pub unsafe extern "C" fn sdbus_cookie_allocator_pending_count(
 pub unsafe extern "C" fn sdbus_cookie_allocator_quarantined_count(
     a: *const sdbus_cookie_allocator,
 ) -> usize {
-    // SAFETY: per this function's `# Safety`.
     guard_value(0, || {
+        // SAFETY: per this function's `# Safety`.
         unsafe { with_alloc(a, Allocator::quarantined_len) }.unwrap_or(0)
     })
 }
