@@ -1,0 +1,47 @@
+//! Question 1 from C: the loops of `c/fast_path.c` (built by `build.rs`), timed from Rust.
+//! One FFI call per chunk, so its cost is spread over up to 2^30 C-side iterations.
+
+use std::time::{Duration, Instant};
+
+use crate::scenario::FAST_CHUNK;
+
+// Links the C ABI's exports (`sdbus_cookie_next`) that `c/fast_path.c` calls; nothing in
+// Rust uses it directly.
+use sdbus_cookie_capi as _;
+
+extern "C" {
+    fn sdbench_c_abi_next(start: u64, n: u64) -> u64;
+    fn sdbench_c_inline_next(start: u64, n: u64) -> u64;
+    fn sdbench_c_call_next(start: u64, n: u64) -> u64;
+}
+
+fn chunked(iters: u64, f: unsafe extern "C" fn(u64, u64) -> u64) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(FAST_CHUNK);
+        let start = Instant::now();
+        // SAFETY: the driver functions take plain integers, touch only their locals and
+        // call sdbus_cookie_next / the C model with valid pointers.
+        let last = unsafe { f(0, n) };
+        total += start.elapsed();
+        assert_eq!(last, n, "the fast path from 0 must end at cookie n");
+        left -= n;
+    }
+    total
+}
+
+/// C calling `sdbus_cookie_next()` (our C ABI, static link) `iters` times.
+pub fn c_abi(iters: u64) -> Duration {
+    chunked(iters, sdbench_c_abi_next)
+}
+
+/// C running the C model's `next_cookie()` inlined, `iters` times.
+pub fn c_inline(iters: u64) -> Duration {
+    chunked(iters, sdbench_c_inline_next)
+}
+
+/// C calling the C model's `next_cookie()` in its own library, `iters` times.
+pub fn c_call(iters: u64) -> Duration {
+    chunked(iters, sdbench_c_call_next)
+}
