@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sdbus_cookie_benches::measure::Target;
+use sdbus_cookie_benches::measure::{paired_wanted, Target};
 use sdbus_cookie_benches::{cdriver, paired, print_group_ratios, scenario, Row};
 
 type Routine = Box<dyn FnMut(u64) -> Duration>;
@@ -24,6 +24,9 @@ fn group(
 
     let mut results = Vec::new();
     for &(ours, reference, target) in rows {
+        if !paired_wanted(name, ours, reference) {
+            continue;
+        }
         let (o, r) = two_mut(routines, index(routines, ours), index(routines, reference));
         let p = paired(&mut **o, &mut **r);
         results.push(Row {

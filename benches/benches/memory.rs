@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sdbus_cookie::Allocator;
-use sdbus_cookie_benches::measure::{criterion_home, Target};
+use sdbus_cookie_benches::measure::{criterion_home, paired_wanted, Target};
 use sdbus_cookie_benches::scenario::{self, State, CYCLED, RUN, SCATTERED};
 use sdbus_cookie_benches::{paired, print_group_ratios, Row};
 
@@ -268,6 +268,9 @@ fn memory(c: &mut Criterion) {
     }
     g.finish();
     for ((_, state), (o, r)) in shapes.iter().zip(&ids) {
+        if !paired_wanted("memory_build", o, r) {
+            continue;
+        }
         let p = paired(&mut build_ours(state), &mut build_ref(state));
         rows.push(Row {
             ours: o.as_str(),

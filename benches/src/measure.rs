@@ -17,6 +17,61 @@ pub fn quick_mode() -> bool {
     std::env::args().any(|a| a == "--quick" || a == "--test")
 }
 
+/// criterion options (0.5) that take a value, to find the positional filter among the args.
+const VALUE_FLAGS: &[&str] = &[
+    "--warm-up-time",
+    "--measurement-time",
+    "--sample-size",
+    "--profile-time",
+    "--save-baseline",
+    "-s",
+    "--baseline",
+    "-b",
+    "--baseline-lenient",
+    "--load-baseline",
+    "--color",
+    "-c",
+    "--output-format",
+    "--plotting-backend",
+    "--noise-threshold",
+    "--confidence-level",
+    "--significance-level",
+    "--nresamples",
+    "--format",
+];
+
+/// Whether the paired measurement of `group/ours` vs `group/reference` should run: not when
+/// criterion only lists or profiles, and not when a filter on the command line matches
+/// neither function (matched as a substring of `group/function`, an approximation of
+/// criterion's regex that is exact for plain names).
+pub fn paired_wanted(group: &str, ours: &str, reference: &str) -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args
+        .iter()
+        .any(|a| a == "--list" || a == "--profile-time" || a.starts_with("--profile-time="))
+    {
+        return false;
+    }
+    let mut filter = None;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if VALUE_FLAGS.contains(&a.as_str()) {
+            i += 2;
+            continue;
+        }
+        if !a.starts_with('-') {
+            filter = Some(a.clone());
+            break;
+        }
+        i += 1;
+    }
+    filter.is_none_or(|f| {
+        let f = f.trim_start_matches('^').trim_end_matches('$');
+        format!("{group}/{ours}").contains(f) || format!("{group}/{reference}").contains(f)
+    })
+}
+
 /// The result of an interleaved ours-vs-reference measurement.
 #[derive(Clone, Copy, Debug)]
 pub struct Paired {
