@@ -97,10 +97,15 @@ fn fast_path_c_abi(c: &mut Criterion) {
             ("ours_c_abi", Box::new(cdriver::c_abi)),
             ("reference_c_inline", Box::new(cdriver::c_inline)),
             ("reference_c_call", Box::new(cdriver::c_call)),
+            (
+                "proposal_header_inline",
+                Box::new(cdriver::c_abi_header_inline),
+            ),
         ],
         &[
             ("ours_c_abi", "reference_c_inline", Target::AtMost(1.2)),
             ("ours_c_abi", "reference_c_call", Target::None),
+            ("proposal_header_inline", "reference_c_inline", Target::None),
         ],
     );
 }

@@ -13,6 +13,7 @@ extern "C" {
     fn sdbench_c_abi_next(start: u64, n: u64) -> u64;
     fn sdbench_c_inline_next(start: u64, n: u64) -> u64;
     fn sdbench_c_call_next(start: u64, n: u64) -> u64;
+    fn sdbench_c_abi_header_inline_next(start: u64, n: u64) -> u64;
 }
 
 fn chunked(iters: u64, f: unsafe extern "C" fn(u64, u64) -> u64) -> Duration {
@@ -44,4 +45,10 @@ pub fn c_inline(iters: u64) -> Duration {
 /// C calling the C model's `next_cookie()` in its own library, `iters` times.
 pub fn c_call(iters: u64) -> Duration {
     chunked(iters, sdbench_c_call_next)
+}
+
+/// A proposal, not the shipped C ABI: the fast path inline in the caller (as a header could
+/// carry it), `sdbus_cookie_next()` only near and after the cycle; `iters` times.
+pub fn c_abi_header_inline(iters: u64) -> Duration {
+    chunked(iters, sdbench_c_abi_header_inline_next)
 }
