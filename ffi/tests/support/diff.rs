@@ -169,7 +169,7 @@ pub fn run(data: &[u8]) -> Stats {
         step += 1;
         stats.steps = step;
         let op = input.byte();
-        // SAFETY (for every call below): `h` is the live handle created above, used by this
+        // SAFETY: for every call below, `h` is the live handle created above, used by this
         // thread only; out-pointers point to locals; `pending_in` gets a pointer to `model`,
         // which is not mutated during that call.
         unsafe {
