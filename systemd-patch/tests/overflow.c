@@ -130,9 +130,16 @@ static int daemon_start(struct daemon *d) {
                 /* --print-address=FD needs the write end open across exec: dup() drops
                  * O_CLOEXEC. */
                 int fd = dup(pipefd[1]);
+                char logpath[160];
+                int logfd;
 
                 if (fd < 0)
                         _exit(127);
+                /* Its stderr goes to a log that is shown only if it fails to start. */
+                snprintf(logpath, sizeof(logpath), "%s/daemon.log", d->dir);
+                logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (logfd >= 0)
+                        dup2(logfd, STDERR_FILENO);
                 snprintf(fdarg, sizeof(fdarg), "--print-address=%d", fd);
                 snprintf(cfgarg, sizeof(cfgarg), "--config-file=%s", d->config);
                 execlp("dbus-daemon", "dbus-daemon", cfgarg, fdarg, "--nofork", (char *) NULL);
@@ -155,8 +162,19 @@ static int daemon_start(struct daemon *d) {
         close(pipefd[0]);
         d->address[len] = '\0';
         d->address[strcspn(d->address, "\n")] = '\0';
-        if (d->address[0] == '\0')
+        if (d->address[0] == '\0') {
+                char logpath[160], line[512];
+                FILE *log;
+
+                fprintf(stderr, "overflow: dbus-daemon printed no address; its log:\n");
+                snprintf(logpath, sizeof(logpath), "%s/daemon.log", d->dir);
+                log = fopen(logpath, "re");
+                while (log && fgets(line, sizeof(line), log))
+                        fputs(line, stderr);
+                if (log)
+                        fclose(log);
                 return -ECONNREFUSED;
+        }
         return 0;
 }
 
@@ -168,8 +186,13 @@ static void daemon_stop(struct daemon *d) {
                 d->pid = -1;
         }
         /* dbus-daemon removes its socket on exit; remove what is left of ours. */
-        if (d->config[0])
+        if (d->config[0]) {
+                char logpath[160];
+
+                snprintf(logpath, sizeof(logpath), "%s/daemon.log", d->dir);
+                unlink(logpath);
                 unlink(d->config);
+        }
         if (d->dir[0])
                 rmdir(d->dir);
 }
