@@ -25,7 +25,7 @@ mod panic;
 mod ptr;
 
 // The allocator crate (crates/cookie); every use in this crate goes through `api::`.
-pub(crate) use sdbus_cookie as api;
+pub(crate) use cookie as api;
 
 use api::{Allocator, Config};
 use error::{Errno, EINVAL, EIO, ENOMEM};
