@@ -52,3 +52,24 @@ pub fn c_call(iters: u64) -> Duration {
 pub fn c_abi_header_inline(iters: u64) -> Duration {
     chunked(iters, sdbench_c_abi_header_inline_next)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_c_loop_hands_out_1_to_n() {
+        for f in [
+            sdbench_c_abi_next,
+            sdbench_c_inline_next,
+            sdbench_c_call_next,
+            sdbench_c_abi_header_inline_next,
+        ] {
+            // SAFETY: as in `chunked`.
+            assert_eq!(unsafe { f(0, 1000) }, 1000);
+            // From just below the cycle, all agree on the jump rule's first steps too.
+            // SAFETY: as in `chunked`.
+            assert_eq!(unsafe { f(0x7fff_fff0, 0x20) }, 0x8000_0010);
+        }
+    }
+}

@@ -290,3 +290,72 @@ pub fn churn() -> (impl FnMut(u64) -> Duration, impl FnMut(u64) -> Duration) {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scattered_cookies_are_distinct_and_in_range() {
+        let v = scattered(SCATTERED, CYCLED + 1, 0xffff_ffff, 7);
+        let set: std::collections::HashSet<_> = v.iter().collect();
+        assert_eq!(set.len(), SCATTERED);
+        assert!(v.iter().all(|&k| (CYCLED + 1..=0xffff_ffff).contains(&k)));
+    }
+
+    #[test]
+    fn run_ring_skips_a_run_of_100000_on_every_call_in_both_implementations() {
+        let state = run_ring();
+        let (a, b) = (CYCLED, CYCLED + RUN + 1);
+        let mut ours = state.ours();
+        let mut reference = state.reference();
+        for expected in [b, a, b, a] {
+            assert_eq!(u64::from(ours.next().unwrap()), expected);
+            assert_eq!(reference.next().unwrap(), expected);
+        }
+        assert_eq!(ours.pending_len() as u64, 2 * RUN);
+    }
+
+    #[test]
+    fn steady_states_give_both_implementations_the_same_cookies() {
+        // The run ring costs upstream 100,000 probes per call: fewer calls there.
+        for (state, calls) in [
+            (scattered_sparse(), 10_000),
+            (scattered_dense(), 10_000),
+            (run_ring(), 6),
+        ] {
+            let mut ours = state.ours();
+            let mut reference = state.reference();
+            for _ in 0..calls {
+                assert_eq!(u64::from(ours.next().unwrap()), reference.next().unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn the_dense_ring_meets_a_pending_cookie_on_about_a_third_of_the_calls() {
+        let state = scattered_dense();
+        let mut ours = state.ours();
+        let mut met = 0;
+        let calls = 3 * (DENSE_RING - SCATTERED as u64);
+        let mut last = ours.current();
+        for _ in 0..calls {
+            let k = u64::from(ours.next().unwrap());
+            if k != last + 1 {
+                met += 1;
+            }
+            last = k;
+        }
+        let share = met as f64 / calls as f64;
+        assert!((0.15..0.45).contains(&share), "share {share}");
+    }
+
+    #[test]
+    fn fast_path_routines_never_reach_the_cycled_half() {
+        const { assert!(FAST_CHUNK < CYCLED) };
+        let mut a = Allocator::new();
+        time_ours(&mut a, 1000);
+        assert_eq!(a.current(), 1000);
+        assert!(!a.has_cycled());
+    }
+}
