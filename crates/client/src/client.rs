@@ -25,8 +25,13 @@ use crate::resources::{CgroupMode, PropertyPlan, Resources, Skipped};
 pub enum Target {
     /// The system bus: `$DBUS_SYSTEM_BUS_ADDRESS`, else `/run/dbus/system_bus_socket`.
     SystemBus,
-    /// PID 1's private socket `/run/systemd/private` (direct, no bus, root only). It keeps
-    /// working when dbus-daemon is down.
+    /// PID 1's private socket `/run/systemd/private` (direct, no bus, no `Hello`, root only).
+    /// It keeps working when dbus-daemon is down.
+    ///
+    /// Known limitation: systemd stamps its messages on this socket with the sender
+    /// `org.freedesktop.systemd1`, which is not a unique name, and zbus 5.19's header
+    /// parser panics on that in its reader task; the handshake then ends in a typed
+    /// [`Error::Connect`] at its deadline (never a hang). Use the bus until zbus accepts it.
     SystemdPrivate,
     /// The user's bus: `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`, where the
     /// user manager (`systemd --user`) is `org.freedesktop.systemd1`.
