@@ -221,6 +221,8 @@ pub struct Stats {
     pub cookie_headroom: u64,
     /// Our cookie is in the cycled half (`>= 0x80000000`), where pending cookies are skipped.
     pub cookie_cycled: bool,
+    /// Times our cookie jumped from the ceiling back to `0x80000000`.
+    pub cookie_wraps: u64,
     /// Cookies awaiting a reply (including quarantined ones).
     pub pending: usize,
     /// Cookies of calls that timed out locally, reserved until their late reply.
@@ -273,10 +275,9 @@ impl PeerWatch {
 pub enum PingTarget {
     /// systemd (`org.freedesktop.DBus.Peer.Ping`).
     Systemd,
-    /// Our own unique name: the bus delivers it to us and nobody answers, so the call times
-    /// out and its cookie stays quarantined (pending) for the rest of the connection. Bus
-    /// connections only.
-    Myself,
+    /// The bus driver (`org.freedesktop.DBus.GetId`); bus connections only. It answers even
+    /// while systemd is stalled.
+    Bus,
 }
 
 #[derive(Debug)]
@@ -802,28 +803,30 @@ impl Client {
         let s = self.session()?;
         let dest = match target {
             PingTarget::Systemd => Dest::Systemd,
-            PingTarget::Myself if s.conn.direct => {
-                return Err(Error::Unsupported { what: "ping to self on a direct connection", needs: 0, found: 0 })
+            PingTarget::Bus if s.conn.direct => {
+                return Err(Error::Unsupported { what: "a bus ping on a direct connection", needs: 0, found: 0 })
             }
-            PingTarget::Myself => Dest::Myself,
+            PingTarget::Bus => Dest::Bus,
         };
-        let before = s.conn.snapshot().cookie;
-        let reply = s.conn.call(
+        // The system bus policy denies Peer.Ping to the driver; GetId is always allowed.
+        let (path, iface, member) = if dest == Dest::Bus {
+            ("/org/freedesktop/DBus", BUS_NAME, "GetId")
+        } else {
+            (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
+        };
+        let mut used = 0;
+        let reply = s.conn.call_serial(
             dest,
-            SYSTEMD_PATH,
-            "org.freedesktop.DBus.Peer",
-            "Ping",
+            path,
+            iface,
+            member,
             &(),
             "",
             Step::Ping,
             timeout,
             sealed,
+            &mut used,
         );
-        let used = sealed.unwrap_or_else(|| {
-            // Without a sealed cookie the allocator's current value is the one just used
-            // (unless another thread sent in between; callers wanting certainty seal).
-            s.conn.snapshot().cookie.max(before) as u32
-        });
         reply.map(|_| used)
     }
 
@@ -860,6 +863,7 @@ impl Client {
             cookie: snap.as_ref().map_or(0, |s| s.cookie),
             cookie_headroom: u64::from(u32::MAX).saturating_sub(snap.as_ref().map_or(0, |s| s.cookie)),
             cookie_cycled: snap.as_ref().is_some_and(|s| s.cycled),
+            cookie_wraps: snap.as_ref().map_or(0, |s| s.wraps),
             pending: snap.as_ref().map_or(0, |s| s.pending),
             quarantined: snap.as_ref().map_or(0, |s| s.quarantined),
             waiting_calls: snap.as_ref().map_or(0, |s| s.waiting_slots),

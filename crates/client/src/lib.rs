@@ -32,8 +32,6 @@
 
 mod client;
 mod conn;
-#[path = "cookie_shim.rs"]
-mod cookie;
 mod error;
 mod names;
 mod resources;
