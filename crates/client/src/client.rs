@@ -26,12 +26,8 @@ pub enum Target {
     /// The system bus: `$DBUS_SYSTEM_BUS_ADDRESS`, else `/run/dbus/system_bus_socket`.
     SystemBus,
     /// PID 1's private socket `/run/systemd/private` (direct, no bus, no `Hello`, root only).
-    /// It keeps working when dbus-daemon is down.
-    ///
-    /// Known limitation: systemd stamps its messages on this socket with the sender
-    /// `org.freedesktop.systemd1`, which is not a unique name, and zbus 5.19's header
-    /// parser panics on that in its reader task; the handshake then ends in a typed
-    /// [`Error::Connect`] at its deadline (never a hang). Use the bus until zbus accepts it.
+    /// It keeps working when dbus-daemon is down. systemd only accepts peers whose pid it
+    /// can see, i.e. callers inside its PID namespace.
     SystemdPrivate,
     /// The user's bus: `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`, where the
     /// user manager (`systemd --user`) is `org.freedesktop.systemd1`.

@@ -137,7 +137,10 @@ impl State {
     /// Routes one incoming message. Returns true when a waiter may have been satisfied.
     pub(crate) fn dispatch(&mut self, counters: &Counters, msg: Message) -> bool {
         let header = msg.header();
-        let sender = header.sender().map(|s| s.as_str());
+        let sender = header
+            .sender()
+            .map(|s| s.as_str())
+            .filter(|s| !(self.direct && *s == crate::direct::DIRECT_SENDER));
         if self.is_from_systemd(sender) {
             let serial = header.primary().serial_num().get();
             if self.peer.messages > 0 && serial < self.peer.last {
@@ -274,7 +277,14 @@ impl Conn {
         let target = address.to_owned();
         let connect_err = |step, detail: String| Error::Connect { target: target.clone(), step, detail };
         let build = async {
-            zbus::connection::Builder::address(address)?.p2p().build().await
+            let builder = if direct {
+                // Our own read half: see direct.rs for why.
+                let socket = crate::direct::connect(address).map_err(zbus::Error::from)?;
+                zbus::connection::Builder::socket(socket)
+            } else {
+                zbus::connection::Builder::address(address)?
+            };
+            builder.p2p().build().await
         };
         let zconn = async_io::block_on(futures_lite::future::or(
             async { Some(build.await) },

@@ -32,6 +32,7 @@
 
 mod client;
 mod conn;
+mod direct;
 mod error;
 mod names;
 mod resources;

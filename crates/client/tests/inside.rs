@@ -4,13 +4,8 @@
 //! - `AttachProcessesToUnit`: systemd checks the caller's pid (from the bus or
 //!   `SO_PEERCRED`); from the host it is 0 in the sandbox's namespace and systemd answers
 //!   `EPROTO`;
-//!
-//! The inner entry point also accepts `SDBUS_CGROUP_INNER=private` (systemd's private
-//! socket, which refuses `AUTH EXTERNAL` from a peer whose pid it cannot see, so it can only
-//! be reached from inside). It is not run by default: systemd's replies on that socket carry
-//! the sender `org.freedesktop.systemd1`, which zbus 5.19 rejects with a panic in its
-//! reader task (its header parser insists on a unique name; cf. zbus#965), so the call ends
-//! in our typed timeout instead of a reply.
+//! - the private socket `/run/systemd/private` (direct, no dbus-daemon, no Hello): sd-bus's
+//!   server refuses `AUTH EXTERNAL` from a peer whose pid it cannot see.
 //! The outer test spawns `<this binary> --exact inner_checks --ignored` with
 //! `SDBUS_CGROUP_INNER=<target>`; the inner run is a normal test whose panics fail the
 //! outer one through the exit status.
@@ -47,6 +42,11 @@ fn run_inside(target: &str) {
 #[test]
 fn attach_and_lifecycle_over_the_system_bus_from_inside_the_pid_namespace() {
     run_inside("bus");
+}
+
+#[test]
+fn private_socket_without_hello_runs_a_full_lifecycle() {
+    run_inside("private");
 }
 
 #[test]
