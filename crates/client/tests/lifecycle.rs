@@ -286,13 +286,61 @@ fn an_active_unit_of_the_same_name_is_a_typed_unit_exists_error() {
 }
 
 #[test]
-fn a_failing_job_is_a_typed_error_naming_the_result() {
+fn a_pid_systemd_cannot_see_is_a_typed_error_at_start() {
     let sb = boot();
     let c = client(&sb, options(&sb));
-    // A slice whose parent slice cannot be created: systemd refuses synchronously or the
-    // job fails; either way a typed error, never a hang. Use a pid that does not exist in
-    // the sandbox instead: systemd fails the StartTransientUnit call.
     let e = c.start_scope(&Scope::new("nopid.scope", vec![999_999])).unwrap_err();
-    assert!(matches!(e, Error::Dbus { step: Step::StartTransientUnit, .. } | Error::JobFailed { .. }), "{e:?}");
-    assert_eq!(c.stats().pending, 0);
+    assert!(matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "nopid.scope"), "{e:?}");
+    let s = c.stats();
+    assert_eq!((s.pending, s.waiting_calls), (0, 0), "{s:?}");
+}
+
+#[test]
+fn a_canceled_start_job_is_a_typed_job_failed_error_naming_the_result() {
+    use nix::sys::signal::Signal;
+    let sb = boot();
+    let c = client(&sb, options(&sb));
+    let mut child = sleeper(&sb);
+    let unit = "canceled.scope";
+    let other = zbus::blocking::connection::Builder::address(sb.bus_address().as_str())
+        .unwrap()
+        .build()
+        .unwrap();
+    // With systemd stalled, queue our StartTransientUnit and then another client's
+    // StopUnit(replace) for the same unit. systemd reads both before its job queue runs
+    // (bus I/O has priority over the idle run queue), so the stop replaces the start job:
+    // JobRemoved(..., "canceled") for ours.
+    signal(sb.pid(), Signal::SIGSTOP);
+    let cont = ContOnDrop(sb.pid());
+    let result = std::thread::scope(|s| {
+        let ours = s.spawn(|| c.start_scope(&Scope::new(unit, vec![child.pid()])));
+        assert!(eventually(Duration::from_secs(5), || c.stats().waiting_calls == 1));
+        std::thread::sleep(Duration::from_millis(500)); // let our call reach the bus first
+        let theirs = s.spawn(|| {
+            other.call_method(
+                Some("org.freedesktop.systemd1"),
+                "/org/freedesktop/systemd1",
+                Some("org.freedesktop.systemd1.Manager"),
+                "StopUnit",
+                &(unit, "replace"),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        signal(sb.pid(), Signal::SIGCONT);
+        theirs.join().unwrap().expect("StopUnit from the other client");
+        ours.join().unwrap()
+    });
+    drop(cont);
+    match result {
+        Err(Error::JobFailed { unit: u, job, result }) => {
+            assert_eq!(u, unit);
+            assert_eq!(result, "canceled");
+            assert!(job.starts_with("/org/freedesktop/systemd1/job/"), "{job}");
+        }
+        other => panic!("expected JobFailed(canceled), got {other:?}"),
+    }
+    let s = c.stats();
+    assert_eq!((s.pending, s.waiting_calls, s.buffered_jobs), (0, 0, 0), "{s:?}");
+    c.stop(unit).unwrap();
+    let _ = child.kill();
 }
