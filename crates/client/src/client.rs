@@ -390,8 +390,12 @@ impl Client {
 
     fn handshake(&self) -> Result<Session> {
         let (address, direct) = self.target.resolve();
-        let t = self.opts.connect_timeout;
-        let conn = Conn::open(&address, direct, Arc::clone(&self.counters), t)?;
+        // One deadline for the whole handshake (socket, auth, Hello, AddMatch, GetNameOwner,
+        // Version), not one per step: a stalled peer costs connect_timeout, not four times it.
+        let deadline = std::time::Instant::now() + self.opts.connect_timeout;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
+        let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left())?;
+        conn.set_job_ttl(self.opts.call_timeout + self.opts.job_timeout);
         let fail = |e: Error| match e {
             Error::Dbus { step, name, message, .. } => Error::Connect {
                 target: address.clone(),
@@ -412,7 +416,7 @@ impl Client {
         let conn = &session.conn;
         if !direct {
             let hello = conn
-                .call(Dest::Bus, "/org/freedesktop/DBus", BUS_NAME, "Hello", &(), "", Step::Hello, t, None)
+                .call(Dest::Bus, "/org/freedesktop/DBus", BUS_NAME, "Hello", &(), "", Step::Hello, left(), None)
                 .map_err(fail)?;
             let unique: String = body(&hello, "", Step::Hello).map_err(fail)?;
             conn.set_names(Some(unique), None);
@@ -425,7 +429,7 @@ impl Client {
                 &(JOB_REMOVED_MATCH,),
                 "",
                 Step::AddMatch,
-                t,
+                left(),
                 None,
             )
             .map_err(fail)?;
@@ -438,7 +442,7 @@ impl Client {
                     &(SYSTEMD_NAME,),
                     "",
                     Step::GetNameOwner,
-                    t,
+                    left(),
                     None,
                 )
                 .map_err(fail)?;
@@ -454,7 +458,7 @@ impl Client {
                 &(MANAGER_IFACE, "Version"),
                 "",
                 Step::Version,
-                t,
+                left(),
                 None,
             )
             .map_err(fail)?;

@@ -101,8 +101,12 @@ pub(crate) struct JobDone {
 pub(crate) struct State {
     alloc: Allocator,
     pending: HashMap<u32, Slot>,
-    jobs: HashMap<String, JobDone>,
+    /// Buffered `JobRemoved` by job path, with when it arrived.
+    jobs: HashMap<String, (Instant, JobDone)>,
     job_interest: usize,
+    /// Buffered signals older than this are nobody's (their waiter gave up): on a busy bus
+    /// job interest may never drop to zero, so age bounds the buffer.
+    job_ttl: Duration,
     closed: Option<String>,
     direct: bool,
     /// systemd's unique name on a bus, once known.
@@ -118,6 +122,7 @@ impl State {
             pending: HashMap::new(),
             jobs: HashMap::new(),
             job_interest: 0,
+            job_ttl: Duration::from_secs(60),
             closed: None,
             direct,
             systemd_owner: None,
@@ -208,7 +213,12 @@ impl State {
                 drop(header);
                 match msg.body().deserialize::<(u32, OwnedObjectPath, String, String)>() {
                     Ok((_id, job, unit, result)) => {
-                        self.jobs.insert(job.as_str().to_owned(), JobDone { unit, result });
+                        let now = Instant::now();
+                        if self.jobs.len() >= 64 {
+                            let ttl = self.job_ttl;
+                            self.jobs.retain(|_, (at, _)| now.duration_since(*at) < ttl);
+                        }
+                        self.jobs.insert(job.as_str().to_owned(), (now, JobDone { unit, result }));
                         true
                     }
                     Err(_) => false,
@@ -311,6 +321,10 @@ impl Conn {
             .map_err(|e| connect_err(Step::Connect, format!("spawning the reader: {e}")))?;
         shared.counters.connects.fetch_add(1, Ordering::Relaxed);
         Ok(Conn { zconn, shared, direct })
+    }
+
+    pub(crate) fn set_job_ttl(&self, ttl: Duration) {
+        self.shared.lock().job_ttl = ttl;
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -525,7 +539,7 @@ impl Conn {
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
         loop {
-            if let Some(done) = st.jobs.remove(job) {
+            if let Some((_, done)) = st.jobs.remove(job) {
                 return Ok(done);
             }
             if let Some(why) = &st.closed {
@@ -785,8 +799,20 @@ mod tests {
         assert_eq!(c.foreign_signals.load(Ordering::Relaxed), 1);
         assert!(st.jobs.is_empty());
         assert!(st.dispatch(&c, job_removed(":1.0", 21, job, "canceled")));
-        assert_eq!(st.jobs[job].result, "canceled");
+        assert_eq!(st.jobs[job].1.result, "canceled");
         assert_eq!(st.peer.last, 21);
+    }
+
+    #[test]
+    fn unclaimed_job_signals_age_out_while_others_keep_waiting() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        st.job_interest = 1;
+        st.job_ttl = Duration::ZERO;
+        for i in 0..200 {
+            st.dispatch(&c, job_removed(":1.0", 100 + i, &format!("/j/{i}"), "done"));
+        }
+        assert!(st.jobs.len() <= 64, "buffer grew to {}", st.jobs.len());
+        assert!(st.jobs.contains_key("/j/199"), "the newest is kept");
     }
 
     #[test]

@@ -135,3 +135,22 @@ fn nothing_listening_is_a_typed_connect_error_within_the_deadline() {
     let e = c.version().unwrap_err();
     assert!(matches!(e, Error::Connect { step: Step::Connect, .. }), "{e:?}");
 }
+
+#[test]
+fn reconnecting_to_a_stalled_systemd_fails_typed_within_the_connect_deadline() {
+    let sb = boot();
+    let connect = Duration::from_secs(2);
+    let c = client(&sb, options(&sb).with_timeouts(connect, Duration::from_secs(10), Duration::from_secs(10)));
+    c.disconnect();
+    signal(sb.pid(), Signal::SIGSTOP);
+    let cont = ContOnDrop(sb.pid());
+    let t0 = Instant::now();
+    let e = c.unit_path("x.scope").unwrap_err();
+    let took = t0.elapsed();
+    // Hello/AddMatch/GetNameOwner are answered by dbus-daemon; Version needs systemd.
+    assert!(matches!(&e, Error::Connect { step: Step::Version, .. }), "{e:?}");
+    assert!(took <= connect + Duration::from_secs(1), "took {took:?} for a {connect:?} deadline");
+    signal(sb.pid(), Signal::SIGCONT);
+    drop(cont);
+    assert_eq!(c.unit_path("x.scope").unwrap(), None, "works again after SIGCONT");
+}
