@@ -6,6 +6,7 @@
 //!   `EPROTO`;
 //! - the private socket `/run/systemd/private` (direct, no dbus-daemon, no Hello): sd-bus's
 //!   server refuses `AUTH EXTERNAL` from a peer whose pid it cannot see.
+//!
 //! The outer test spawns `<this binary> --exact inner_checks --ignored` with
 //! `SDBUS_CGROUP_INNER=<target>`; the inner run is a normal test whose panics fail the
 //! outer one through the exit status.
