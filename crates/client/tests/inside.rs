@@ -88,7 +88,9 @@ fn inner_checks() {
     assert_eq!(s.unique_name.is_none(), direct, "{s:?}");
     assert_eq!(s.systemd_owner.is_none(), direct, "{s:?}");
     assert_eq!((s.pending, s.waiting_calls, s.buffered_jobs), (0, 0, 0), "{s:?}");
-    assert!(s.jobs_removed >= 2, "{s:?}");
+    // The start job's JobRemoved at least (after SIGTERM the scope may be gone before
+    // StopUnit, which then creates no job).
+    assert!(s.jobs_removed >= 1, "{s:?}");
     assert!(s.peer.messages > 0, "{s:?}");
     println!("inner stats: {s:?}");
 }
