@@ -14,6 +14,7 @@ fn fifty_concurrent_scope_lifecycles_leak_no_unit_cgroup_cookie_or_fd() {
     let sb = boot();
     let c = client(&sb, options(&sb));
     let (fds, threads) = (fd_count(), thread_count());
+    let (targets, names) = (fd_targets(), thread_names());
     for round in 0..ROUNDS {
         // Spawn first (nsenter is the slow part), then race the D-Bus work.
         let mut children: Vec<_> = (0..THREADS).map(|_| sleeper(&sb)).collect();
@@ -41,8 +42,13 @@ fn fifty_concurrent_scope_lifecycles_leak_no_unit_cgroup_cookie_or_fd() {
     assert_eq!((s.pending, s.quarantined, s.waiting_calls, s.buffered_jobs), (0, 0, 0, 0), "{s:?}");
     assert_eq!((s.connects, s.timeouts), (1, 0), "{s:?}");
     assert_eq!((s.unmatched_replies, s.wrong_sender_replies, s.late_replies), (0, 0, 0), "{s:?}");
-    assert_eq!(fd_count(), fds, "file descriptors leaked");
-    assert_eq!(thread_count(), threads, "threads leaked");
+    // Joined threads (ours, async-io's blocking pool) leave the task list a moment later.
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || fd_count() == fds && thread_count() == threads),
+        "leaked: fds before {targets:?}, after {:?}; threads before {names:?}, after {:?}",
+        fd_targets(),
+        thread_names()
+    );
     assert_eq!(scope_cgroups(&sb), Vec::<std::path::PathBuf>::new(), "scope cgroups left");
     for round in 0..ROUNDS {
         for i in 0..THREADS {

@@ -49,6 +49,31 @@ pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
 }
 
+/// What each open fd of this process points to (for leak reports).
+pub fn fd_targets() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .flatten()
+        .map(|e| {
+            let t = std::fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default();
+            format!("{}->{t}", e.file_name().to_string_lossy())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Names of this process's threads (for leak reports).
+pub fn thread_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path().join("comm")).unwrap_or_default().trim().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 /// Threads of this process.
 pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
