@@ -154,3 +154,16 @@ fn reconnecting_to_a_stalled_systemd_fails_typed_within_the_connect_deadline() {
     drop(cont);
     assert_eq!(c.unit_path("x.scope").unwrap(), None, "works again after SIGCONT");
 }
+
+#[test]
+fn private_socket_from_outside_the_pid_namespace_is_a_typed_connect_error() {
+    // systemd's sd-bus server refuses AUTH EXTERNAL from a peer whose pid it cannot see
+    // (ours, from the host's PID namespace): a typed error, not a hang.
+    let sb = boot();
+    let address = format!("unix:path={}", sb.private_socket().display());
+    let opts = options(&sb).with_timeouts(Duration::from_secs(3), Duration::from_secs(3), Duration::from_secs(3));
+    let c = sdbus_cgroup::Client::new(sdbus_cgroup::Target::Address { address, direct: true }, opts);
+    let e = c.version().unwrap_err();
+    assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+    assert_eq!(c.stats().calls, 0, "nothing was sent before the handshake failed");
+}
