@@ -262,7 +262,7 @@ impl Sandbox {
         }
         // From here on, dropping `sandbox` on any error undoes everything done so far.
         let plan = sandbox.plan(&options)?;
-        let pid = match launch::launch(&plan) {
+        let pid = match launch::launch(plan) {
             Ok(pid) => pid,
             Err(Ok(failure)) => {
                 return Err(Error::Pid1Setup {
@@ -421,6 +421,7 @@ impl Sandbox {
     fn plan(&self, options: &SandboxOptions) -> Result<Plan, Error> {
         let mut steps = Vec::new();
         let mut step = |what: String, op: Op| steps.push(Step { op, what });
+        step("set the parent-death signal".into(), Op::DieWithParent);
         for s in &self.subtrees {
             let procs = s.dir.join("cgroup.procs");
             step(
