@@ -101,7 +101,10 @@ pub(crate) struct ChildFailure {
 type Launched = Result<Pid, Result<ChildFailure, io::Error>>;
 
 /// The launcher thread's queue; the thread lives as long as the process.
-static LAUNCHER: Mutex<Option<mpsc::Sender<(Plan, mpsc::Sender<Launched>)>>> = Mutex::new(None);
+static LAUNCHER: Mutex<Option<mpsc::Sender<Job>>> = Mutex::new(None);
+
+/// A plan to launch and where to send the outcome.
+type Job = (Plan, mpsc::Sender<Launched>);
 
 /// Starts PID 1 of a new pid + mount + uts namespace and runs `plan` in it.
 /// Returns its host pid once it has exec'd the program, or how it failed (the child is
@@ -117,7 +120,7 @@ pub(crate) fn launch(plan: Plan) -> Launched {
     {
         let mut launcher = LAUNCHER.lock().unwrap_or_else(|p| p.into_inner());
         if launcher.is_none() {
-            let (tx, rx) = mpsc::channel::<(Plan, mpsc::Sender<Launched>)>();
+            let (tx, rx) = mpsc::channel::<Job>();
             thread::Builder::new()
                 .name("sdbus-sandbox-launcher".into())
                 .spawn(move || {
