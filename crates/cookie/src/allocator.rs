@@ -1,0 +1,242 @@
+//! The stateful allocator: current cookie, pending set, quarantine.
+//!
+//! Besides `current` and the pending runs it caches `fast_limit`, the smallest pending
+//! cookie above `current` (or `ceiling + 1` if there is none). Every cookie strictly between
+//! `current` and `fast_limit` is free and within the ceiling, so while `current + 1 <
+//! fast_limit` the next cookie is `current + 1` — one add and one compare. Every mutation
+//! that could move the smallest pending cookie above `current` updates the cache.
+
+use alloc::collections::BTreeSet;
+
+use crate::runs::Runs;
+use crate::{Config, Cookie, Error};
+
+/// Hands out the cookies of one connection by the cycle rule (see the crate docs).
+#[derive(Clone, Debug)]
+pub struct Allocator {
+    config: Config,
+    current: u32,
+    /// Smallest pending cookie > `current`, else `ceiling + 1`.
+    fast_limit: u64,
+    pending: Runs,
+    /// Pending cookies whose caller gave up; a subset of `pending`.
+    quarantined: BTreeSet<u32>,
+    wraps: u64,
+}
+
+impl Default for Allocator {
+    fn default() -> Allocator {
+        Allocator::new()
+    }
+}
+
+impl Allocator {
+    /// A fresh connection's allocator in upstream's 32-bit space; the first cookie is 1.
+    pub fn new() -> Allocator {
+        Allocator::with_config(Config::DEFAULT)
+    }
+
+    /// A fresh allocator for the given width and ceiling.
+    pub fn with_config(config: Config) -> Allocator {
+        Allocator {
+            config,
+            current: 0,
+            fast_limit: u64::from(config.ceiling()) + 1,
+            pending: Runs::default(),
+            quarantined: BTreeSet::new(),
+            wraps: 0,
+        }
+    }
+
+    /// The width and ceiling in force.
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// The next cookie by the cycle rule, or [`Error::Busy`] (state unchanged) when every
+    /// cookie the walk can reach is pending.
+    #[inline]
+    #[allow(clippy::should_implement_trait)] // `next()` is the contract's name (DESIGN.md §3); not an iterator: it fails
+    pub fn next(&mut self) -> Result<Cookie, Error> {
+        let n = u64::from(self.current) + 1;
+        if n < self.fast_limit {
+            // n <= ceiling <= u32::MAX and n >= 1, by the fast_limit invariant.
+            self.current = n as u32;
+            return Cookie::new(n).ok_or(Error::ZeroCookie);
+        }
+        self.next_slow()
+    }
+
+    #[cold]
+    fn next_slow(&mut self) -> Result<Cookie, Error> {
+        let cfg = self.config;
+        let ceiling = cfg.ceiling();
+        let mut n = cfg.inc(self.current);
+        let mut wrapped = self.current >= ceiling;
+        // Runs are maximal, so the cookie after a run's end is free unless that end is the
+        // ceiling and the walk wraps to `cycled`. Hence at most two runs are met.
+        if let Some((_, end)) = self.pending.run_of(n) {
+            if end < ceiling {
+                n = end + 1;
+            } else {
+                wrapped = true;
+                n = cfg.cycled();
+                if let Some((_, end)) = self.pending.run_of(n) {
+                    if end >= ceiling {
+                        return Err(Error::Busy);
+                    }
+                    n = end + 1;
+                }
+            }
+        }
+        if wrapped {
+            self.wraps += 1;
+        }
+        self.current = n;
+        self.refresh_fast_limit();
+        cfg.cookie(u64::from(n))
+    }
+
+    fn refresh_fast_limit(&mut self) {
+        self.fast_limit = self.computed_fast_limit();
+    }
+
+    fn computed_fast_limit(&self) -> u64 {
+        let beyond = u64::from(self.config.ceiling()) + 1;
+        self.current
+            .checked_add(1)
+            .and_then(|k| self.pending.first_at_or_after(k))
+            .map_or(beyond, u64::from)
+    }
+
+    /// The last cookie handed out or observed; 0 before the first.
+    pub fn current(&self) -> u64 {
+        u64::from(self.current)
+    }
+
+    /// Whether bit `width - 1` of the current cookie is set, i.e. the counter has cycled
+    /// (or counted past `cycled`, which upstream treats alike): from here on pending
+    /// cookies are skipped.
+    pub fn has_cycled(&self) -> bool {
+        self.current >= self.config.cycled()
+    }
+
+    /// How many times the counter wrapped from the ceiling back to `cycled`.
+    pub fn wraps(&self) -> u64 {
+        self.wraps
+    }
+
+    /// A message sealed by the caller with cookie `k` was sent: `current = max(current, k)`.
+    pub fn observe_sealed(&mut self, k: u64) -> Result<(), Error> {
+        let k = self.config.cookie(k)?.get();
+        if k > self.current {
+            self.current = k;
+            if u64::from(k) >= self.fast_limit {
+                self.refresh_fast_limit();
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks `k` as awaiting a reply; `next()` will not hand it out until it is removed.
+    pub fn insert_pending(&mut self, k: u64) -> Result<(), Error> {
+        let c = self.config.cookie(k)?;
+        let k = c.get();
+        if !self.pending.insert(k) {
+            return Err(Error::AlreadyPending(c));
+        }
+        if k > self.current && u64::from(k) < self.fast_limit {
+            self.fast_limit = u64::from(k);
+        }
+        Ok(())
+    }
+
+    /// The reply for `k` arrived (or its late reply, if it was quarantined): `k` is free again.
+    pub fn remove_pending(&mut self, k: u64) -> Result<(), Error> {
+        let c = self.config.cookie(k)?;
+        let k = c.get();
+        if !self.pending.remove(k) {
+            return Err(Error::NotPending(c));
+        }
+        self.quarantined.remove(&k);
+        if u64::from(k) == self.fast_limit {
+            self.refresh_fast_limit();
+        }
+        Ok(())
+    }
+
+    /// The call on `k` timed out locally, but the broker may still route a reply to it:
+    /// keep `k` reserved until [`remove_pending`](Self::remove_pending) (its late reply) or
+    /// [`release_quarantined`](Self::release_quarantined) (the connection went away).
+    /// Quarantining a quarantined cookie is a no-op.
+    pub fn quarantine(&mut self, k: u64) -> Result<(), Error> {
+        let c = self.config.cookie(k)?;
+        if !self.pending.contains(c.get()) {
+            return Err(Error::NotPending(c));
+        }
+        self.quarantined.insert(c.get());
+        Ok(())
+    }
+
+    /// Frees every quarantined cookie (the connection they belonged to is gone); returns
+    /// how many there were.
+    pub fn release_quarantined(&mut self) -> usize {
+        let released = core::mem::take(&mut self.quarantined);
+        for &k in &released {
+            self.pending.remove(k);
+        }
+        self.refresh_fast_limit();
+        released.len()
+    }
+
+    /// Whether `k` is reserved (awaiting a reply, or quarantined).
+    pub fn is_pending(&self, k: u64) -> bool {
+        u32::try_from(k).is_ok_and(|k| self.pending.contains(k))
+    }
+
+    /// Whether `k` is quarantined.
+    pub fn is_quarantined(&self, k: u64) -> bool {
+        u32::try_from(k).is_ok_and(|k| self.quarantined.contains(&k))
+    }
+
+    /// Reserved cookies, quarantined ones included.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Quarantined cookies.
+    pub fn quarantined_len(&self) -> usize {
+        self.quarantined.len()
+    }
+
+    /// The reserved cookies in ascending order, as inclusive `(first, last)` runs.
+    pub fn pending_runs(&self) -> impl Iterator<Item = (Cookie, Cookie)> + '_ {
+        self.pending
+            .iter_runs()
+            .filter_map(|(s, e)| Some((Cookie::new(u64::from(s))?, Cookie::new(u64::from(e))?)))
+    }
+
+    /// Checks every internal invariant; for tests and model checks.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        self.pending.check()?;
+        if self.current > self.config.ceiling() {
+            return Err("current above the ceiling");
+        }
+        if self.pending.contains(0) {
+            return Err("0 is pending");
+        }
+        if let Some((_, e)) = self.pending.iter_runs().last() {
+            if e > self.config.ceiling() {
+                return Err("pending cookie above the ceiling");
+            }
+        }
+        if self.quarantined.iter().any(|&q| !self.pending.contains(q)) {
+            return Err("quarantined cookie not pending");
+        }
+        if self.computed_fast_limit() != self.fast_limit {
+            return Err("stale fast_limit");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+//! A set of `u32` kept as maximal runs of consecutive values.
+//!
+//! Invariants: runs are disjoint, each `start <= end`, and no two runs touch
+//! (`end + 1 < next.start`), so the value after a run's end is never in the set. That is
+//! what lets the allocator skip any number of consecutive pending cookies with one lookup.
+
+use alloc::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Runs {
+    /// start -> end (inclusive)
+    runs: BTreeMap<u32, u32>,
+    len: usize,
+}
+
+impl Runs {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The run holding `k`, as `(start, end)`.
+    pub(crate) fn run_of(&self, k: u32) -> Option<(u32, u32)> {
+        let (&s, &e) = self.runs.range(..=k).next_back()?;
+        (e >= k).then_some((s, e))
+    }
+
+    pub(crate) fn contains(&self, k: u32) -> bool {
+        self.run_of(k).is_some()
+    }
+
+    /// The smallest member `>= k`.
+    pub(crate) fn first_at_or_after(&self, k: u32) -> Option<u32> {
+        if self.contains(k) {
+            return Some(k);
+        }
+        self.runs.range(k..).next().map(|(&s, _)| s)
+    }
+
+    /// Adds `k`; false if it was there already.
+    pub(crate) fn insert(&mut self, k: u32) -> bool {
+        if self.contains(k) {
+            return false;
+        }
+        let left = k
+            .checked_sub(1)
+            .and_then(|p| self.run_of(p))
+            .map(|(s, _)| s);
+        let right_end = k.checked_add(1).and_then(|n| self.runs.remove(&n));
+        let start = left.unwrap_or(k);
+        let end = right_end.unwrap_or(k);
+        self.runs.insert(start, end);
+        self.len += 1;
+        true
+    }
+
+    /// Removes `k`; false if it was not there.
+    pub(crate) fn remove(&mut self, k: u32) -> bool {
+        let Some((s, e)) = self.run_of(k) else {
+            return false;
+        };
+        if s < k {
+            self.runs.insert(s, k - 1);
+        } else {
+            self.runs.remove(&s);
+        }
+        if k < e {
+            self.runs.insert(k + 1, e);
+        }
+        self.len -= 1;
+        true
+    }
+
+    pub(crate) fn iter_runs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.runs.iter().map(|(&s, &e)| (s, e))
+    }
+
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let mut prev: Option<u32> = None;
+        let mut len = 0usize;
+        for (s, e) in self.iter_runs() {
+            if s > e {
+                return Err("run with start > end");
+            }
+            if let Some(p) = prev {
+                if u64::from(p) + 1 >= u64::from(s) {
+                    return Err("runs overlap or touch");
+                }
+            }
+            len += (e - s) as usize + 1;
+            prev = Some(e);
+        }
+        if len != self.len {
+            return Err("cached length disagrees with the runs");
+        }
+        Ok(())
+    }
+}
