@@ -74,9 +74,16 @@ pub fn thread_names() -> Vec<String> {
     v
 }
 
-/// Threads of this process.
+/// Threads of this process, minus async-io's `blocking` pool: that pool (used by zbus to
+/// connect) keeps its idle threads up to its own adaptive limit, shared by the whole
+/// process, so they are not per-connection state. [`blocking_pool_threads`] bounds it.
 pub fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
+    thread_names().iter().filter(|n| !n.starts_with("blocking-")).count()
+}
+
+/// Threads of async-io's `blocking` pool.
+pub fn blocking_pool_threads() -> usize {
+    thread_names().iter().filter(|n| n.starts_with("blocking-")).count()
 }
 
 /// Every `*.scope` directory below the sandbox's cgroup subtrees on the host.
