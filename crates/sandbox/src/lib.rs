@@ -667,10 +667,11 @@ impl Sandbox {
         let result = loop {
             match rx.recv_timeout(Duration::from_millis(5)) {
                 Ok(version) => break Ok(version),
-                Err(mpsc::RecvTimeoutError::Disconnected) if stop.load(Ordering::SeqCst) => {
-                    unreachable!()
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                // The probe thread died (a panic in zbus?): keep watching PID 1 until the deadline.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    thread::sleep(Duration::from_millis(5))
                 }
-                Err(_) => {}
             }
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::EINTR) => {}
