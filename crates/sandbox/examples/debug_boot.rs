@@ -1,4 +1,4 @@
-//! Boots one sandbox and prints what PID 1 logged and where things are (for debugging).
+//! Boots one sandbox and prints where things are and what PID 1 logged (for debugging a host).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = sdbus_sandbox::Sandbox::boot(sdbus_sandbox::SandboxOptions::default())?;
     println!(
