@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
+    let _sleeper = sandbox.command("sleep").arg("30").spawn()?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
     println!("--- log ---\n{}", sandbox.log());
     let out = sandbox.command("sh").args(["-c", "cat /proc/self/mountinfo; ls -la /run/sdbus-sandbox; cat /run/sdbus-sandbox/console | head"]).output()?;
     println!(

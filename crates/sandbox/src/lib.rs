@@ -923,6 +923,14 @@ mod tests {
     }
 
     #[test]
+    fn sandboxes_can_be_shared_between_test_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Sandbox>();
+        shareable::<SandboxChild>();
+        shareable::<Error>();
+    }
+
+    #[test]
     fn ids_are_unique_within_a_process() {
         assert_ne!(unique_id(), unique_id());
     }
