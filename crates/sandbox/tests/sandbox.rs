@@ -486,3 +486,64 @@ fn killing_the_owner_with_sigkill_kills_the_sandbox() {
     );
     removed.expect("the sandbox's cgroups are empty");
 }
+
+/// Run by `unified_layout_boots_where_only_cgroup2_is_mounted`, in a mount namespace where
+/// `/sys/fs/cgroup` is a cgroup2 mount, i.e. as on a pure cgroup v2 host.
+#[test]
+#[ignore = "helper: run by unified_layout_boots_where_only_cgroup2_is_mounted"]
+fn helper_boots_on_cgroup2_only() {
+    if std::env::var_os("SDBUS_SANDBOX_UNIFIED_HELPER").is_none() {
+        return;
+    }
+    let sandbox = boot(SandboxOptions::default());
+    assert_eq!(sandbox.cgroup_layout(), CgroupLayout::Unified);
+    assert_eq!(sandbox.cgroups().len(), 1);
+    let bus = connect(&sandbox);
+    let child = sandbox.command("sleep").arg("600").spawn().unwrap();
+    let cg = start_scope(&bus, "unified.scope", child.pid(), Vec::new());
+    let procs = sandbox.read_cgroup_file(&cg, "cgroup.procs").unwrap();
+    assert!(
+        procs
+            .split_whitespace()
+            .any(|p| p == child.host_pid().to_string()),
+        "{procs}"
+    );
+    let id = sandbox.id().to_owned();
+    let pids = sandbox_pids(&sandbox);
+    drop(bus);
+    sandbox.shutdown().unwrap();
+    assert!(pids.iter().all(|p| !alive(*p)), "{pids:?}");
+    assert_eq!(
+        cgroups_named(&format!("sandbox-{id}")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    drop(child);
+    println!("UNIFIED OK");
+}
+
+#[test]
+fn unified_layout_boots_where_only_cgroup2_is_mounted() {
+    let before = HostSnapshot::take();
+    let exe = std::env::current_exe().unwrap();
+    // A private mount namespace (unshare(1)) whose /sys/fs/cgroup is replaced by a cgroup2
+    // mount; the host's mounts are not touched.
+    let script = r#"set -e
+        if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
+            umount -l /sys/fs/cgroup
+            mount -t cgroup2 cgroup2 /sys/fs/cgroup
+        fi
+        exec "$0" --exact helper_boots_on_cgroup2_only --ignored --nocapture"#;
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .arg(&exe)
+        .env("SDBUS_SANDBOX_UNIFIED_HELPER", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("UNIFIED OK"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    before.assert_unchanged();
+}
