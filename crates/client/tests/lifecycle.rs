@@ -163,6 +163,7 @@ fn freeze_and_thaw_change_the_freezer_state_or_say_why_not() {
         Err(e) => {
             // systemd's freezer needs the unified hierarchy (cg_freezer_supported() checks
             // cg_all_unified()); on a v1/hybrid host it must be a typed refusal, not a hang.
+            // freeze_unified.rs shows the state change on a unified sandbox.
             assert!(
                 !sb.cgroup_layout().is_unified(),
                 "freeze failed on a unified host: {e}"
