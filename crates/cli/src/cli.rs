@@ -127,7 +127,7 @@ pub struct Limits {
     pub cpu_quota: Option<u64>,
     /// CPUs the scope may run on, e.g. 0-3,8: AllowedCPUs (systemd >= 244, cgroup v2).
     #[arg(long, value_name = "LIST", value_parser = parse::cpu_list)]
-    pub allowed_cpus: Option<Vec<u32>>,
+    pub allowed_cpus: Option<parse::CpuList>,
 }
 
 impl Limits {

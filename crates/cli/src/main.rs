@@ -7,15 +7,18 @@
 
 mod cli;
 mod doctor;
+mod held;
 mod parse;
 mod rawbus;
+mod scope;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, DoctorArgs, Format};
+use crate::cli::{Cli, Command, DoctorArgs, Format, ScopeCommand};
+use crate::scope::ScopeError;
 
 /// Exit status when sdcookie itself fails around a command it runs (as `env`/`timeout` do).
 const EXIT_OWN_FAILURE: u8 = 125;
@@ -34,7 +37,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("sdcookie: error: {}", format!("{e:#}").replace('\n', " "));
-            ExitCode::from(EXIT_OWN_FAILURE)
+            let code = match e.downcast_ref::<ScopeError>() {
+                Some(e) => e.exit_code(),
+                None => EXIT_OWN_FAILURE,
+            };
+            ExitCode::from(code)
         }
     }
 }
@@ -68,7 +75,20 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Doctor(args) => Ok(run_doctor(&args)?),
-        Command::Scope(_) | Command::Sandbox(_) | Command::Demo(_) => {
+        Command::Scope(ScopeCommand::Run(args)) => Ok(scope::run(&args)?),
+        Command::Scope(ScopeCommand::Update(args)) => {
+            if args.limits.is_empty() {
+                eprintln!("sdcookie: error: scope update needs at least one limit (see 'sdcookie scope update --help')");
+                return Ok(2);
+            }
+            scope::update(&args)?;
+            Ok(0)
+        }
+        Command::Scope(ScopeCommand::Stop(args)) => {
+            scope::stop(&args)?;
+            Ok(0)
+        }
+        Command::Sandbox(_) | Command::Demo(_) => {
             anyhow::bail!("this subcommand is not built yet")
         }
     }

@@ -117,7 +117,7 @@ const MAX_CPU: u32 = 8191;
 /// A cpuset list as in `cpuset.cpus`: `0`, `0-3`, `0,2,4-7`. Returns the sorted, deduplicated
 /// CPU numbers; an empty list is refused (systemd would read it as "no restriction", which
 /// is the opposite of what someone typing a list meant).
-pub fn cpu_list(s: &str) -> Result<Vec<u32>, String> {
+pub fn cpu_list(s: &str) -> Result<CpuList, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err("the CPU list is empty (expected e.g. 0, 0-3 or 0,2,4-7)".into());
@@ -146,8 +146,12 @@ pub fn cpu_list(s: &str) -> Result<Vec<u32>, String> {
     }
     cpus.sort_unstable();
     cpus.dedup();
-    Ok(cpus)
+    Ok(CpuList(cpus))
 }
+
+/// A parsed, sorted, deduplicated, non-empty cpuset list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<u32>);
 
 /// Renders a CPU list back in cpuset syntax (`0-3,8`), as the kernel prints `cpuset.cpus`.
 pub fn format_cpu_list(cpus: &[u32]) -> String {
@@ -227,8 +231,8 @@ mod tests {
 
     #[test]
     fn cpu_lists_parse_ranges_and_reject_empty() {
-        assert_eq!(cpu_list("0"), Ok(vec![0]));
-        assert_eq!(cpu_list("0-3,8,2"), Ok(vec![0, 1, 2, 3, 8]));
+        assert_eq!(cpu_list("0"), Ok(CpuList(vec![0])));
+        assert_eq!(cpu_list("0-3,8,2"), Ok(CpuList(vec![0, 1, 2, 3, 8])));
         assert!(cpu_list("").is_err());
         assert!(cpu_list(" ").is_err());
         assert!(cpu_list("3-1").is_err());
