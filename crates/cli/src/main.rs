@@ -6,10 +6,12 @@
 //! command pass its status through. This is the only place where errors are type-erased.
 
 mod cli;
+mod demo;
 mod doctor;
 mod held;
 mod parse;
 mod rawbus;
+mod sandbox_cmd;
 mod scope;
 
 use std::io::Write;
@@ -22,6 +24,8 @@ use crate::scope::ScopeError;
 
 /// Exit status when sdcookie itself fails around a command it runs (as `env`/`timeout` do).
 const EXIT_OWN_FAILURE: u8 = 125;
+/// Exit status of a demo step that failed.
+const EXIT_DEMO_FAILED: u8 = 1;
 
 fn main() -> ExitCode {
     // A panic is a bug, but even then the user gets one line, not a backtrace.
@@ -37,9 +41,12 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("sdcookie: error: {}", format!("{e:#}").replace('\n', " "));
-            let code = match e.downcast_ref::<ScopeError>() {
-                Some(e) => e.exit_code(),
-                None => EXIT_OWN_FAILURE,
+            let code = if let Some(e) = e.downcast_ref::<ScopeError>() {
+                e.exit_code()
+            } else if e.is::<demo::DemoError>() {
+                EXIT_DEMO_FAILED
+            } else {
+                EXIT_OWN_FAILURE
             };
             ExitCode::from(code)
         }
@@ -88,9 +95,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             scope::stop(&args)?;
             Ok(0)
         }
-        Command::Sandbox(_) | Command::Demo(_) => {
-            anyhow::bail!("this subcommand is not built yet")
-        }
+        Command::Sandbox(args) => Ok(sandbox_cmd::run(&args)?),
+        Command::Demo(args) => Ok(demo::run(&args)?),
     }
 }
 
