@@ -18,8 +18,8 @@ pub enum SandboxError {
     /// The sandbox crate failed (boot, spawn, teardown), with its context.
     #[error("sandbox: {0}")]
     Sandbox(#[from] sdbus_sandbox::Error),
-    /// Waiting for the command failed.
-    #[error("sandbox: waiting for {program}: {source}")]
+    /// Starting or waiting for the command failed.
+    #[error("sandbox: running {program}: {source}")]
     Wait {
         /// The command.
         program: String,
@@ -57,7 +57,12 @@ pub fn run(args: &SandboxArgs) -> Result<u8, SandboxError> {
     cmd.args(&args.command[1..]);
     // Inside, the system bus is the sandbox's own; an inherited address would point out.
     cmd.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
-    let mut child = cmd.spawn()?;
+    // std's spawn of the nsenter command, not SandboxCommand::spawn: that one looks for the
+    // forked child's pid and fails when the command is already gone (a fast `exit 42`).
+    let mut child = cmd
+        .as_std_mut()
+        .spawn()
+        .map_err(|source| SandboxError::Wait { program: args.command[0].clone(), source })?;
     // Ctrl-C belongs to the command (it is in our process group); we stay to tear down,
     // like system(3) does. The command was forked before this, so it keeps the default.
     // SAFETY: setting SIG_IGN installs no handler code; nothing here relies on the old one.
@@ -74,7 +79,6 @@ pub fn run(args: &SandboxArgs) -> Result<u8, SandboxError> {
             let _ = signal(Signal::SIGQUIT, h);
         }
     }
-    drop(child);
     let status = status.map_err(|source| SandboxError::Wait { program: args.command[0].clone(), source })?;
     sandbox.shutdown()?;
     Ok(shell_status(status))
