@@ -1,0 +1,36 @@
+//! Error codes of the C ABI: systemd's dialect, a negative errno.
+//!
+//! Everything that can fail inside the library is an [`Errno`] (a positive Linux errno
+//! value); the panic guard in `panic.rs` negates it at the boundary. The numeric values are
+//! Linux's (asm-generic/errno-base.h, errno.h); the C tests compare every returned code with
+//! `<errno.h>`'s macros, so a wrong value here fails them.
+
+use core::ffi::c_int;
+
+/// A positive errno value; returned to C as its negation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Errno(pub(crate) c_int);
+
+pub(crate) const EIO: Errno = Errno(5);
+pub(crate) const ENOMEM: Errno = Errno(12);
+pub(crate) const EINVAL: Errno = Errno(22);
+
+impl From<crate::api::Error> for Errno {
+    fn from(e: crate::api::Error) -> Self {
+        // The allocator owns the mapping (Busy -> EBUSY, AlreadyPending -> EEXIST, ...),
+        // so the Rust and the C side cannot disagree about it.
+        Errno(e.errno())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_pending_maps_to_enoent_like_the_header_says() {
+        let mut a = crate::api::Allocator::new();
+        let e = a.remove_pending(7).unwrap_err();
+        assert_eq!(Errno::from(e), Errno(2)); // ENOENT
+    }
+}
