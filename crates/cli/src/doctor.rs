@@ -9,8 +9,9 @@
 //! signature of the pre-v242 overflow (systemd#11809: sealing fails with `-EOPNOTSUPP` on
 //! the bus connection only).
 //!
-//! Invariants: every network step runs under a deadline, so the whole probe is bounded
-//! by about `2 × deadline + interval`; the verdict is a pure function of what was observed
+//! Invariants: every network step runs under a deadline and the two sockets are asked at
+//! the same time, so the whole probe is bounded by about `3 × deadline + interval` (bus:
+//! connect, ask, wait, ask again; private socket: connect+auth, ask); the verdict is a pure function of what was observed
 //! ([`assess`]), tested without a systemd.
 
 use std::future::Future;

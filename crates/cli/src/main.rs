@@ -13,6 +13,7 @@ mod parse;
 mod rawbus;
 mod sandbox_cmd;
 mod scope;
+mod signals;
 
 use std::io::Write;
 use std::process::ExitCode;

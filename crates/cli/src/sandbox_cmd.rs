@@ -6,10 +6,10 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 
-use nix::sys::signal::{signal, SigHandler, Signal};
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
 use crate::cli::SandboxArgs;
+use crate::signals::IgnoreInterrupts;
 
 /// The sandbox could not be booted, used or torn down.
 #[derive(Debug, thiserror::Error)]
@@ -63,22 +63,10 @@ pub fn run(args: &SandboxArgs) -> Result<u8, SandboxError> {
         .as_std_mut()
         .spawn()
         .map_err(|source| SandboxError::Wait { program: args.command[0].clone(), source })?;
-    // Ctrl-C belongs to the command (it is in our process group); we stay to tear down,
-    // like system(3) does. The command was forked before this, so it keeps the default.
-    // SAFETY: setting SIG_IGN installs no handler code; nothing here relies on the old one.
-    let old = unsafe {
-        (signal(Signal::SIGINT, SigHandler::SigIgn), signal(Signal::SIGQUIT, SigHandler::SigIgn))
+    let status = {
+        let _ignore = IgnoreInterrupts::new();
+        child.wait()
     };
-    let status = child.wait();
-    // SAFETY: restores the dispositions saved above.
-    unsafe {
-        if let Ok(h) = old.0 {
-            let _ = signal(Signal::SIGINT, h);
-        }
-        if let Ok(h) = old.1 {
-            let _ = signal(Signal::SIGQUIT, h);
-        }
-    }
     let status = status.map_err(|source| SandboxError::Wait { program: args.command[0].clone(), source })?;
     sandbox.shutdown()?;
     Ok(shell_status(status))

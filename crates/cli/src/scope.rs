@@ -11,6 +11,7 @@ use sdbus_cgroup::{Client, Options, Resources, Scope, Skipped, Target};
 use crate::cli::{Connect, Limits, ScopeRunArgs, ScopeStopArgs, ScopeUpdateArgs};
 use crate::held::{Held, SpawnError};
 use crate::parse::format_cpu_list;
+use crate::signals::IgnoreInterrupts;
 
 /// What can go wrong in `scope`.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +118,10 @@ pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
     };
     warn_skipped(&started.skipped);
     held.release()?;
-    let status = held.wait()?;
+    let status = {
+        let _ignore = IgnoreInterrupts::new();
+        held.wait()?
+    };
     client
         .stop(&args.name)
         .map_err(|source| ScopeError::Cleanup { status, unit: args.name.clone(), source })?;
