@@ -62,8 +62,14 @@ fn step(n: u32, title: &str) {
 }
 
 fn client(sandbox: &Sandbox) -> Client {
-    let target = Target::Address { address: sandbox.bus_address(), direct: false };
-    Client::new(target, Options::default().with_timeouts(DEADLINE, DEADLINE, DEADLINE))
+    let target = Target::Address {
+        address: sandbox.bus_address(),
+        direct: false,
+    };
+    Client::new(
+        target,
+        Options::default().with_timeouts(DEADLINE, DEADLINE, DEADLINE),
+    )
 }
 
 /// Reads the first of `candidates` (file, expected value) that exists for `cgroup`.
@@ -78,16 +84,27 @@ fn read_back(
         }
     }
     let names: Vec<&str> = candidates.iter().map(|c| c.0).collect();
-    Err(DemoError::Check(format!("none of {names:?} exists for {cgroup}")))
+    Err(DemoError::Check(format!(
+        "none of {names:?} exists for {cgroup}"
+    )))
 }
 
-fn show_limits(sandbox: &Sandbox, cgroup: &str, limits: &[Vec<(&str, String)>]) -> Result<usize, DemoError> {
+fn show_limits(
+    sandbox: &Sandbox,
+    cgroup: &str,
+    limits: &[Vec<(&str, String)>],
+) -> Result<usize, DemoError> {
     let mut good = 0;
     for candidates in limits {
         let (file, value, expected) = read_back(sandbox, cgroup, candidates)?;
         let ok = value == expected;
-        println!("      {file:<24} {value:<14} {}", if ok { "as set" } else { "MISMATCH" });
-        check(ok, || format!("{cgroup}/{file} is {value}, expected {expected}"))?;
+        println!(
+            "      {file:<24} {value:<14} {}",
+            if ok { "as set" } else { "MISMATCH" }
+        );
+        check(ok, || {
+            format!("{cgroup}/{file} is {value}, expected {expected}")
+        })?;
         good += 1;
     }
     Ok(good)
@@ -96,10 +113,15 @@ fn show_limits(sandbox: &Sandbox, cgroup: &str, limits: &[Vec<(&str, String)>]) 
 /// Runs the demo; returns what the summary needs.
 pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
     let started = Instant::now();
-    println!("sdcookie demo: systemd's D-Bus cookie, and the fix, end to end in a throwaway systemd");
+    println!(
+        "sdcookie demo: systemd's D-Bus cookie, and the fix, end to end in a throwaway systemd"
+    );
 
     // 1. Boot.
-    step(1, "booting a sandbox: real systemd as PID 1 of new namespaces");
+    step(
+        1,
+        "booting a sandbox: real systemd as PID 1 of new namespaces",
+    );
     let t = Instant::now();
     let bus_config = DemoBusConfig::write()?;
     let sandbox = sandbox_cmd::boot_with(args.systemd.as_ref(), bus_config.options())?;
@@ -112,7 +134,10 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
     );
 
     // 2. A scope with limits.
-    step(2, "the client creates a scope with limits; the cgroup files say what systemd did");
+    step(
+        2,
+        "the client creates a scope with limits; the cgroup files say what systemd did",
+    );
     let client = client(&sandbox);
     let version = client.version()?;
     let mut sleeper = sandbox.command("sleep").arg("300").spawn()?;
@@ -130,7 +155,11 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
     println!(
         "      StartTransientUnit {unit} for `sleep 300` (pid {} in the sandbox): job done{}",
         sleeper.pid(),
-        if start.retried { " (after reset-failed + retry)" } else { "" }
+        if start.retried {
+            " (after reset-failed + retry)"
+        } else {
+            ""
+        }
     );
     println!("      MemoryMax=64M TasksMax=16 CPUShares=512 CPUQuota=50% -> cgroup {cgroup}");
     let weight = sdbus_cgroup::shares_to_weight(512);
@@ -138,13 +167,28 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
         &sandbox,
         &cgroup,
         &[
-            vec![("memory.limit_in_bytes", (64u64 << 20).to_string()), ("memory.max", (64u64 << 20).to_string())],
+            vec![
+                ("memory.limit_in_bytes", (64u64 << 20).to_string()),
+                ("memory.max", (64u64 << 20).to_string()),
+            ],
             vec![("pids.max", "16".into())],
-            vec![("cpu.shares", "512".into()), ("cpu.weight", weight.to_string())],
-            vec![("cpu.cfs_quota_us", "50000".into()), ("cpu.max", "50000 100000".into())],
+            vec![
+                ("cpu.shares", "512".into()),
+                ("cpu.weight", weight.to_string()),
+            ],
+            vec![
+                ("cpu.cfs_quota_us", "50000".into()),
+                ("cpu.max", "50000 100000".into()),
+            ],
         ],
     )?;
-    client.set_resources(unit, &Resources { memory_limit: Some(128 << 20), ..Resources::default() })?;
+    client.set_resources(
+        unit,
+        &Resources {
+            memory_limit: Some(128 << 20),
+            ..Resources::default()
+        },
+    )?;
     println!("      SetUnitProperties {unit}: MemoryMax=128M");
     limits_ok += show_limits(
         &sandbox,
@@ -157,18 +201,28 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
     client.stop(unit)?;
     let gone = client.unit_path(unit)?.is_none();
     let _ = sleeper.wait();
-    check(gone, || format!("{unit} still exists after stop + reset-failed"))?;
+    check(gone, || {
+        format!("{unit} still exists after stop + reset-failed")
+    })?;
     println!("      StopUnit + ResetFailedUnit: {unit} is gone, its process with it");
 
     // 3. The doctor, from inside (the private socket only answers peers in its PID namespace).
-    step(3, "sdcookie doctor, inside the sandbox: PID 1's cookie without gdb");
-    let exe = std::env::current_exe().map_err(|e| DemoError::Check(format!("finding our own binary: {e}")))?;
+    step(
+        3,
+        "sdcookie doctor, inside the sandbox: PID 1's cookie without gdb",
+    );
+    let exe = std::env::current_exe()
+        .map_err(|e| DemoError::Check(format!("finding our own binary: {e}")))?;
     let mut doctor = sandbox.command(&exe);
     doctor.args(["doctor", "--format", "json"]);
     doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
     let out = doctor.output()?;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| DemoError::Check(format!("doctor printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))))?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        DemoError::Check(format!(
+            "doctor printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })?;
     let field = |k: &str| report.get(k).cloned().unwrap_or(serde_json::Value::Null);
     let cookie = field("cookie").as_u64().unwrap_or(0);
     println!(
@@ -180,9 +234,16 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
         if field("private_responsive") == true { "answers" } else { "silent" },
     );
     let verdict = field("verdict").as_str().unwrap_or("?").to_string();
-    println!("      verdict {verdict}: {}", field("message").as_str().unwrap_or(""));
-    check(cookie > 0 && cookie < u64::from(CEILING), || format!("doctor read cookie {cookie}"))?;
-    check(field("private_responsive") == true, || "the private socket did not answer".into())?;
+    println!(
+        "      verdict {verdict}: {}",
+        field("message").as_str().unwrap_or("")
+    );
+    check(cookie > 0 && cookie < u64::from(CEILING), || {
+        format!("doctor read cookie {cookie}")
+    })?;
+    check(field("private_responsive") == true, || {
+        "the private socket did not answer".into()
+    })?;
     check(verdict != "unknown", || format!("doctor verdict {verdict}"))?;
     let peer = client.stats().peer;
     println!(
@@ -224,7 +285,12 @@ struct DemoBusConfig {
 impl DemoBusConfig {
     fn write() -> Result<DemoBusConfig, DemoError> {
         let dir = std::env::temp_dir().join(format!("sdcookie-demo-{}", std::process::id()));
-        let io = |e: std::io::Error| DemoError::Check(format!("writing the demo's bus config in {}: {e}", dir.display()));
+        let io = |e: std::io::Error| {
+            DemoError::Check(format!(
+                "writing the demo's bus config in {}: {e}",
+                dir.display()
+            ))
+        };
         std::fs::create_dir_all(&dir).map_err(io)?;
         std::fs::write(
             dir.join("system.conf"),
@@ -272,7 +338,10 @@ fn lifecycle(sandbox: &Sandbox, client: &Client, n: u32) -> Result<(), DemoError
     let mut sleeper = sandbox.command("sleep").arg("300").spawn()?;
     let unit = format!("sdcookie-demo-{n}.scope");
     let mut scope = Scope::new(unit.clone(), vec![sleeper.pid()]);
-    scope.resources = Resources { pids_limit: Some(8), ..Resources::default() };
+    scope.resources = Resources {
+        pids_limit: Some(8),
+        ..Resources::default()
+    };
     client.start_scope(&scope)?;
     client.stop(&unit)?;
     let _ = sleeper.wait();
@@ -297,7 +366,9 @@ fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
         skipped[0], skipped[1]
     );
     println!("      so their cookies stay reserved (quarantined: {}) until a late reply or the disconnect", stats.quarantined);
-    check(stats.quarantined >= 2, || format!("{} cookies quarantined, expected 2", stats.quarantined))?;
+    check(stats.quarantined >= 2, || {
+        format!("{} cookies quarantined, expected 2", stats.quarantined)
+    })?;
 
     // What one scope lifecycle costs in cookies, measured here, far from the edge.
     let before = client.stats().cookie;
@@ -317,7 +388,11 @@ fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
         let before = cookie();
         n += 1;
         lifecycle(sandbox, &client, n)?;
-        println!("      scope lifecycle {n}: cookies {:#010x}..={:#010x}", before + 1, cookie());
+        println!(
+            "      scope lifecycle {n}: cookies {:#010x}..={:#010x}",
+            before + 1,
+            cookie()
+        );
     }
     let mut last_before = cookie();
     let mut line = String::from("      pings:");
@@ -337,11 +412,21 @@ fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
     println!("      after {last_before:#010x} the counter jumps to {landed:#010x} (bit 31 marks \"cycled\"),");
     println!(
         "      then skips {} (still pending) and goes on at {after:#010x}",
-        skipped.iter().map(|c| format!("{c:#010x}")).collect::<Vec<_>>().join(" and ")
+        skipped
+            .iter()
+            .map(|c| format!("{c:#010x}"))
+            .collect::<Vec<_>>()
+            .join(" and ")
     );
-    check(last_before == CEILING, || format!("last cookie before the wrap was {last_before:#010x}"))?;
-    check(landed == CYCLED, || format!("landed on {landed:#010x}, expected 0x80000000"))?;
-    check(after == CYCLED + 3, || format!("after the wrap came {after:#010x}, expected 0x80000003"))?;
+    check(last_before == CEILING, || {
+        format!("last cookie before the wrap was {last_before:#010x}")
+    })?;
+    check(landed == CYCLED, || {
+        format!("landed on {landed:#010x}, expected 0x80000000")
+    })?;
+    check(after == CYCLED + 3, || {
+        format!("after the wrap came {after:#010x}, expected 0x80000003")
+    })?;
 
     n += 1;
     lifecycle(sandbox, &client, n)?;
@@ -354,9 +439,15 @@ fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
         "      client stats: {} calls, {} replies, {} unmatched, {} from a wrong sender, {} timeouts",
         stats.calls, stats.replies, stats.unmatched_replies, stats.wrong_sender_replies, stats.timeouts
     );
-    check(stats.unmatched_replies == 0 && stats.wrong_sender_replies == 0, || {
-        format!("{} unmatched, {} wrong-sender replies", stats.unmatched_replies, stats.wrong_sender_replies)
-    })?;
+    check(
+        stats.unmatched_replies == 0 && stats.wrong_sender_replies == 0,
+        || {
+            format!(
+                "{} unmatched, {} wrong-sender replies",
+                stats.unmatched_replies, stats.wrong_sender_replies
+            )
+        },
+    )?;
     Ok(Crossing {
         last_before,
         landed,

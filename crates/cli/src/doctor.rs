@@ -202,19 +202,34 @@ fn dbus(step: &'static str, source: zbus::Error) -> StepError {
 }
 
 /// One `Properties.Get(Manager, Version)`; the reply's serial is systemd's cookie.
-async fn ask(conn: &Connection, step: &'static str, timeout: Duration) -> Result<Answer, StepError> {
+async fn ask(
+    conn: &Connection,
+    step: &'static str,
+    timeout: Duration,
+) -> Result<Answer, StepError> {
     let reply = within(
         step,
         timeout,
-        conn.call_method(Some(SYSTEMD), SYSTEMD_PATH, Some(PROPERTIES), "Get", &(MANAGER, "Version")),
+        conn.call_method(
+            Some(SYSTEMD),
+            SYSTEMD_PATH,
+            Some(PROPERTIES),
+            "Get",
+            &(MANAGER, "Version"),
+        ),
         dbus,
     )
     .await?;
     let at = Instant::now();
     let serial = reply.primary_header().serial_num().get();
-    let value: zbus::zvariant::OwnedValue = reply.body().deserialize().map_err(|e| dbus(step, e))?;
+    let value: zbus::zvariant::OwnedValue =
+        reply.body().deserialize().map_err(|e| dbus(step, e))?;
     let version = String::try_from(value).map_err(|e| dbus(step, e.into()))?;
-    Ok(Answer { serial, version, at })
+    Ok(Answer {
+        serial,
+        version,
+        at,
+    })
 }
 
 async fn connect_bus(address: Option<&str>, timeout: Duration) -> Result<Connection, StepError> {
@@ -231,11 +246,17 @@ async fn probe_bus(opts: &Options) -> (Result<Answer, String>, Option<Result<Ans
         Ok(c) => c,
         Err(e) => return (Err(e.to_string()), None),
     };
-    let first = ask(&conn, "ask systemd on the bus", opts.timeout).await.map_err(|e| e.to_string());
+    let first = ask(&conn, "ask systemd on the bus", opts.timeout)
+        .await
+        .map_err(|e| e.to_string());
     let second = match (&first, opts.interval) {
         (Ok(_), Some(interval)) => {
             Timer::after(interval).await;
-            Some(ask(&conn, "ask systemd on the bus again", opts.timeout).await.map_err(|e| e.to_string()))
+            Some(
+                ask(&conn, "ask systemd on the bus again", opts.timeout)
+                    .await
+                    .map_err(|e| e.to_string()),
+            )
         }
         _ => None,
     };
@@ -246,22 +267,44 @@ async fn probe_bus(opts: &Options) -> (Result<Answer, String>, Option<Result<Ans
 /// [`crate::rawbus`] for why this is not zbus.
 async fn probe_private(opts: &Options) -> Result<Answer, String> {
     let raw = |step, e| StepError::Raw { step, source: e };
-    let mut peer = within("connect to the private socket", opts.timeout, Peer::connect(&opts.private), raw)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut peer = within(
+        "connect to the private socket",
+        opts.timeout,
+        Peer::connect(&opts.private),
+        raw,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let step = "ask systemd on the private socket";
-    let reply = within(step, opts.timeout, peer.get_property(SYSTEMD, SYSTEMD_PATH, MANAGER, "Version"), raw)
-        .await
-        .map_err(|e| e.to_string())?;
-    let version = reply.string.ok_or_else(|| format!("{step}: Version is not a string"))?;
-    Ok(Answer { serial: reply.serial, version, at: Instant::now() })
+    let reply = within(
+        step,
+        opts.timeout,
+        peer.get_property(SYSTEMD, SYSTEMD_PATH, MANAGER, "Version"),
+        raw,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let version = reply
+        .string
+        .ok_or_else(|| format!("{step}: Version is not a string"))?;
+    Ok(Answer {
+        serial: reply.serial,
+        version,
+        at: Instant::now(),
+    })
 }
 
 /// Probes the bus and the private socket (at the same time) and assesses the result.
 pub fn run(opts: &Options) -> Report {
-    let ((bus, bus_again), private) =
-        async_io::block_on(futures_lite::future::zip(probe_bus(opts), probe_private(opts)));
-    assess(&Observation { bus, bus_again, private })
+    let ((bus, bus_again), private) = async_io::block_on(futures_lite::future::zip(
+        probe_bus(opts),
+        probe_private(opts),
+    ));
+    assess(&Observation {
+        bus,
+        bus_again,
+        private,
+    })
 }
 
 /// The major number of `Manager.Version`: `252.38-1~deb12u1` → 252, `v241` → 241.
@@ -314,8 +357,9 @@ pub fn assess(obs: &Observation) -> Report {
         Some(Ok(a)) => Some(a),
         _ => obs.bus.as_ref().ok(),
     };
-    let version_string =
-        latest.or(obs.private.as_ref().ok()).map(|a| a.version.clone());
+    let version_string = latest
+        .or(obs.private.as_ref().ok())
+        .map(|a| a.version.clone());
     let version = version_string.as_deref().and_then(major_version);
     let vulnerable = version.map(|v| v < FIXED_IN);
     let cookie = latest.map(|a| a.serial);
@@ -374,8 +418,14 @@ pub fn assess(obs: &Observation) -> Report {
         // The bus answered, so there is a cookie.
         let c = cookie.unwrap_or(0);
         let h = headroom.unwrap_or(0);
-        let eta = eta_seconds.map(|s| format!(", ceiling in {}", human_secs(s))).unwrap_or_default();
-        let private_note = if private_responsive { "" } else { " (private socket not reachable)" };
+        let eta = eta_seconds
+            .map(|s| format!(", ceiling in {}", human_secs(s)))
+            .unwrap_or_default();
+        let private_note = if private_responsive {
+            ""
+        } else {
+            " (private socket not reachable)"
+        };
         let at_risk = vulnerable != Some(false);
         let worry = |headroom_limit: u32, eta_limit: u64| {
             h < headroom_limit || eta_seconds.is_some_and(|s| s < eta_limit)
@@ -398,16 +448,26 @@ pub fn assess(obs: &Observation) -> Report {
                 ),
             )
         } else if at_risk {
-            let what = if vulnerable.is_some() { "is vulnerable to" } else { "may be exposed to (version unknown)" };
+            let what = if vulnerable.is_some() {
+                "is vulnerable to"
+            } else {
+                "may be exposed to (version unknown)"
+            };
             (
                 Verdict::Ok,
                 format!("{name} {what} the cookie overflow (fixed in v242) but has room: {state}{private_note}"),
             )
         } else {
-            let cycled = if c >= CYCLED { "; in the cycled half, which v242+ handles" } else { "" };
+            let cycled = if c >= CYCLED {
+                "; in the cycled half, which v242+ handles"
+            } else {
+                ""
+            };
             (
                 Verdict::Ok,
-                format!("{name} has the cookie-overflow fix (v242+): {state}{cycled}{private_note}"),
+                format!(
+                    "{name} has the cookie-overflow fix (v242+): {state}{cycled}{private_note}"
+                ),
             )
         }
     };
@@ -444,7 +504,10 @@ pub fn text(r: &Report) -> String {
     out += &format!("systemd version:   {version}\n");
     match (r.cookie, r.headroom) {
         (Some(c), Some(h)) => {
-            out += &format!("API-bus cookie:    {c} ({c:#010x}) of {:#010x}\n", r.ceiling);
+            out += &format!(
+                "API-bus cookie:    {c} ({c:#010x}) of {:#010x}\n",
+                r.ceiling
+            );
             out += &format!("headroom:          {h} ({:.2}%)\n", percent(h));
         }
         _ => out += "API-bus cookie:    unknown\n",
@@ -485,9 +548,21 @@ pub fn prometheus(r: &Report) -> String {
         "systemd's current API-bus cookie (serial of its latest reply on the system bus).",
         r.cookie.map(|v| v.to_string()),
     );
-    gauge("sdcookie_systemd_cookie_ceiling", "Largest cookie a D-Bus serial can carry.", Some(r.ceiling.to_string()));
-    gauge("sdcookie_systemd_cookie_headroom", "Cookies left before the ceiling.", r.headroom.map(|v| v.to_string()));
-    gauge("sdcookie_systemd_cookie_cycled", "1 if the cookie has bit 31 set.", r.cycled.and_then(b));
+    gauge(
+        "sdcookie_systemd_cookie_ceiling",
+        "Largest cookie a D-Bus serial can carry.",
+        Some(r.ceiling.to_string()),
+    );
+    gauge(
+        "sdcookie_systemd_cookie_headroom",
+        "Cookies left before the ceiling.",
+        r.headroom.map(|v| v.to_string()),
+    );
+    gauge(
+        "sdcookie_systemd_cookie_cycled",
+        "1 if the cookie has bit 31 set.",
+        r.cycled.and_then(b),
+    );
     gauge(
         "sdcookie_systemd_cookie_rate_per_second",
         "Messages per second systemd sent on the bus between two samples.",
@@ -498,13 +573,21 @@ pub fn prometheus(r: &Report) -> String {
         "Seconds until the cookie reaches the ceiling at the measured rate.",
         r.eta_seconds.map(|v| v.to_string()),
     );
-    gauge("sdcookie_systemd_version", "Major version of systemd.", r.systemd_version.map(|v| v.to_string()));
+    gauge(
+        "sdcookie_systemd_version",
+        "Major version of systemd.",
+        r.systemd_version.map(|v| v.to_string()),
+    );
     gauge(
         "sdcookie_systemd_vulnerable",
         "1 if this systemd predates the cookie-overflow fix (v242).",
         r.vulnerable.and_then(b),
     );
-    gauge("sdcookie_systemd_bus_responsive", "1 if systemd answered on the system bus.", b(r.bus_responsive));
+    gauge(
+        "sdcookie_systemd_bus_responsive",
+        "1 if systemd answered on the system bus.",
+        b(r.bus_responsive),
+    );
     gauge(
         "sdcookie_systemd_private_responsive",
         "1 if systemd answered on its private socket.",
@@ -512,8 +595,17 @@ pub fn prometheus(r: &Report) -> String {
     );
     out += "# HELP sdcookie_doctor_verdict 1 for the doctor's current verdict.\n";
     out += "# TYPE sdcookie_doctor_verdict gauge\n";
-    for v in [Verdict::Ok, Verdict::Warning, Verdict::Critical, Verdict::Unknown] {
-        out += &format!("sdcookie_doctor_verdict{{verdict=\"{}\"}} {}\n", v.as_str(), u8::from(v == r.verdict));
+    for v in [
+        Verdict::Ok,
+        Verdict::Warning,
+        Verdict::Critical,
+        Verdict::Unknown,
+    ] {
+        out += &format!(
+            "sdcookie_doctor_verdict{{verdict=\"{}\"}} {}\n",
+            v.as_str(),
+            u8::from(v == r.verdict)
+        );
     }
     out
 }
@@ -528,11 +620,19 @@ mod tests {
     use super::*;
 
     fn answer(serial: u32, version: &str, at: Instant) -> Answer {
-        Answer { serial, version: version.into(), at }
+        Answer {
+            serial,
+            version: version.into(),
+            at,
+        }
     }
 
     fn obs(bus: Result<Answer, String>, private: Result<Answer, String>) -> Observation {
-        Observation { bus, bus_again: None, private }
+        Observation {
+            bus,
+            bus_again: None,
+            private,
+        }
     }
 
     #[test]
@@ -546,7 +646,10 @@ mod tests {
     #[test]
     fn fixed_version_with_room_is_ok() {
         let now = Instant::now();
-        let r = assess(&obs(Ok(answer(1234, "252.38-1~deb12u1", now)), Ok(answer(3, "252.38-1~deb12u1", now))));
+        let r = assess(&obs(
+            Ok(answer(1234, "252.38-1~deb12u1", now)),
+            Ok(answer(3, "252.38-1~deb12u1", now)),
+        ));
         assert_eq!(r.verdict, Verdict::Ok);
         assert_eq!(r.systemd_version, Some(252));
         assert_eq!(r.vulnerable, Some(false));
@@ -558,7 +661,10 @@ mod tests {
     #[test]
     fn fixed_version_in_cycled_half_is_still_ok() {
         let now = Instant::now();
-        let r = assess(&obs(Ok(answer(0xfffffff0, "252", now)), Ok(answer(3, "252", now))));
+        let r = assess(&obs(
+            Ok(answer(0xfffffff0, "252", now)),
+            Ok(answer(3, "252", now)),
+        ));
         assert_eq!(r.verdict, Verdict::Ok);
         assert_eq!(r.cycled, Some(true));
     }
@@ -566,7 +672,8 @@ mod tests {
     #[test]
     fn vulnerable_version_thresholds_on_headroom() {
         let now = Instant::now();
-        let at = |c: u32| assess(&obs(Ok(answer(c, "241", now)), Ok(answer(2, "241", now)))).verdict;
+        let at =
+            |c: u32| assess(&obs(Ok(answer(c, "241", now)), Ok(answer(2, "241", now)))).verdict;
         assert_eq!(at(1000), Verdict::Ok);
         assert_eq!(at(CEILING - WARN_HEADROOM), Verdict::Ok);
         assert_eq!(at(CEILING - WARN_HEADROOM + 1), Verdict::Warning);
@@ -606,14 +713,21 @@ mod tests {
         let now = Instant::now();
         let r = assess(&obs(Err("timeout".into()), Ok(answer(2, "241", now))));
         assert_eq!(r.verdict, Verdict::Critical);
-        assert!(r.message.contains("cookie-overflow signature"), "{}", r.message);
+        assert!(
+            r.message.contains("cookie-overflow signature"),
+            "{}",
+            r.message
+        );
         assert!(!r.bus_responsive && r.private_responsive);
         assert_eq!(r.systemd_version, Some(241));
     }
 
     #[test]
     fn nothing_answering_is_unknown() {
-        let r = assess(&obs(Err("connect: no such file".into()), Err("connect: no such file".into())));
+        let r = assess(&obs(
+            Err("connect: no such file".into()),
+            Err("connect: no such file".into()),
+        ));
         assert_eq!(r.verdict, Verdict::Unknown);
         assert_eq!(r.verdict.exit_code(), 2);
         assert!(r.message.starts_with("no systemd reachable"));

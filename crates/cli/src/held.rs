@@ -67,7 +67,8 @@ pub struct Held {
 }
 
 fn is_executable(p: &Path) -> bool {
-    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Finds `program` like `execvp` would: as given when it contains a `/`, else in `$PATH`.
@@ -94,17 +95,28 @@ fn cstring(s: &OsStr) -> Result<CString, SpawnError> {
 impl Held {
     /// Forks a child that will exec `argv` once released.
     pub fn spawn(argv: &[String]) -> Result<Held, SpawnError> {
-        let program = argv.first().ok_or_else(|| SpawnError::NotFound(String::new()))?;
+        let program = argv
+            .first()
+            .ok_or_else(|| SpawnError::NotFound(String::new()))?;
         let path = cstring(resolve(program)?.as_os_str())?;
-        let args = argv.iter().map(|a| cstring(OsStr::new(a))).collect::<Result<Vec<_>, _>>()?;
+        let args = argv
+            .iter()
+            .map(|a| cstring(OsStr::new(a)))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
         let (wait_end, go_end) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| SpawnError::Sys { what: "pipe2", errno })?;
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| SpawnError::Sys {
+                what: "pipe2",
+                errno,
+            })?;
         // SAFETY: the child branch below only calls async-signal-safe functions (close,
         // read, execv, _exit) on memory allocated before the fork, and never returns.
         match unsafe { nix::unistd::fork() } {
-            Err(errno) => Err(SpawnError::Sys { what: "fork", errno }),
+            Err(errno) => Err(SpawnError::Sys {
+                what: "fork",
+                errno,
+            }),
             Ok(ForkResult::Child) => {
                 let (r, w) = (wait_end.as_raw_fd(), go_end.as_raw_fd());
                 // SAFETY: plain syscalls on fds we own and a one-byte buffer on our stack;
@@ -122,13 +134,20 @@ impl Held {
                         libc::_exit(ABANDONED);
                     }
                     libc::execv(path.as_ptr(), ptrs.as_ptr());
-                    let code = if *libc::__errno_location() == libc::ENOENT { 127 } else { 126 };
+                    let code = if *libc::__errno_location() == libc::ENOENT {
+                        127
+                    } else {
+                        126
+                    };
                     libc::_exit(code)
                 }
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(wait_end);
-                Ok(Held { pid: child, go: Some(go_end) })
+                Ok(Held {
+                    pid: child,
+                    go: Some(go_end),
+                })
             }
         }
     }
@@ -141,7 +160,10 @@ impl Held {
     /// Lets the child exec its command.
     pub fn release(&mut self) -> Result<(), SpawnError> {
         if let Some(go) = self.go.take() {
-            nix::unistd::write(&go, b"g").map_err(|errno| SpawnError::Sys { what: "write", errno })?;
+            nix::unistd::write(&go, b"g").map_err(|errno| SpawnError::Sys {
+                what: "write",
+                errno,
+            })?;
         }
         Ok(())
     }
@@ -155,7 +177,12 @@ impl Held {
                 Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
                 Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128u8.wrapping_add(sig as u8)),
                 Ok(_) | Err(Errno::EINTR) => continue,
-                Err(errno) => return Err(SpawnError::Sys { what: "waitpid", errno }),
+                Err(errno) => {
+                    return Err(SpawnError::Sys {
+                        what: "waitpid",
+                        errno,
+                    })
+                }
             }
         }
     }

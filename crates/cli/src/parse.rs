@@ -15,7 +15,9 @@ pub fn size(s: &str) -> Result<u64, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, suffix) = s.split_at(split);
     if digits.is_empty() {
-        return Err(format!("'{s}' is not a size (expected e.g. 512, 64K, 256M, 2G or infinity)"));
+        return Err(format!(
+            "'{s}' is not a size (expected e.g. 512, 64K, 256M, 2G or infinity)"
+        ));
     }
     let shift = match suffix {
         "" => 0,
@@ -24,7 +26,9 @@ pub fn size(s: &str) -> Result<u64, String> {
         "G" | "g" => 30,
         "T" | "t" => 40,
         other => {
-            return Err(format!("unknown size suffix '{other}' in '{s}' (use K, M, G or T)"));
+            return Err(format!(
+                "unknown size suffix '{other}' in '{s}' (use K, M, G or T)"
+            ));
         }
     };
     let n: u64 = digits.parse().map_err(|_| format!("'{s}' is too large"))?;
@@ -51,7 +55,9 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         "d" => value * 86400.0,
         other => {
-            return Err(format!("unknown duration unit '{other}' in '{s}' (use ms, s, m, h or d)"));
+            return Err(format!(
+                "unknown duration unit '{other}' in '{s}' (use ms, s, m, h or d)"
+            ));
         }
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is out of range"))
@@ -164,7 +170,11 @@ pub fn format_cpu_list(cpus: &[u32]) -> String {
             i += 1;
             end = cpus[i];
         }
-        out.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
         i += 1;
     }
     out.join(",")
@@ -173,7 +183,11 @@ pub fn format_cpu_list(cpus: &[u32]) -> String {
 /// A unit name for `scope`: the `.scope` suffix is added when missing. The characters are
 /// the ones systemd allows in unit names (`unit_name_is_valid`: `[A-Za-z0-9:_.\\-@]`).
 pub fn scope_name(s: &str) -> Result<String, String> {
-    let name = if s.ends_with(".scope") { s.to_string() } else { format!("{s}.scope") };
+    let name = if s.ends_with(".scope") {
+        s.to_string()
+    } else {
+        format!("{s}.scope")
+    };
     let stem = &name[..name.len() - ".scope".len()];
     if stem.is_empty() {
         return Err("the scope name is empty".into());

@@ -60,13 +60,18 @@ impl Peer {
         let mut stream = Async::<UnixStream>::connect(path).await?;
         let uid = nix::unistd::geteuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        stream.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes()).await?;
+        stream
+            .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())
+            .await?;
         let line = read_line(&mut stream).await?;
         if !line.starts_with("OK ") {
             return Err(RawError::Auth(line));
         }
         stream.write_all(b"BEGIN\r\n").await?;
-        Ok(Peer { stream, next_serial: 1 })
+        Ok(Peer {
+            stream,
+            next_serial: 1,
+        })
     }
 
     /// Calls `Properties.Get(interface, property)` on `path` of `destination` and waits
@@ -91,7 +96,11 @@ impl Peer {
             let msg = zbus::message::Message::method_call(path, "Get")?
                 .destination(destination)?
                 .interface("org.freedesktop.DBus.Properties")?
-                .serial(serial.try_into().map_err(|_| RawError::Malformed("serial 0"))?)
+                .serial(
+                    serial
+                        .try_into()
+                        .map_err(|_| RawError::Malformed("serial 0"))?,
+                )
                 .build(&(interface, property))?;
             self.stream.write_all(&msg.data()[..]).await?;
             sent.push(serial);
@@ -115,9 +124,14 @@ impl Peer {
                 continue;
             }
             return match parsed.kind {
-                MSG_RETURN => Ok(Reply { serial: parsed.serial, string: parsed.variant_string }),
+                MSG_RETURN => Ok(Reply {
+                    serial: parsed.serial,
+                    string: parsed.variant_string,
+                }),
                 MSG_ERROR => Err(RawError::Error(parsed.error_name.unwrap_or_default())),
-                _ => Err(RawError::Malformed("a reply that is neither a return nor an error")),
+                _ => Err(RawError::Malformed(
+                    "a reply that is neither a return nor an error",
+                )),
             };
         }
     }
@@ -210,7 +224,11 @@ impl Cursor<'_> {
     fn u32(&mut self) -> Result<u32, RawError> {
         self.align(4)?;
         let b: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
-        Ok(if self.big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Ok(if self.big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     }
     fn string(&mut self) -> Result<String, RawError> {
         let n = self.u32()? as usize;
@@ -252,7 +270,11 @@ fn parse(buf: &[u8]) -> Result<Parsed, RawError> {
     let serial = c.u32()?;
     let fields_len = c.u32()? as usize;
     let fields_end = 16 + fields_len;
-    let mut p = Parsed { kind, serial, ..Parsed::default() };
+    let mut p = Parsed {
+        kind,
+        serial,
+        ..Parsed::default()
+    };
     let mut body_sig = String::new();
     while c.pos < fields_end {
         c.align(8)?;

@@ -34,7 +34,10 @@ pub fn boot(systemd: Option<&PathBuf>) -> Result<Sandbox, SandboxError> {
 }
 
 /// Boots a sandbox from `opts` and, if given, another systemd binary.
-pub fn boot_with(systemd: Option<&PathBuf>, mut opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
+pub fn boot_with(
+    systemd: Option<&PathBuf>,
+    mut opts: SandboxOptions,
+) -> Result<Sandbox, SandboxError> {
     if let Some(path) = systemd {
         opts = opts.systemd(path);
     }
@@ -62,12 +65,18 @@ pub fn run(args: &SandboxArgs) -> Result<u8, SandboxError> {
     let mut child = cmd
         .as_std_mut()
         .spawn()
-        .map_err(|source| SandboxError::Wait { program: args.command[0].clone(), source })?;
+        .map_err(|source| SandboxError::Wait {
+            program: args.command[0].clone(),
+            source,
+        })?;
     let status = {
         let _ignore = IgnoreInterrupts::new();
         child.wait()
     };
-    let status = status.map_err(|source| SandboxError::Wait { program: args.command[0].clone(), source })?;
+    let status = status.map_err(|source| SandboxError::Wait {
+        program: args.command[0].clone(),
+        source,
+    })?;
     sandbox.shutdown()?;
     Ok(shell_status(status))
 }

@@ -56,7 +56,10 @@ impl ScopeError {
 /// A client for `--address` (a bus) or the system bus, with every deadline = `--timeout`.
 pub fn client(connect: &Connect) -> Client {
     let target = match &connect.address {
-        Some(address) => Target::Address { address: address.clone(), direct: false },
+        Some(address) => Target::Address {
+            address: address.clone(),
+            direct: false,
+        },
         None => Target::SystemBus,
     };
     let t = connect.timeout;
@@ -83,7 +86,10 @@ pub fn resources(l: &Limits) -> Result<Resources, ScopeError> {
         pids_limit: l.tasks_max.map(|v| oci("tasks max", v)).transpose()?,
         cpu_weight: l.cpu_weight,
         // PERCENT of one CPU = PERCENT/100 of each period (CPUQuota= semantics).
-        cpu_quota: l.cpu_quota.map(|p| oci("cpu quota", p * CFS_PERIOD_USEC / 100)).transpose()?,
+        cpu_quota: l
+            .cpu_quota
+            .map(|p| oci("cpu quota", p * CFS_PERIOD_USEC / 100))
+            .transpose()?,
         cpus: l.allowed_cpus.as_ref().map(|c| format_cpu_list(&c.0)),
         ..Resources::default()
     })
@@ -124,7 +130,11 @@ pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
     };
     client
         .stop(&args.name)
-        .map_err(|source| ScopeError::Cleanup { status, unit: args.name.clone(), source })?;
+        .map_err(|source| ScopeError::Cleanup {
+            status,
+            unit: args.name.clone(),
+            source,
+        })?;
     Ok(status)
 }
 

@@ -20,7 +20,10 @@ struct Run {
 
 impl Run {
     fn context(&self) -> String {
-        format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -57,7 +60,11 @@ fn run(args: &[&str]) -> Run {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Run { code: status.code(), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
+    Run {
+        code: status.code(),
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
 }
 
 /// Bad input is exit 2 with exactly one line on stderr and nothing on stdout.
@@ -67,8 +74,16 @@ fn assert_usage_error(args: &[&str], mentions: &str) {
     assert!(r.stdout.is_empty(), "{args:?}: {}", r.context());
     let lines: Vec<&str> = r.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{args:?}: not one line: {}", r.context());
-    assert!(lines[0].starts_with("sdcookie: error: "), "{args:?}: {}", r.context());
-    assert!(lines[0].contains(mentions), "{args:?}: {:?} does not mention {mentions:?}", lines[0]);
+    assert!(
+        lines[0].starts_with("sdcookie: error: "),
+        "{args:?}: {}",
+        r.context()
+    );
+    assert!(
+        lines[0].contains(mentions),
+        "{args:?}: {:?} does not mention {mentions:?}",
+        lines[0]
+    );
 }
 
 #[test]
@@ -78,16 +93,31 @@ fn bad_input_exits_2_with_one_line() {
         v.extend_from_slice(extra);
         v
     };
-    assert_usage_error(&scope(&["--memory-max", "10X", "--", "true"]), "unknown size suffix 'X'");
-    assert_usage_error(&scope(&["--memory-high", "1MB", "--", "true"]), "unknown size suffix 'MB'");
+    assert_usage_error(
+        &scope(&["--memory-max", "10X", "--", "true"]),
+        "unknown size suffix 'X'",
+    );
+    assert_usage_error(
+        &scope(&["--memory-high", "1MB", "--", "true"]),
+        "unknown size suffix 'MB'",
+    );
     assert_usage_error(&scope(&["--tasks-max", "0", "--", "true"]), "zero tasks");
-    assert_usage_error(&scope(&["--allowed-cpus", "", "--", "true"]), "CPU list is empty");
-    assert_usage_error(&scope(&["--cpu-weight", "0", "--", "true"]), "outside 1..=10000");
+    assert_usage_error(
+        &scope(&["--allowed-cpus", "", "--", "true"]),
+        "CPU list is empty",
+    );
+    assert_usage_error(
+        &scope(&["--cpu-weight", "0", "--", "true"]),
+        "outside 1..=10000",
+    );
     assert_usage_error(&scope(&[]), "<CMD>");
     assert_usage_error(&["sandbox"], "<CMD>");
     assert_usage_error(&["doctor", "--interval", "5y"], "unknown duration unit 'y'");
     assert_usage_error(&["doctor", "--format", "xml"], "xml");
-    assert_usage_error(&["scope", "run", "--name", "a b", "--", "true"], "not a valid unit name");
+    assert_usage_error(
+        &["scope", "run", "--name", "a b", "--", "true"],
+        "not a valid unit name",
+    );
     assert_usage_error(&["scope", "update", "t"], "at least one limit");
     assert_usage_error(&["frobnicate"], "frobnicate");
 }
@@ -103,15 +133,34 @@ fn help_documents_exit_codes() {
 
 #[test]
 fn doctor_without_systemd_is_unknown_exit_2() {
-    let r = run(&["doctor", "--address", "unix:path=/nonexistent", "--private", "/nonexistent", "--format", "json"]);
+    let r = run(&[
+        "doctor",
+        "--address",
+        "unix:path=/nonexistent",
+        "--private",
+        "/nonexistent",
+        "--format",
+        "json",
+    ]);
     assert_eq!(r.code, Some(2), "{}", r.context());
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
     assert_eq!(v["verdict"], "unknown");
     assert_eq!(v["bus_responsive"], false);
     assert_eq!(v["private_responsive"], false);
-    assert!(v["message"].as_str().unwrap().contains("no systemd reachable"));
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("no systemd reachable"));
 
-    let r = run(&["doctor", "--address", "unix:path=/nonexistent", "--private", "/nonexistent", "--npd"]);
+    let r = run(&[
+        "doctor",
+        "--address",
+        "unix:path=/nonexistent",
+        "--private",
+        "/nonexistent",
+        "--npd",
+    ]);
     assert_eq!(r.code, Some(2), "{}", r.context());
     assert_eq!(r.stdout.lines().count(), 1, "{}", r.context());
     assert!(r.stdout.starts_with("unknown: "), "{}", r.context());
@@ -143,10 +192,25 @@ fn doctor_against_a_silent_peer_gives_up_at_its_deadline() {
     ]);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(r.code, Some(2), "{}", r.context());
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
     assert_eq!(v["verdict"], "unknown");
-    assert!(v["bus_error"].as_str().unwrap().contains("no answer within 1s"), "{}", r.context());
-    assert!(v["private_error"].as_str().unwrap().contains("no answer within 1s"), "{}", r.context());
+    assert!(
+        v["bus_error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1s"),
+        "{}",
+        r.context()
+    );
+    assert!(
+        v["private_error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1s"),
+        "{}",
+        r.context()
+    );
 }
 
 #[test]
@@ -186,7 +250,11 @@ fn doctor_interval_reports_rate_and_prometheus_format() {
         "\nsdcookie_systemd_private_responsive 1\n",
         "\nsdcookie_doctor_verdict{verdict=\"ok\"} 1\n",
     ] {
-        assert!(r.stdout.contains(metric), "missing {metric:?}: {}", r.context());
+        assert!(
+            r.stdout.contains(metric),
+            "missing {metric:?}: {}",
+            r.context()
+        );
     }
 }
 
@@ -213,8 +281,19 @@ exit 3"#;
     );
     let r = run(&["sandbox", "--", "sh", "-c", &script]);
     assert_eq!(r.code, Some(0), "{}", r.context());
-    for line in ["inscope", "mem=67108864", "pids=7", "quota=50000", "status=3", "LoadState=not-found"] {
-        assert!(r.stdout.lines().any(|l| l == line), "no line {line:?}: {}", r.context());
+    for line in [
+        "inscope",
+        "mem=67108864",
+        "pids=7",
+        "quota=50000",
+        "status=3",
+        "LoadState=not-found",
+    ] {
+        assert!(
+            r.stdout.lines().any(|l| l == line),
+            "no line {line:?}: {}",
+            r.context()
+        );
     }
 }
 
@@ -232,7 +311,13 @@ fn scope_run_of_a_missing_command_is_127_and_leaves_no_unit() {
 
 #[test]
 fn sandbox_passes_exit_status_through() {
-    let r = run(&["sandbox", "--", "sh", "-c", "test -S /run/systemd/private && exit 42"]);
+    let r = run(&[
+        "sandbox",
+        "--",
+        "sh",
+        "-c",
+        "test -S /run/systemd/private && exit 42",
+    ]);
     assert_eq!(r.code, Some(42), "{}", r.context());
     let r = run(&["sandbox", "--", "sh", "-c", "kill -KILL $$"]);
     assert_eq!(r.code, Some(128 + 9), "{}", r.context());
@@ -242,7 +327,79 @@ fn sandbox_passes_exit_status_through() {
 fn demo_shows_everything_and_exits_0() {
     let r = run(&["demo"]);
     assert_eq!(r.code, Some(0), "{}", r.context());
-    for needle in ["[4/4]", "0x80000000", "0x80000003", "Summary", "as set", "verdict ok"] {
-        assert!(r.stdout.contains(needle), "demo output lacks {needle:?}: {}", r.context());
+    for needle in [
+        "[4/4]",
+        "0x80000000",
+        "0x80000003",
+        "Summary",
+        "as set",
+        "verdict ok",
+    ] {
+        assert!(
+            r.stdout.contains(needle),
+            "demo output lacks {needle:?}: {}",
+            r.context()
+        );
     }
+}
+
+#[test]
+fn scope_update_and_stop_act_on_a_running_scope() {
+    // `scope run` in the background; wait until systemd has the unit; update; read back;
+    // stop: the command is killed (SIGTERM, 143) and the unit is gone.
+    let probe = r#"
+cg=/sys/fs/cgroup; s=system.slice/sdc-u1.scope
+i=0; until systemctl is-active -q sdc-u1.scope || [ $i -ge 300 ]; do i=$((i+1)); sleep 0.1; done
+BIN scope update sdc-u1 --memory-max 128M --tasks-max 9; echo update=$?
+if [ -d $cg/memory ]; then
+  echo "mem=$(cat $cg/memory/$s/memory.limit_in_bytes)"; echo "pids=$(cat $cg/pids/$s/pids.max)"
+else
+  echo "mem=$(cat $cg/$s/memory.max)"; echo "pids=$(cat $cg/$s/pids.max)"
+fi
+BIN scope stop sdc-u1; echo stop=$?
+wait $run; echo run=$?
+systemctl show -p LoadState sdc-u1.scope
+"#;
+    let script = format!(
+        "{BIN} scope run --name sdc-u1 --memory-max 64M -- sleep 600 & run=$!\n{}",
+        probe.replace("BIN", BIN)
+    );
+    let r = run(&["sandbox", "--", "sh", "-c", &script]);
+    assert_eq!(r.code, Some(0), "{}", r.context());
+    for line in [
+        "update=0",
+        "mem=134217728",
+        "pids=9",
+        "stop=0",
+        "run=143",
+        "LoadState=not-found",
+    ] {
+        assert!(
+            r.stdout.lines().any(|l| l == line),
+            "no line {line:?}: {}",
+            r.context()
+        );
+    }
+}
+
+/// The bus goes away while systemd itself is fine: the private socket still answers, so the
+/// doctor says `critical` (exit 1) and, on a fixed systemd, points at dbus-daemon.
+#[test]
+fn doctor_with_bus_down_and_private_up_is_critical() {
+    let script = format!(
+        "systemctl stop dbus.socket dbus.service; {BIN} doctor --timeout 2s --format json; echo rc=$?"
+    );
+    let r = run(&["sandbox", "--", "sh", "-c", &script]);
+    assert_eq!(r.code, Some(0), "{}", r.context());
+    assert!(r.stdout.lines().any(|l| l == "rc=1"), "{}", r.context());
+    let json = &r.stdout[..r.stdout.rfind("rc=").unwrap()];
+    let v: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
+    assert_eq!(v["verdict"], "critical", "{v}");
+    assert_eq!(v["bus_responsive"], false, "{v}");
+    assert_eq!(v["private_responsive"], true, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("dbus-daemon"),
+        "{v}"
+    );
 }
