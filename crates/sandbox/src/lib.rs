@@ -53,9 +53,18 @@
 //! 4. `container=sdbus-sandbox`, `SYSTEMD_UNIT_PATH=/run/sdbus-sandbox/units`, exec
 //!    `systemd --system`.
 //!
-//! Teardown: SIGKILL to PID 1 (the kernel then kills every process of the namespace),
-//! reap it, remove the cgroup subtree bottom-up. The mount namespace dies with its last
-//! process, so no mount is ever left on the host.
+//! # Teardown
+//!
+//! [`Sandbox::shutdown`] and `Drop` (also while unwinding from a panic): SIGKILL to PID 1
+//! (the kernel then kills every process of the namespace), reap it, remove the cgroup
+//! subtree bottom-up. The mount namespace dies with its last process, so no mount is
+//! ever left on the host.
+//!
+//! If the owning process dies without running destructors (SIGKILL, `abort`, a sandbox
+//! kept in a `static`), PID 1 still gets SIGKILL from the kernel as its parent-death
+//! signal, so no sandbox process outlives its owner; only the empty `sandbox-<id>`
+//! cgroups stay behind (`rmdir` them). The signal is tied to the process, not to the
+//! thread that booted the sandbox, so a sandbox may be shared between test threads.
 //!
 //! # Concurrency
 //!
@@ -262,7 +271,7 @@ impl Sandbox {
         }
         // From here on, dropping `sandbox` on any error undoes everything done so far.
         let plan = sandbox.plan(&options)?;
-        let pid = match launch::launch(&plan) {
+        let pid = match launch::launch(plan) {
             Ok(pid) => pid,
             Err(Ok(failure)) => {
                 return Err(Error::Pid1Setup {
@@ -421,6 +430,7 @@ impl Sandbox {
     fn plan(&self, options: &SandboxOptions) -> Result<Plan, Error> {
         let mut steps = Vec::new();
         let mut step = |what: String, op: Op| steps.push(Step { op, what });
+        step("set the parent-death signal".into(), Op::DieWithParent);
         for s in &self.subtrees {
             let procs = s.dir.join("cgroup.procs");
             step(

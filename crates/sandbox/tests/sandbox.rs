@@ -388,3 +388,80 @@ fn a_pid1_that_exits_is_reported_with_its_status() {
         other => panic!("expected Pid1Exited, got {other:?}"),
     }
 }
+
+/// Run by `killing_the_owner_with_sigkill_kills_the_sandbox` in a child process.
+#[test]
+#[ignore = "helper: run by killing_the_owner_with_sigkill_kills_the_sandbox"]
+fn helper_boots_then_waits_to_be_killed() {
+    if std::env::var_os("SDBUS_SANDBOX_KILL_HELPER").is_none() {
+        return;
+    }
+    // Booted from a short-lived thread: the sandbox must outlive it, and die with the process.
+    let sandbox = std::thread::spawn(|| boot(SandboxOptions::default()))
+        .join()
+        .unwrap();
+    // Not our stdout/stderr: a survivor holding them would keep `cargo test` waiting.
+    let child = sandbox
+        .command("sleep")
+        .arg("600")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        alive(sandbox.pid()),
+        "the sandbox died with the thread that booted it"
+    );
+    let pids: Vec<String> = sandbox_pids(&sandbox).iter().map(u32::to_string).collect();
+    println!("SANDBOX {} {}", sandbox.id(), pids.join(" "));
+    std::thread::sleep(Duration::from_secs(600));
+    drop(child);
+}
+
+#[test]
+fn killing_the_owner_with_sigkill_kills_the_sandbox() {
+    let mut helper = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_boots_then_waits_to_be_killed",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SDBUS_SANDBOX_KILL_HELPER", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = helper.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("SANDBOX ").map(|(_, rest)| rest.to_owned()));
+    helper.kill().unwrap();
+    helper.wait().unwrap();
+    let line = line.expect("the helper reports its sandbox");
+    let mut fields = line.split_whitespace();
+    let id = fields.next().unwrap().to_owned();
+    let pids: Vec<u32> = fields.map(|p| p.parse().unwrap()).collect();
+    assert!(pids.len() >= 3, "{line}");
+    // The kernel delivers the parent-death signal as the owner exits; wait for the kills
+    // to complete (no timing claim: the bound only keeps a failure from hanging).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pids.iter().any(|p| alive(*p)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let survivors: Vec<&u32> = pids.iter().filter(|p| alive(**p)).collect();
+    // No destructor ran, so the (empty) cgroups are still there; removing them proves
+    // they hold no process. Removing them also keeps this test from leaving anything.
+    let leftovers = cgroups_named(&format!("sandbox-{id}"));
+    let removed = remove_cgroup_trees(&leftovers);
+    assert!(
+        survivors.is_empty(),
+        "sandbox processes survived their owner's SIGKILL: {survivors:?}"
+    );
+    assert!(
+        !leftovers.is_empty(),
+        "no destructor ran, so the subtree should still exist"
+    );
+    removed.expect("the sandbox's cgroups are empty");
+}
