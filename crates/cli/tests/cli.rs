@@ -269,14 +269,16 @@ if [ -d $cg/memory ]; then
   echo "mem=$(cat $cg/memory/$s/memory.limit_in_bytes)"
   echo "pids=$(cat $cg/pids/$s/pids.max)"
   echo "quota=$(cat $cg/cpu/$s/cpu.cfs_quota_us)"
+  [ "$(cat $cg/cpu/$s/cpu.shares)" = 2048 ] && echo cpuweight=ok
 else
   echo "mem=$(cat $cg/$s/memory.max)"
   echo "pids=$(cat $cg/$s/pids.max)"
   read quota period < $cg/$s/cpu.max; echo "quota=$quota"
+  [ "$(cat $cg/$s/cpu.weight)" = 200 ] && echo cpuweight=ok
 fi
 exit 3"#;
     let script = format!(
-        "{BIN} scope run --name sdc-t1 --memory-max 64M --tasks-max 7 --cpu-quota 50% --timeout 20s -- sh -c '{probe}'; \
+        "{BIN} scope run --name sdc-t1 --memory-max 64M --tasks-max 7 --cpu-quota 50% --cpu-weight 200 --timeout 20s -- sh -c '{probe}'; \
          echo status=$?; systemctl show -p LoadState sdc-t1.scope"
     );
     let r = run(&["sandbox", "--", "sh", "-c", &script]);
