@@ -238,7 +238,8 @@ pub struct Stats {
 }
 
 /// The peer (systemd) serial watch. On the API bus, systemd's serial *is* PID 1's sd-bus
-/// cookie for its bus connection — the counter that overflowed in systemd#11809.
+/// cookie for its bus connection — the counter that overflowed in systemd#11809. On a
+/// direct (private socket) connection it is the counter of that one connection instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PeerWatch {
     /// Messages from systemd seen on the current connection.
@@ -294,7 +295,11 @@ pub struct Client {
     target: Target,
     opts: Options,
     mode: CgroupMode,
+    /// The live session; held only to read or swap it, never across I/O, so `stats()`
+    /// answers at once even while a reconnect waits for a stalled peer.
     session: Mutex<Option<Arc<Session>>>,
+    /// Serializes handshakes (one reconnect at a time).
+    connecting: Mutex<()>,
     counters: Arc<Counters>,
 }
 
@@ -353,6 +358,7 @@ impl Client {
             mode: opts.cgroup_mode.unwrap_or_else(CgroupMode::detect),
             opts,
             session: Mutex::new(None),
+            connecting: Mutex::new(()),
             counters: Arc::new(Counters::default()),
         }
     }
@@ -374,17 +380,25 @@ impl Client {
         self.mode
     }
 
+    fn live_session(&self) -> Option<Arc<Session>> {
+        let guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().filter(|s| !s.conn.is_closed()).cloned()
+    }
+
     fn session(&self) -> Result<Arc<Session>> {
-        let mut guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = guard.as_ref() {
-            if !s.conn.is_closed() {
-                return Ok(Arc::clone(s));
-            }
+        if let Some(s) = self.live_session() {
+            return Ok(s);
         }
-        // Drop the dead one first (closes its socket, ends its reader).
-        *guard = None;
+        let _one_at_a_time = self.connecting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = self.live_session() {
+            return Ok(s); // another thread reconnected meanwhile
+        }
+        // Take the dead one out and drop it outside the lock (closes its socket, ends its
+        // reader; in-flight callers holding it see Disconnected).
+        let dead = self.session.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(dead);
         let s = Arc::new(self.handshake()?);
-        *guard = Some(Arc::clone(&s));
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&s));
         Ok(s)
     }
 
@@ -832,8 +846,8 @@ impl Client {
 
     /// Closes the connection now (the next operation reconnects).
     pub fn disconnect(&self) {
-        let mut guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        *guard = None;
+        let old = self.session.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(old);
     }
 
     /// Health: connection, cookies both ways, reply checks.
