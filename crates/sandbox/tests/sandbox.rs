@@ -319,18 +319,30 @@ fn helper_boots_as_nobody() {
 
 #[test]
 fn not_root_is_a_typed_error_before_anything_changes() {
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "helper_boots_as_nobody",
-        "--ignored",
-        "--nocapture",
-    ])
-    .env("SDBUS_SANDBOX_NOBODY_HELPER", "1")
-    .uid(65534)
-    .gid(65534);
-    let out = cmd.output().unwrap();
+    // The build tree may be closed to nobody (CI checks out under /root), so run a copy
+    // of this test binary from a directory nobody can enter.
+    let dir = std::env::temp_dir().join(format!("sdbus-sandbox-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.join("test-binary");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(&exe)
+        .args([
+            "--exact",
+            "helper_boots_as_nobody",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SDBUS_SANDBOX_NOBODY_HELPER", "1")
+        .current_dir("/")
+        .uid(65534)
+        .gid(65534)
+        .output();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let out = out.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("NOT ROOT OK"),
