@@ -405,3 +405,32 @@ fn doctor_with_bus_down_and_private_up_is_critical() {
         "{v}"
     );
 }
+
+/// No systemd: `scope run` fails with 125 and one line, and the command never runs.
+#[test]
+fn scope_run_without_systemd_is_125_and_never_runs_the_command() {
+    let marker = std::env::temp_dir().join(format!("sdcookie-never-{}", std::process::id()));
+    let marker = marker.to_str().unwrap();
+    let r = run(&[
+        "scope",
+        "run",
+        "--address",
+        "unix:path=/nonexistent",
+        "--timeout",
+        "2s",
+        "--name",
+        "x",
+        "--",
+        "touch",
+        marker,
+    ]);
+    assert_eq!(r.code, Some(125), "{}", r.context());
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.context());
+    assert!(
+        r.stderr
+            .starts_with("sdcookie: error: connecting to unix:path=/nonexistent"),
+        "{}",
+        r.context()
+    );
+    assert!(!std::path::Path::new(marker).exists(), "the command ran");
+}
