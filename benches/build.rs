@@ -62,6 +62,18 @@ fn main() {
         .extra_warnings(true)
         .warnings_into_errors(true)
         .compile("sdbench_fast_path");
+
+    // Question 5's C reference: an sd-bus client (libsystemd-dev, see scripts/install-deps).
+    let client = manifest.join("c/sdbus_client.c");
+    println!("cargo:rerun-if-changed={}", client.display());
+    cc::Build::new()
+        .file(&client)
+        .flag_if_supported("-std=gnu99")
+        .warnings(true)
+        .extra_warnings(true)
+        .warnings_into_errors(true)
+        .compile("sdbench_sdbus_client");
+    println!("cargo:rustc-link-lib=dylib=systemd");
 }
 
 fn is_ident(b: u8) -> bool {

@@ -1,0 +1,223 @@
+//! Question 5 of issue 8: a full scope lifecycle — StartTransientUnit with limits, its
+//! JobRemoved, StopUnit, its JobRemoved, ResetFailedUnit — against a real systemd in a
+//! sandbox (`sdbus-sandbox`), three ways, in one run:
+//! * ours: `sdbus_cgroup::Client::start_scope` + `stop`, in-process, one connection;
+//! * `reference_c_sdbus`: the same calls from C through libsystemd's sd-bus, in-process,
+//!   one connection (`c/sdbus_client.c`), with the same properties;
+//! * `reference_systemd_run`: the command-line way, inside the sandbox (through `nsenter`,
+//!   as the sandbox runs commands): `systemd-run --scope -p MemoryMax/MemoryLimit -p
+//!   TasksMax sleep 1000` until it execs `sleep` (it waits for the start job first), then
+//!   `systemctl stop` and `systemctl reset-failed`: one process per step.
+//!
+//! Each lifecycle puts a fresh `sleep` (spawned untimed) into the scope; stopping the scope
+//! kills it. Needs root, namespaces, systemd and dbus-daemon, like the client's tests: it
+//! fails, never skips, without them.
+
+use std::ffi::{c_char, c_int, CString};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Target};
+use sdbus_cookie_benches::measure::{paired_wanted, Target as Goal};
+use sdbus_cookie_benches::{paired, print_group_ratios, Row};
+use sdbus_sandbox::{Sandbox, SandboxChild, SandboxOptions};
+
+const MEMORY: u64 = 64 << 20;
+const TASKS: u64 = 42;
+
+#[repr(C)]
+struct CClient {
+    _opaque: [u8; 0],
+}
+
+extern "C" {
+    fn sdbench_client_open(address: *const c_char) -> *mut CClient;
+    fn sdbench_client_free(c: *mut CClient);
+    fn sdbench_client_lifecycle(
+        c: *mut CClient,
+        unit: *const c_char,
+        pid: u32,
+        unified: c_int,
+        memory: u64,
+        tasks: u64,
+    ) -> c_int;
+}
+
+static UNIT: AtomicU64 = AtomicU64::new(0);
+
+fn unit_name(who: &str) -> String {
+    format!("bench-{who}-{}.scope", UNIT.fetch_add(1, Relaxed))
+}
+
+fn sleeper(sb: &Sandbox) -> SandboxChild {
+    sb.command("sleep")
+        .arg("1000")
+        .spawn()
+        .expect("spawning sleep in the sandbox")
+}
+
+/// Times `iters` lifecycles, each around a fresh sleeper spawned (and reaped) untimed.
+fn lifecycles(sb: &Sandbox, iters: u64, mut one: impl FnMut(&str, u32)) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let mut child = sleeper(sb);
+        let start = Instant::now();
+        one(&unit_name("x"), child.pid());
+        total += start.elapsed();
+        let _ = child.kill();
+    }
+    total
+}
+
+/// Waits until the sandboxed process has exec'd `comm` (polling `/proc`, 50 µs steps).
+fn wait_for_exec(child: &mut SandboxChild, comm: &str) {
+    let path = format!("/proc/{}/comm", child.host_pid());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::fs::read_to_string(&path).is_ok_and(|c| c.trim() == comm) {
+            return;
+        }
+        if let Ok(Some(status)) = child.std_child_mut().try_wait() {
+            panic!("systemd-run exited before starting its command: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "systemd-run did not start its command in 30 s"
+        );
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
+fn client_lifecycle(c: &mut Criterion) {
+    let sb = Sandbox::boot(SandboxOptions::default()).unwrap_or_else(|e| {
+        panic!(
+            "question 5 needs a real systemd in a sandbox (root, namespaces, systemd, \
+             dbus-daemon); booting it failed: {e}"
+        )
+    });
+    let unified = sb.cgroup_layout().is_unified();
+    let mode = if unified {
+        CgroupMode::Unified
+    } else {
+        CgroupMode::Legacy
+    };
+    let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
+        Duration::from_secs(20),
+        Duration::from_secs(20),
+        Duration::from_secs(30),
+    );
+    let target = Target::Address {
+        address: sb.bus_address(),
+        direct: false,
+    };
+    let ours = Client::connect(target, opts).expect("connecting our client to the sandbox bus");
+    let address = CString::new(sb.bus_address()).expect("no NUL in the bus address");
+    // SAFETY: a valid NUL-terminated string for the call; the C side copies it.
+    let cclient = unsafe { sdbench_client_open(address.as_ptr()) };
+    assert!(!cclient.is_null(), "the C sd-bus client could not connect");
+
+    let mut run_ours = |iters: u64| {
+        lifecycles(&sb, iters, |unit, pid| {
+            let mut scope = Scope::new(unit, vec![pid]);
+            scope.resources = Resources {
+                memory_limit: Some(MEMORY as i64),
+                pids_limit: Some(TASKS as i64),
+                ..Resources::default()
+            };
+            ours.start_scope(&scope).expect("start_scope");
+            ours.stop(unit).expect("stop");
+        })
+    };
+    let mut run_c = |iters: u64| {
+        lifecycles(&sb, iters, |unit, pid| {
+            let unit = CString::new(unit).expect("no NUL");
+            // SAFETY: `cclient` is the live handle opened above (freed after the group);
+            // `unit` is a valid NUL-terminated string for the call.
+            let r = unsafe {
+                sdbench_client_lifecycle(cclient, unit.as_ptr(), pid, unified.into(), MEMORY, TASKS)
+            };
+            assert_eq!(r, 0, "C sd-bus lifecycle failed");
+        })
+    };
+    let memory = if unified { "MemoryMax" } else { "MemoryLimit" };
+    // The same lifecycle with the command-line tools, one process per step:
+    // `systemd-run --scope` (it waits for the start job, then execs the payload, so the
+    // exec marks "started"), `systemctl stop` (waits for the stop job), `systemctl
+    // reset-failed`.
+    let mut run_systemd_run = |iters: u64| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let unit = unit_name("run");
+            let start = Instant::now();
+            let mut run = sb
+                .command("systemd-run")
+                .args(["--quiet", "--scope", "--unit", &unit])
+                .arg("-p")
+                .arg(format!("{memory}={MEMORY}"))
+                .arg("-p")
+                .arg(format!("TasksMax={TASKS}"))
+                .args(["sleep", "1000"])
+                .spawn()
+                .expect("running systemd-run in the sandbox");
+            wait_for_exec(&mut run, "sleep");
+            let stop = sb
+                .command("systemctl")
+                .args(["stop", &unit])
+                .status()
+                .expect("running systemctl stop in the sandbox");
+            assert!(stop.success(), "systemctl stop {unit} failed: {stop}");
+            // Exits 1 when the stopped scope is already unloaded ("not loaded"), which our
+            // client and the C one treat as success too (NoSuchUnit).
+            let reset = sb
+                .command("systemctl")
+                .args(["reset-failed", &unit])
+                .status()
+                .expect("running systemctl reset-failed in the sandbox");
+            assert!(
+                matches!(reset.code(), Some(0 | 1)),
+                "systemctl reset-failed {unit}: {reset}"
+            );
+            total += start.elapsed();
+            let _ = run.kill();
+        }
+        total
+    };
+
+    let name = "client_lifecycle";
+    let mut g = c.benchmark_group(name);
+    g.sample_size(10);
+    g.bench_function("ours_client", |b| b.iter_custom(&mut run_ours));
+    g.bench_function("reference_c_sdbus", |b| b.iter_custom(&mut run_c));
+    g.bench_function("reference_systemd_run", |b| {
+        b.iter_custom(&mut run_systemd_run)
+    });
+    g.finish();
+
+    let mut rows = Vec::new();
+    if paired_wanted(name, "ours_client", "reference_c_sdbus") {
+        rows.push(Row {
+            ours: "ours_client",
+            reference: "reference_c_sdbus",
+            paired: paired(&mut run_ours, &mut run_c),
+            target: Goal::AtMost(1.1),
+        });
+    }
+    if paired_wanted(name, "ours_client", "reference_systemd_run") {
+        rows.push(Row {
+            ours: "ours_client",
+            reference: "reference_systemd_run",
+            paired: paired(&mut run_ours, &mut run_systemd_run),
+            target: Goal::FasterBy(5.0),
+        });
+    }
+    print_group_ratios(name, &rows);
+
+    // SAFETY: opened above, not used after this.
+    unsafe { sdbench_client_free(cclient) };
+    ours.disconnect();
+    sb.shutdown().expect("sandbox teardown");
+}
+
+criterion_group!(benches, client_lifecycle);
+criterion_main!(benches);
