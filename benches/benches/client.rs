@@ -19,12 +19,16 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Target};
-use sdbus_cookie_benches::measure::{paired_wanted, Target as Goal};
-use sdbus_cookie_benches::{paired, print_group_ratios, Row};
+use sdbus_cookie_benches::measure::{paired_long, paired_wanted, Target as Goal};
+use sdbus_cookie_benches::{print_group_ratios, Row};
 use sdbus_sandbox::{Sandbox, SandboxChild, SandboxOptions};
 
 const MEMORY: u64 = 64 << 20;
 const TASKS: u64 = 42;
+/// Paired rounds of about 200 ms a side (ten or so lifecycles): one lifecycle alone varies
+/// too much with the scheduling of PID 1, dbus-daemon and us on 2 shared cores.
+const ROUND: Duration = Duration::from_millis(200);
+const ROUNDS: usize = 21;
 
 #[repr(C)]
 struct CClient {
@@ -172,6 +176,7 @@ fn client_lifecycle(c: &mut Criterion) {
             let reset = sb
                 .command("systemctl")
                 .args(["reset-failed", &unit])
+                .stderr(std::process::Stdio::null())
                 .status()
                 .expect("running systemctl reset-failed in the sandbox");
             assert!(
@@ -192,6 +197,13 @@ fn client_lifecycle(c: &mut Criterion) {
     g.bench_function("reference_systemd_run", |b| {
         b.iter_custom(&mut run_systemd_run)
     });
+    // For reading the systemd-run row: what entering the sandbox costs per process.
+    g.bench_function("nsenter_true", |b| {
+        b.iter(|| {
+            let status = sb.command("true").status().expect("nsenter true");
+            assert!(status.success());
+        })
+    });
     g.finish();
 
     let mut rows = Vec::new();
@@ -199,7 +211,7 @@ fn client_lifecycle(c: &mut Criterion) {
         rows.push(Row {
             ours: "ours_client",
             reference: "reference_c_sdbus",
-            paired: paired(&mut run_ours, &mut run_c),
+            paired: paired_long(&mut run_ours, &mut run_c, ROUND, ROUNDS),
             target: Goal::AtMost(1.1),
         });
     }
@@ -207,11 +219,80 @@ fn client_lifecycle(c: &mut Criterion) {
         rows.push(Row {
             ours: "ours_client",
             reference: "reference_systemd_run",
-            paired: paired(&mut run_ours, &mut run_systemd_run),
+            paired: paired_long(&mut run_ours, &mut run_systemd_run, ROUND, ROUNDS),
             target: Goal::FasterBy(5.0),
         });
     }
     print_group_ratios(name, &rows);
+
+    // Where the time goes (the "profile" of the systemd-run row): each step timed alone,
+    // median of a few lifecycles.
+    if paired_wanted(name, "ours_client", "reference_systemd_run") {
+        let n = if sdbus_cookie_benches::measure::quick_mode() {
+            3
+        } else {
+            15
+        };
+        let med = |mut v: Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2].as_secs_f64() * 1e3
+        };
+        let (mut start_o, mut stop_o) = (Vec::new(), Vec::new());
+        let (mut run_s, mut stop_s, mut reset_s) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..n {
+            let mut child = sleeper(&sb);
+            let unit = unit_name("steps");
+            let mut scope = Scope::new(&unit, vec![child.pid()]);
+            scope.resources = Resources {
+                memory_limit: Some(MEMORY as i64),
+                pids_limit: Some(TASKS as i64),
+                ..Resources::default()
+            };
+            let t = Instant::now();
+            ours.start_scope(&scope).expect("start_scope");
+            start_o.push(t.elapsed());
+            let t = Instant::now();
+            ours.stop(&unit).expect("stop");
+            stop_o.push(t.elapsed());
+            let _ = child.kill();
+
+            let unit = unit_name("steps-run");
+            let t = Instant::now();
+            let mut run = sb
+                .command("systemd-run")
+                .args(["--quiet", "--scope", "--unit", &unit])
+                .arg("-p")
+                .arg(format!("{memory}={MEMORY}"))
+                .arg("-p")
+                .arg(format!("TasksMax={TASKS}"))
+                .args(["sleep", "1000"])
+                .spawn()
+                .expect("systemd-run");
+            wait_for_exec(&mut run, "sleep");
+            run_s.push(t.elapsed());
+            let t = Instant::now();
+            let _ = sb.command("systemctl").args(["stop", &unit]).status();
+            stop_s.push(t.elapsed());
+            let t = Instant::now();
+            let _ = sb
+                .command("systemctl")
+                .args(["reset-failed", &unit])
+                .stderr(std::process::Stdio::null())
+                .status();
+            reset_s.push(t.elapsed());
+            let _ = run.kill();
+        }
+        println!(
+            "STEPS client_lifecycle (median of {n}, ms): ours start_scope {:.2} + stop (with \
+             reset-failed) {:.2}; systemd-run --scope until exec {:.2} + systemctl stop {:.2} + \
+             systemctl reset-failed {:.2}",
+            med(start_o),
+            med(stop_o),
+            med(run_s),
+            med(stop_s),
+            med(reset_s)
+        );
+    }
 
     // SAFETY: opened above, not used after this.
     unsafe { sdbench_client_free(cclient) };

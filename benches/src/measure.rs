@@ -118,11 +118,34 @@ pub fn paired(
     ours: &mut dyn FnMut(u64) -> Duration,
     reference: &mut dyn FnMut(u64) -> Duration,
 ) -> Paired {
-    let (round, rounds) = if quick_mode() {
-        (Duration::from_millis(2), 5)
+    if quick_mode() {
+        paired_with(ours, reference, Duration::from_millis(2), 5)
     } else {
-        (Duration::from_millis(20), 41)
-    };
+        paired_with(ours, reference, Duration::from_millis(20), 41)
+    }
+}
+
+/// [`paired`] with a chosen round length and count (in quick mode: 5 rounds of a tenth),
+/// for operations that take milliseconds and vary a lot one by one.
+pub fn paired_long(
+    ours: &mut dyn FnMut(u64) -> Duration,
+    reference: &mut dyn FnMut(u64) -> Duration,
+    round: Duration,
+    rounds: usize,
+) -> Paired {
+    if quick_mode() {
+        paired_with(ours, reference, round / 10, 5)
+    } else {
+        paired_with(ours, reference, round, rounds)
+    }
+}
+
+fn paired_with(
+    ours: &mut dyn FnMut(u64) -> Duration,
+    reference: &mut dyn FnMut(u64) -> Duration,
+    round: Duration,
+    rounds: usize,
+) -> Paired {
     let n_ours = calibrate(ours, round);
     let n_ref = calibrate(reference, round);
     let per_op = |t: Duration, n: u64| t.as_secs_f64() * 1e9 / n as f64;
