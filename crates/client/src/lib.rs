@@ -1,3 +1,49 @@
-//! A runC-style systemd cgroup client over D-Bus that never hangs and checks cookies both ways
+//! A runC-style systemd cgroup client over D-Bus that never hangs and checks cookies both
+//! ways.
 //!
-//! Work in progress: see the open issue for this crate.
+//! What runc's systemd driver does — transient scopes and slices with OCI resource limits,
+//! updates, attach, freeze/thaw, kill, stop + reset-failed — with three differences:
+//!
+//! - **Deadlines everywhere.** Every method call and every `JobRemoved` wait is bounded
+//!   ([`Options`]); a stalled systemd gives [`Error::Timeout`] naming the unit and the
+//!   [`Step`], never a hang (runc has no per-call deadline: runc#3904).
+//! - **Own cookies.** Every serial on the connection comes from an `sdbus-cookie`
+//!   allocator, with systemd v242's cycle rule; replies are matched by this crate and must
+//!   come from the callee. Timed-out calls keep their cookie quarantined until their late
+//!   reply. Mismatches are counted in [`Stats`].
+//! - **A watch on systemd's cookie.** On the API bus every message systemd sends carries
+//!   PID 1's own sd-bus cookie; [`Stats::peer`] reports it, its headroom to `0xffffffff`
+//!   and whether it has cycled — the counter that overflowed in systemd#11809.
+//!
+//! ```no_run
+//! use sdbus_cgroup::{Client, Options, Resources, Scope, Target};
+//!
+//! let client = Client::connect(Target::SystemBus, Options::default())?;
+//! let mut scope = Scope::new("runc-demo.scope", vec![std::process::id()]);
+//! scope.resources = Resources { memory_limit: Some(256 << 20), cpu_shares: Some(512), pids_limit: Some(100), ..Resources::default() };
+//! client.start_scope(&scope)?;
+//! println!("cgroup: {}", client.control_group("runc-demo.scope")?);
+//! client.stop("runc-demo.scope")?;
+//! println!("{:?}", client.stats());
+//! # Ok::<(), sdbus_cgroup::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod client;
+mod conn;
+#[path = "cookie_shim.rs"]
+mod cookie;
+mod error;
+mod names;
+mod resources;
+
+pub use client::{
+    parse_version, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started, Stats, Target,
+};
+pub use error::{Error, InputError, Result, Step};
+pub use names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
+pub use resources::{
+    blkio_to_io_weight, cpuset_to_bits, quota_per_sec, shares_to_weight, tasks_max, CgroupMode,
+    DeviceAllow, DevicePolicy, PropertyPlan, Resources, Skipped, INFINITY,
+};

@@ -1,0 +1,460 @@
+//! `sdcookie demo`: the whole project working, in a throwaway systemd, in seconds.
+//!
+//! 1. boot a sandbox (real systemd as PID 1 of new namespaces);
+//! 2. the client creates a scope with limits, and the limits are read back from the
+//!    cgroup files; then updated and read back again; then stopped;
+//! 3. the doctor runs inside the sandbox and reports PID 1's cookie;
+//! 4. the client's own connection is driven to the edge (a ping sealed with cookie
+//!    0xfffffff0, then scope lifecycles and pings) and crosses 0xffffffff: it lands on
+//!    0x80000000 and skips the cookies still pending there (two calls that timed out).
+//!
+//! Every step checks what it shows; a mismatch fails the demo (exit 1).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
+use sdbus_sandbox::{Sandbox, SandboxOptions};
+
+use crate::cli::DemoArgs;
+use crate::doctor::{CEILING, CYCLED};
+use crate::sandbox_cmd::{self, SandboxError};
+
+/// Why the demo failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// Booting or using the sandbox failed.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// The client failed.
+    #[error("client: {0}")]
+    Client(#[from] sdbus_cgroup::Error),
+    /// Something the demo shows was not as it should be.
+    #[error("check failed: {0}")]
+    Check(String),
+}
+
+impl From<sdbus_sandbox::Error> for DemoError {
+    fn from(e: sdbus_sandbox::Error) -> Self {
+        DemoError::Sandbox(e.into())
+    }
+}
+
+fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), DemoError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(DemoError::Check(what()))
+    }
+}
+
+const STEPS: u32 = 4;
+/// Deadline of every client call and job in the demo.
+const DEADLINE: Duration = Duration::from_secs(10);
+/// Deadline of the calls to ourselves that are meant to time out.
+const SHORT: Duration = Duration::from_millis(300);
+/// Where the client's connection is sealed to, near the ceiling.
+const EDGE: u32 = 0xffff_fff0;
+
+fn step(n: u32, title: &str) {
+    println!("\n[{n}/{STEPS}] {title}");
+}
+
+fn client(sandbox: &Sandbox) -> Client {
+    let target = Target::Address {
+        address: sandbox.bus_address(),
+        direct: false,
+    };
+    Client::new(
+        target,
+        Options::default().with_timeouts(DEADLINE, DEADLINE, DEADLINE),
+    )
+}
+
+/// Reads the first of `candidates` (file, expected value) that exists for `cgroup`.
+fn read_back(
+    sandbox: &Sandbox,
+    cgroup: &str,
+    candidates: &[(&str, String)],
+) -> Result<(String, String, String), DemoError> {
+    for (file, expected) in candidates {
+        if let Ok(value) = sandbox.read_cgroup_file(cgroup, file) {
+            return Ok((file.to_string(), value, expected.clone()));
+        }
+    }
+    let names: Vec<&str> = candidates.iter().map(|c| c.0).collect();
+    Err(DemoError::Check(format!(
+        "none of {names:?} exists for {cgroup}"
+    )))
+}
+
+fn show_limits(
+    sandbox: &Sandbox,
+    cgroup: &str,
+    limits: &[Vec<(&str, String)>],
+) -> Result<usize, DemoError> {
+    let mut good = 0;
+    for candidates in limits {
+        let (file, value, expected) = read_back(sandbox, cgroup, candidates)?;
+        let ok = value == expected;
+        println!(
+            "      {file:<24} {value:<14} {}",
+            if ok { "as set" } else { "MISMATCH" }
+        );
+        check(ok, || {
+            format!("{cgroup}/{file} is {value}, expected {expected}")
+        })?;
+        good += 1;
+    }
+    Ok(good)
+}
+
+/// Runs the demo; returns what the summary needs.
+pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
+    let started = Instant::now();
+    println!(
+        "sdcookie demo: systemd's D-Bus cookie, and the fix, end to end in a throwaway systemd"
+    );
+
+    // 1. Boot.
+    step(
+        1,
+        "booting a sandbox: real systemd as PID 1 of new namespaces",
+    );
+    let t = Instant::now();
+    let bus_config = DemoBusConfig::write()?;
+    let sandbox = sandbox_cmd::boot_with(args.systemd.as_ref(), bus_config.options())?;
+    println!(
+        "      systemd {} is up as host pid {} ({:.1} s); bus {}",
+        sandbox.systemd_version(),
+        sandbox.pid(),
+        t.elapsed().as_secs_f64(),
+        sandbox.bus_address()
+    );
+
+    // 2. A scope with limits.
+    step(
+        2,
+        "the client creates a scope with limits; the cgroup files say what systemd did",
+    );
+    let client = client(&sandbox);
+    let version = client.version()?;
+    let mut sleeper = sandbox.command("sleep").arg("300").spawn()?;
+    let unit = "sdcookie-demo.scope";
+    let mut scope = Scope::new(unit, vec![sleeper.pid()]);
+    scope.resources = Resources {
+        memory_limit: Some(64 << 20),
+        pids_limit: Some(16),
+        cpu_shares: Some(512),
+        cpu_quota: Some(50_000), // 50 ms per 100 ms period: half a CPU
+        ..Resources::default()
+    };
+    let start = client.start_scope(&scope)?;
+    let cgroup = client.control_group(unit)?;
+    println!(
+        "      StartTransientUnit {unit} for `sleep 300` (pid {} in the sandbox): job done{}",
+        sleeper.pid(),
+        if start.retried {
+            " (after reset-failed + retry)"
+        } else {
+            ""
+        }
+    );
+    println!("      MemoryMax=64M TasksMax=16 CPUShares=512 CPUQuota=50% -> cgroup {cgroup}");
+    let weight = sdbus_cgroup::shares_to_weight(512);
+    let mut limits_ok = show_limits(
+        &sandbox,
+        &cgroup,
+        &[
+            vec![
+                ("memory.limit_in_bytes", (64u64 << 20).to_string()),
+                ("memory.max", (64u64 << 20).to_string()),
+            ],
+            vec![("pids.max", "16".into())],
+            vec![
+                ("cpu.shares", "512".into()),
+                ("cpu.weight", weight.to_string()),
+            ],
+            vec![
+                ("cpu.cfs_quota_us", "50000".into()),
+                ("cpu.max", "50000 100000".into()),
+            ],
+        ],
+    )?;
+    client.set_resources(
+        unit,
+        &Resources {
+            memory_limit: Some(128 << 20),
+            ..Resources::default()
+        },
+    )?;
+    println!("      SetUnitProperties {unit}: MemoryMax=128M");
+    limits_ok += show_limits(
+        &sandbox,
+        &cgroup,
+        &[vec![
+            ("memory.limit_in_bytes", (128u64 << 20).to_string()),
+            ("memory.max", (128u64 << 20).to_string()),
+        ]],
+    )?;
+    client.stop(unit)?;
+    let gone = client.unit_path(unit)?.is_none();
+    let _ = sleeper.wait();
+    check(gone, || {
+        format!("{unit} still exists after stop + reset-failed")
+    })?;
+    println!("      StopUnit + ResetFailedUnit: {unit} is gone, its process with it");
+
+    // 3. The doctor, from inside (the private socket only answers peers in its PID namespace).
+    step(
+        3,
+        "sdcookie doctor, inside the sandbox: PID 1's cookie without gdb",
+    );
+    let exe = std::env::current_exe()
+        .map_err(|e| DemoError::Check(format!("finding our own binary: {e}")))?;
+    let mut doctor = sandbox.command(&exe);
+    doctor.args(["doctor", "--format", "json"]);
+    doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
+    let out = doctor.output()?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        DemoError::Check(format!(
+            "doctor printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })?;
+    let field = |k: &str| report.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let cookie = field("cookie").as_u64().unwrap_or(0);
+    println!(
+        "      systemd {} | cookie {cookie} ({cookie:#010x}) | headroom {} | vulnerable {} | bus {} | private socket {}",
+        field("systemd_version"),
+        field("headroom"),
+        field("vulnerable"),
+        if field("bus_responsive") == true { "answers" } else { "silent" },
+        if field("private_responsive") == true { "answers" } else { "silent" },
+    );
+    let verdict = field("verdict").as_str().unwrap_or("?").to_string();
+    println!(
+        "      verdict {verdict}: {}",
+        field("message").as_str().unwrap_or("")
+    );
+    check(cookie > 0 && cookie < u64::from(CEILING), || {
+        format!("doctor read cookie {cookie}")
+    })?;
+    check(field("private_responsive") == true, || {
+        "the private socket did not answer".into()
+    })?;
+    check(verdict != "unknown", || format!("doctor verdict {verdict}"))?;
+    let peer = client.stats().peer;
+    println!(
+        "      (the client watched the same counter from its side: systemd's last serial to it was {})",
+        peer.last_serial
+    );
+
+    // 4. The client's own cookie crosses 0xffffffff.
+    step(4, "the client's own connection crosses 0xffffffff");
+    let edge = client_crossing(&sandbox)?;
+
+    println!("\nSummary ({:.1} s)", started.elapsed().as_secs_f64());
+    println!("  systemd {version} booted in a sandbox and torn down again");
+    println!("  {limits_ok} limits set through the client and read back from the cgroup files");
+    println!("  doctor: PID 1's API-bus cookie {cookie:#010x}, verdict {verdict}");
+    println!(
+        "  client cookie {:#010x} -> {:#010x} -> {:#010x}, skipping pending {}; {} replies matched, {} unmatched, {} from a wrong sender",
+        edge.last_before,
+        edge.landed,
+        edge.after,
+        edge.skipped.iter().map(|c| format!("{c:#010x}")).collect::<Vec<_>>().join(", "),
+        edge.replies,
+        edge.unmatched,
+        edge.wrong_sender
+    );
+    sandbox.shutdown()?;
+    Ok(0)
+}
+
+/// The system bus policy denies method calls between ordinary peers, so a call the client
+/// sends to itself would be refused by dbus-daemon at once (an `AccessDenied` error from
+/// `org.freedesktop.DBus`) instead of staying unanswered. The demo's dbus-daemon therefore
+/// runs with the stock system config plus one rule: root may send method calls. That lets
+/// step 4 keep calls pending without an extra process.
+struct DemoBusConfig {
+    dir: PathBuf,
+}
+
+impl DemoBusConfig {
+    fn write() -> Result<DemoBusConfig, DemoError> {
+        let dir = std::env::temp_dir().join(format!("sdcookie-demo-{}", std::process::id()));
+        let io = |e: std::io::Error| {
+            DemoError::Check(format!(
+                "writing the demo's bus config in {}: {e}",
+                dir.display()
+            ))
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        std::fs::write(
+            dir.join("system.conf"),
+            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n              \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+             <busconfig>\n  <include>/usr/share/dbus-1/system.conf</include>\n  \
+             <policy user=\"root\">\n    <allow send_type=\"method_call\"/>\n  </policy>\n</busconfig>\n",
+        )
+        .map_err(io)?;
+        Ok(DemoBusConfig { dir })
+    }
+
+    fn options(&self) -> SandboxOptions {
+        // As the sandbox's default dbus.service, with our config file instead of --system.
+        SandboxOptions::default().unit(
+            "dbus.service",
+            format!(
+                "[Unit]\nDescription=D-Bus System Message Bus (sdcookie demo policy)\nDefaultDependencies=no\n\
+                 Requires=dbus.socket\nAfter=dbus.socket\n\n[Service]\nType=notify\nNotifyAccess=main\n\
+                 ExecStart=/usr/bin/dbus-daemon --config-file={} --address=systemd: --nofork --nopidfile \
+                 --systemd-activation --syslog-only\n",
+                self.dir.join("system.conf").display()
+            ),
+        )
+    }
+}
+
+impl Drop for DemoBusConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What the crossing showed.
+struct Crossing {
+    last_before: u32,
+    landed: u32,
+    after: u32,
+    skipped: Vec<u32>,
+    replies: u64,
+    unmatched: u64,
+    wrong_sender: u64,
+}
+
+fn lifecycle(sandbox: &Sandbox, client: &Client, n: u32) -> Result<(), DemoError> {
+    let mut sleeper = sandbox.command("sleep").arg("300").spawn()?;
+    let unit = format!("sdcookie-demo-{n}.scope");
+    let mut scope = Scope::new(unit.clone(), vec![sleeper.pid()]);
+    scope.resources = Resources {
+        pids_limit: Some(8),
+        ..Resources::default()
+    };
+    client.start_scope(&scope)?;
+    client.stop(&unit)?;
+    let _ = sleeper.wait();
+    Ok(())
+}
+
+fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
+    // A fresh connection, so its cookie starts at 1 and everything below is its own doing.
+    let client = client(sandbox);
+    client.version()?;
+    let skipped = vec![CYCLED + 1, CYCLED + 2];
+    for &k in &skipped {
+        match client.ping(PingTarget::Myself, Some(k), SHORT) {
+            Err(sdbus_cgroup::Error::Timeout { .. }) => {}
+            Ok(_) => return Err(DemoError::Check("a call to ourselves was answered".into())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let stats = client.stats();
+    println!(
+        "      two calls to ourselves, sealed with {:#010x} and {:#010x}, time out: nobody answers them,",
+        skipped[0], skipped[1]
+    );
+    println!("      so their cookies stay reserved (quarantined: {}) until a late reply or the disconnect", stats.quarantined);
+    check(stats.quarantined >= 2, || {
+        format!("{} cookies quarantined, expected 2", stats.quarantined)
+    })?;
+
+    // What one scope lifecycle costs in cookies, measured here, far from the edge.
+    let before = client.stats().cookie;
+    lifecycle(sandbox, &client, 0)?;
+    let cost = client.stats().cookie - before;
+    println!("      one scope lifecycle (start with limits, wait for the job, stop, reset-failed) takes {cost} cookies");
+
+    client.ping(PingTarget::Systemd, Some(EDGE), DEADLINE)?;
+    println!("      a ping sealed with {EDGE:#010x}: the connection adopts it (cookie = max(cookie, k), like sd-bus)");
+
+    // Scope lifecycles while one more surely fits below the ceiling, then single pings to
+    // see every cookie around the edge. The cookie each call used is the allocator's
+    // current value right after it (one call at a time here).
+    let cookie = || client.stats().cookie as u32;
+    let mut n = 0;
+    while u64::from(CEILING - cookie()) > cost + 2 {
+        let before = cookie();
+        n += 1;
+        lifecycle(sandbox, &client, n)?;
+        println!(
+            "      scope lifecycle {n}: cookies {:#010x}..={:#010x}",
+            before + 1,
+            cookie()
+        );
+    }
+    let mut last_before = cookie();
+    let mut line = String::from("      pings:");
+    let landed = loop {
+        client.ping(PingTarget::Systemd, None, DEADLINE)?;
+        let used = cookie();
+        line += &format!(" {used:#010x}");
+        if used < last_before {
+            break used;
+        }
+        last_before = used;
+        check(line.len() < 400, || "the cookie never wrapped".into())?;
+    };
+    client.ping(PingTarget::Systemd, None, DEADLINE)?;
+    let after = cookie();
+    println!("{line} {after:#010x}");
+    println!("      after {last_before:#010x} the counter jumps to {landed:#010x} (bit 31 marks \"cycled\"),");
+    println!(
+        "      then skips {} (still pending) and goes on at {after:#010x}",
+        skipped
+            .iter()
+            .map(|c| format!("{c:#010x}"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    );
+    check(last_before == CEILING, || {
+        format!("last cookie before the wrap was {last_before:#010x}")
+    })?;
+    check(landed == CYCLED, || {
+        format!("landed on {landed:#010x}, expected 0x80000000")
+    })?;
+    check(after == CYCLED + 3, || {
+        format!("after the wrap came {after:#010x}, expected 0x80000003")
+    })?;
+
+    n += 1;
+    lifecycle(sandbox, &client, n)?;
+    let stats = client.stats();
+    println!(
+        "      a scope lifecycle after the wrap works too: cookie now {:#010x}, cycled = {}",
+        stats.cookie, stats.cookie_cycled
+    );
+    println!(
+        "      client stats: {} calls, {} replies, {} unmatched, {} from a wrong sender, {} timeouts",
+        stats.calls, stats.replies, stats.unmatched_replies, stats.wrong_sender_replies, stats.timeouts
+    );
+    check(
+        stats.unmatched_replies == 0 && stats.wrong_sender_replies == 0,
+        || {
+            format!(
+                "{} unmatched, {} wrong-sender replies",
+                stats.unmatched_replies, stats.wrong_sender_replies
+            )
+        },
+    )?;
+    Ok(Crossing {
+        last_before,
+        landed,
+        after,
+        skipped,
+        replies: stats.replies,
+        unmatched: stats.unmatched_replies,
+        wrong_sender: stats.wrong_sender_replies,
+    })
+}

@@ -1,0 +1,153 @@
+//! `sdcookie scope run|update|stop`: runC's systemd cgroup driver as a command, over the
+//! never-hanging `sdbus-cgroup` client.
+//!
+//! `run` forks the command held (see [`crate::held`]), creates the scope around its pid
+//! with the limits, releases it, waits, then stops the scope and resets its failed state,
+//! so nothing is left behind whatever the command did. The pid must be one systemd can
+//! see: run `sdcookie` in systemd's PID namespace.
+
+use sdbus_cgroup::{Client, Options, Resources, Scope, Skipped, Target};
+
+use crate::cli::{Connect, Limits, ScopeRunArgs, ScopeStopArgs, ScopeUpdateArgs};
+use crate::held::{Held, SpawnError};
+use crate::parse::format_cpu_list;
+use crate::signals::IgnoreInterrupts;
+
+/// What can go wrong in `scope`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScopeError {
+    /// The client failed (connect, call, job, timeout), with its context.
+    #[error(transparent)]
+    Client(#[from] sdbus_cgroup::Error),
+    /// The command could not be started.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    /// A limit does not fit systemd's representation.
+    #[error("{what} {value} is too large")]
+    TooLarge {
+        /// Which limit.
+        what: &'static str,
+        /// The value.
+        value: u64,
+    },
+    /// The command ran (its status is kept) but the scope could not be cleaned up.
+    #[error("the command exited with {status}, but stopping {unit} failed: {source}")]
+    Cleanup {
+        /// The command's exit status.
+        status: u8,
+        /// The scope.
+        unit: String,
+        /// Why.
+        source: sdbus_cgroup::Error,
+    },
+}
+
+impl ScopeError {
+    /// The exit status for this error (see `sdcookie --help`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ScopeError::Spawn(e) => e.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+/// A client for `--address` (a bus) or the system bus, with every deadline = `--timeout`.
+pub fn client(connect: &Connect) -> Client {
+    let target = match &connect.address {
+        Some(address) => Target::Address {
+            address: address.clone(),
+            direct: false,
+        },
+        None => Target::SystemBus,
+    };
+    let t = connect.timeout;
+    Client::new(target, Options::default().with_timeouts(t, t, t))
+}
+
+/// The kernel's default CFS period; the client sends no `CPUQuotaPeriodUSec` when none is
+/// given, so the quota is expressed per this period (µs).
+const CFS_PERIOD_USEC: u64 = 100_000;
+
+/// u64 with `u64::MAX` = infinity → the client's OCI-style i64 with -1 = unlimited.
+fn oci(what: &'static str, v: u64) -> Result<i64, ScopeError> {
+    if v == u64::MAX {
+        return Ok(-1);
+    }
+    i64::try_from(v).map_err(|_| ScopeError::TooLarge { what, value: v })
+}
+
+/// The CLI's limits in the client's (OCI) terms.
+pub fn resources(l: &Limits) -> Result<Resources, ScopeError> {
+    Ok(Resources {
+        memory_limit: l.memory_max.map(|v| oci("memory max", v)).transpose()?,
+        memory_high: l.memory_high.map(|v| oci("memory high", v)).transpose()?,
+        pids_limit: l.tasks_max.map(|v| oci("tasks max", v)).transpose()?,
+        cpu_weight: l.cpu_weight,
+        // PERCENT of one CPU = PERCENT/100 of each period (CPUQuota= semantics).
+        cpu_quota: l
+            .cpu_quota
+            .map(|p| oci("cpu quota", p * CFS_PERIOD_USEC / 100))
+            .transpose()?,
+        cpus: l.allowed_cpus.as_ref().map(|c| format_cpu_list(&c.0)),
+        ..Resources::default()
+    })
+}
+
+fn warn_skipped(skipped: &[Skipped]) {
+    for s in skipped {
+        eprintln!("sdcookie: warning: {} not set: {}", s.property, s.reason);
+    }
+}
+
+/// `scope run`: returns the command's exit status.
+pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
+    let client = client(&args.connect);
+    let res = resources(&args.limits)?;
+    // Connect (and validate) before forking, so a dead systemd costs no child.
+    let mut scope = Scope::new(args.name.clone(), vec![std::process::id()]);
+    scope.slice = args.slice.clone();
+    scope.description = Some(format!("sdcookie scope run {}", args.command.join(" ")));
+    scope.resources = res;
+    client.scope_properties(&scope, u32::MAX)?;
+    client.version()?;
+    let mut held = Held::spawn(&args.command)?;
+    scope.pids = vec![held.pid()];
+    let started = match client.start_scope(&scope) {
+        Ok(s) => s,
+        Err(e) => {
+            // Dropping the pipe makes the child exit 125 without running anything.
+            let _ = held.wait();
+            return Err(e.into());
+        }
+    };
+    warn_skipped(&started.skipped);
+    held.release()?;
+    let status = {
+        let _ignore = IgnoreInterrupts::new();
+        held.wait()?
+    };
+    client
+        .stop(&args.name)
+        .map_err(|source| ScopeError::Cleanup {
+            status,
+            unit: args.name.clone(),
+            source,
+        })?;
+    Ok(status)
+}
+
+/// `scope update`.
+pub fn update(args: &ScopeUpdateArgs) -> Result<(), ScopeError> {
+    let client = client(&args.connect);
+    let skipped = client.set_resources(&args.name, &resources(&args.limits)?)?;
+    warn_skipped(&skipped);
+    Ok(())
+}
+
+/// `scope stop`.
+pub fn stop(args: &ScopeStopArgs) -> Result<(), ScopeError> {
+    client(&args.connect).stop(&args.name)?;
+    Ok(())
+}

@@ -1,0 +1,934 @@
+//! The blocking client: one connection, reused, replaced on the next operation after a loss;
+//! every operation bounded by a deadline.
+//!
+//! Container runtimes call systemd from synchronous code paths (runc, crun, conmon), so the
+//! API is blocking. Internally zbus runs its socket on its own executor thread and one reader
+//! thread per connection routes replies (see `conn.rs`); a caller blocks on a condition
+//! variable with a deadline, never on the socket.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
+
+use crate::conn::{
+    Conn, Counters, Dest, PeerSerials, BUS_NAME, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH,
+};
+use crate::error::{Error, InputError, Result, Step};
+use crate::names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
+use crate::resources::{CgroupMode, PropertyPlan, Resources, Skipped};
+
+/// Where systemd is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// The system bus: `$DBUS_SYSTEM_BUS_ADDRESS`, else `/run/dbus/system_bus_socket`.
+    SystemBus,
+    /// PID 1's private socket `/run/systemd/private` (direct, no bus, root only). It keeps
+    /// working when dbus-daemon is down.
+    SystemdPrivate,
+    /// The user's bus: `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`, where the
+    /// user manager (`systemd --user`) is `org.freedesktop.systemd1`.
+    UserBus,
+    /// The user manager's private socket `$XDG_RUNTIME_DIR/systemd/private`.
+    UserPrivate,
+    /// Any D-Bus address; `direct` = a peer-to-peer socket to systemd itself (no bus).
+    Address {
+        /// A D-Bus address, e.g. `unix:path=/run/dbus/system_bus_socket`.
+        address: String,
+        /// True for systemd's private socket, false for a bus.
+        direct: bool,
+    },
+}
+
+impl Target {
+    /// The D-Bus address and whether it is a direct connection, resolved from the
+    /// environment now (so a reconnect sees a changed environment).
+    pub fn resolve(&self) -> (String, bool) {
+        let runtime_dir = || {
+            std::env::var("XDG_RUNTIME_DIR")
+                .unwrap_or_else(|_| format!("/run/user/{}", current_uid()))
+        };
+        match self {
+            Target::SystemBus => (
+                std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
+                    .unwrap_or_else(|_| "unix:path=/run/dbus/system_bus_socket".into()),
+                false,
+            ),
+            Target::SystemdPrivate => ("unix:path=/run/systemd/private".into(), true),
+            Target::UserBus => (
+                std::env::var("DBUS_SESSION_BUS_ADDRESS")
+                    .unwrap_or_else(|_| format!("unix:path={}/bus", runtime_dir())),
+                false,
+            ),
+            Target::UserPrivate => (format!("unix:path={}/systemd/private", runtime_dir()), true),
+            Target::Address { address, direct } => (address.clone(), *direct),
+        }
+    }
+}
+
+fn current_uid() -> u32 {
+    // /proc/self is ours; avoids a libc dependency for one number.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        })
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Deadlines and the cgroup mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Socket connect + authentication + handshake calls.
+    pub connect_timeout: Duration,
+    /// Each method call (systemd's own default method timeout is 25 s).
+    pub call_timeout: Duration,
+    /// Each wait for `JobRemoved` (runc waits 30 s).
+    pub job_timeout: Duration,
+    /// Property names for v1/hybrid or v2. `None` = detect from `/sys/fs/cgroup` like runc.
+    pub cgroup_mode: Option<CgroupMode>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            connect_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(25),
+            job_timeout: Duration::from_secs(30),
+            cgroup_mode: None,
+        }
+    }
+}
+
+impl Options {
+    /// Sets all three deadlines.
+    pub fn with_timeouts(mut self, connect: Duration, call: Duration, job: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.call_timeout = call;
+        self.job_timeout = job;
+        self
+    }
+
+    /// Forces the cgroup mode.
+    pub fn with_cgroup_mode(mut self, mode: CgroupMode) -> Self {
+        self.cgroup_mode = Some(mode);
+        self
+    }
+}
+
+/// A transient scope to create around running processes (what runc does per container).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// `*.scope`.
+    pub name: String,
+    /// Parent slice; `None` = systemd's default (`system.slice` for the system manager).
+    pub slice: Option<String>,
+    /// `Description=`; `None` = a generated one.
+    pub description: Option<String>,
+    /// Processes to move in (at least one; in systemd's pid namespace).
+    pub pids: Vec<u32>,
+    /// `Delegate=yes` (runc sets it so the container may manage its subtree).
+    pub delegate: bool,
+    /// Limits.
+    pub resources: Resources,
+}
+
+impl Scope {
+    /// A delegated scope for `pids` with no limits.
+    pub fn new(name: impl Into<String>, pids: Vec<u32>) -> Scope {
+        Scope {
+            name: name.into(),
+            slice: None,
+            description: None,
+            pids,
+            delegate: true,
+            resources: Resources::default(),
+        }
+    }
+}
+
+/// A transient slice (a parent for scopes, e.g. a pod).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    /// `*.slice`; its parent is implied by the dashes (`a-b.slice` lives in `a.slice`).
+    pub name: String,
+    /// `Description=`.
+    pub description: Option<String>,
+    /// Limits.
+    pub resources: Resources,
+}
+
+impl Slice {
+    /// A slice with no limits.
+    pub fn new(name: impl Into<String>) -> Slice {
+        Slice { name: name.into(), description: None, resources: Resources::default() }
+    }
+}
+
+/// What a successful start did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The unit name.
+    pub unit: String,
+    /// The job path systemd ran.
+    pub job: String,
+    /// True when a leftover unit of the same name was reset and the start retried.
+    pub retried: bool,
+    /// Properties left out for this systemd / cgroup mode.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Client health: cookies both ways and the reply checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// A connection is open now.
+    pub connected: bool,
+    /// Connections opened so far (1 + reconnects).
+    pub connects: u64,
+    /// Connections lost or closed.
+    pub disconnects: u64,
+    /// Method calls sent.
+    pub calls: u64,
+    /// Replies delivered to their caller.
+    pub replies: u64,
+    /// Replies whose reply-serial matched no pending call (counted, dropped).
+    pub unmatched_replies: u64,
+    /// Replies to a pending serial from a sender other than the callee (counted, dropped).
+    pub wrong_sender_replies: u64,
+    /// Replies that arrived after their caller's deadline (they release the quarantine).
+    pub late_replies: u64,
+    /// Calls and job waits that hit their deadline.
+    pub timeouts: u64,
+    /// `JobRemoved` signals from someone other than systemd (counted, dropped).
+    pub foreign_signals: u64,
+    /// `JobRemoved` signals seen from systemd.
+    pub jobs_removed: u64,
+    /// Our connection's cookie: the last serial handed out or sealed (0 before any).
+    pub cookie: u64,
+    /// `0xffffffff - cookie`: sends left before our cookie cycles.
+    pub cookie_headroom: u64,
+    /// Our cookie is in the cycled half (`>= 0x80000000`), where pending cookies are skipped.
+    pub cookie_cycled: bool,
+    /// Cookies awaiting a reply (including quarantined ones).
+    pub pending: usize,
+    /// Cookies of calls that timed out locally, reserved until their late reply.
+    pub quarantined: usize,
+    /// Calls waiting for their reply right now (0 when idle: nothing leaked).
+    pub waiting_calls: usize,
+    /// `JobRemoved` signals buffered for a caller that has not picked them up yet.
+    pub buffered_jobs: usize,
+    /// Our unique name on the bus (None on a direct connection).
+    pub unique_name: Option<String>,
+    /// systemd's unique name on the bus (None on a direct connection).
+    pub systemd_owner: Option<String>,
+    /// systemd's version, read once per connection.
+    pub systemd_version: Option<u32>,
+    /// systemd's own serials as seen on this connection.
+    pub peer: PeerWatch,
+}
+
+/// The peer (systemd) serial watch. On the API bus, systemd's serial *is* PID 1's sd-bus
+/// cookie for its bus connection — the counter that overflowed in systemd#11809.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeerWatch {
+    /// Messages from systemd seen on the current connection.
+    pub messages: u64,
+    /// Last serial seen.
+    pub last_serial: u32,
+    /// `0xffffffff - last_serial`.
+    pub headroom: u32,
+    /// systemd's cookie is in the cycled half, or was seen wrapping.
+    pub cycled: bool,
+    /// Times it was seen going down (a wrap).
+    pub wraps: u64,
+}
+
+impl PeerWatch {
+    fn from_serials(p: PeerSerials) -> PeerWatch {
+        PeerWatch {
+            messages: p.messages,
+            last_serial: p.last,
+            headroom: u32::MAX - p.last,
+            cycled: p.last >= 0x8000_0000 || p.wraps > 0,
+            wraps: p.wraps,
+        }
+    }
+}
+
+/// Which end a diagnostic [`Client::ping`] goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PingTarget {
+    /// systemd (`org.freedesktop.DBus.Peer.Ping`).
+    Systemd,
+    /// Our own unique name: the bus delivers it to us and nobody answers, so the call times
+    /// out and its cookie stays quarantined (pending) for the rest of the connection. Bus
+    /// connections only.
+    Myself,
+}
+
+#[derive(Debug)]
+struct Session {
+    conn: Conn,
+    version: u32,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.conn.shutdown();
+    }
+}
+
+/// The systemd cgroup client. `Send + Sync`: share it between threads.
+#[derive(Debug)]
+pub struct Client {
+    target: Target,
+    opts: Options,
+    mode: CgroupMode,
+    session: Mutex<Option<Arc<Session>>>,
+    counters: Arc<Counters>,
+}
+
+const JOB_REMOVED_MATCH: &str = "type='signal',sender='org.freedesktop.systemd1',\
+path='/org/freedesktop/systemd1',interface='org.freedesktop.systemd1.Manager',\
+member='JobRemoved'";
+
+/// The leading number of systemd's `Version` property (`252.38-1~deb12u1`, `v255`, `249`).
+pub fn parse_version(s: &str) -> Option<u32> {
+    let s = s.trim().trim_start_matches('v');
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn valid_pids(pids: &[u32]) -> Result<(), InputError> {
+    if pids.is_empty() {
+        return Err(InputError::NoPids);
+    }
+    if pids.contains(&0) {
+        return Err(InputError::ZeroPid);
+    }
+    Ok(())
+}
+
+fn check_any_unit(name: &str) -> Result<(), InputError> {
+    let suffix = name.rfind('.').map(|i| &name[i..]).unwrap_or("");
+    const TYPES: [&str; 11] = [
+        ".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path",
+        ".timer", ".slice", ".scope",
+    ];
+    if !TYPES.contains(&suffix) {
+        return Err(InputError::InvalidUnitName { name: name.to_owned(), reason: "unknown unit type" });
+    }
+    check_unit_name(name, suffix)
+}
+
+fn unit_iface(unit: &str) -> &'static str {
+    match unit.rsplit('.').next() {
+        Some("scope") => "org.freedesktop.systemd1.Scope",
+        Some("slice") => "org.freedesktop.systemd1.Slice",
+        Some("service") => "org.freedesktop.systemd1.Service",
+        Some("socket") => "org.freedesktop.systemd1.Socket",
+        Some("mount") => "org.freedesktop.systemd1.Mount",
+        Some("swap") => "org.freedesktop.systemd1.Swap",
+        _ => "org.freedesktop.systemd1.Unit",
+    }
+}
+
+type Props = Vec<(&'static str, Value<'static>)>;
+
+impl Client {
+    /// A client for `target`. Connects lazily, on the first operation.
+    pub fn new(target: Target, opts: Options) -> Client {
+        Client {
+            target,
+            mode: opts.cgroup_mode.unwrap_or_else(CgroupMode::detect),
+            opts,
+            session: Mutex::new(None),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// A client connected now (so connection errors surface here).
+    pub fn connect(target: Target, opts: Options) -> Result<Client> {
+        let c = Client::new(target, opts);
+        c.session()?;
+        Ok(c)
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// The cgroup mode used for property names.
+    pub fn cgroup_mode(&self) -> CgroupMode {
+        self.mode
+    }
+
+    fn session(&self) -> Result<Arc<Session>> {
+        let mut guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = guard.as_ref() {
+            if !s.conn.is_closed() {
+                return Ok(Arc::clone(s));
+            }
+        }
+        // Drop the dead one first (closes its socket, ends its reader).
+        *guard = None;
+        let s = Arc::new(self.handshake()?);
+        *guard = Some(Arc::clone(&s));
+        Ok(s)
+    }
+
+    fn handshake(&self) -> Result<Session> {
+        let (address, direct) = self.target.resolve();
+        let t = self.opts.connect_timeout;
+        let conn = Conn::open(&address, direct, Arc::clone(&self.counters), t)?;
+        let fail = |e: Error| match e {
+            Error::Dbus { step, name, message, .. } => Error::Connect {
+                target: address.clone(),
+                step,
+                detail: format!("{name}: {message}"),
+            },
+            Error::Timeout { step, after, .. } => Error::Connect {
+                target: address.clone(),
+                step,
+                detail: format!("no reply within {after:?}"),
+            },
+            Error::Disconnected { step, detail, .. } | Error::Protocol { step, detail, .. } => {
+                Error::Connect { target: address.clone(), step, detail }
+            }
+            other => other,
+        };
+        let mut session = Session { conn, version: 0 };
+        let conn = &session.conn;
+        if !direct {
+            let hello = conn
+                .call(Dest::Bus, "/org/freedesktop/DBus", BUS_NAME, "Hello", &(), "", Step::Hello, t, None)
+                .map_err(fail)?;
+            let unique: String = body(&hello, "", Step::Hello).map_err(fail)?;
+            conn.set_names(Some(unique), None);
+            // The match goes in before any job can be created on this connection.
+            conn.call(
+                Dest::Bus,
+                "/org/freedesktop/DBus",
+                BUS_NAME,
+                "AddMatch",
+                &(JOB_REMOVED_MATCH,),
+                "",
+                Step::AddMatch,
+                t,
+                None,
+            )
+            .map_err(fail)?;
+            let owner = conn
+                .call(
+                    Dest::Bus,
+                    "/org/freedesktop/DBus",
+                    BUS_NAME,
+                    "GetNameOwner",
+                    &(SYSTEMD_NAME,),
+                    "",
+                    Step::GetNameOwner,
+                    t,
+                    None,
+                )
+                .map_err(fail)?;
+            let owner: String = body(&owner, "", Step::GetNameOwner).map_err(fail)?;
+            conn.set_names(None, Some(owner));
+        }
+        let v = conn
+            .call(
+                Dest::Systemd,
+                SYSTEMD_PATH,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &(MANAGER_IFACE, "Version"),
+                "",
+                Step::Version,
+                t,
+                None,
+            )
+            .map_err(fail)?;
+        let v: OwnedValue = body(&v, "", Step::Version).map_err(fail)?;
+        let vs: String = String::try_from(v).map_err(|e| {
+            fail(Error::Protocol { unit: String::new(), step: Step::Version, detail: e.to_string() })
+        })?;
+        let version = parse_version(&vs).ok_or_else(|| {
+            fail(Error::Protocol {
+                unit: String::new(),
+                step: Step::Version,
+                detail: format!("unparsable version {vs:?}"),
+            })
+        })?;
+        session.version = version;
+        Ok(session)
+    }
+
+    fn manager<B>(&self, s: &Session, member: &str, body: &B, unit: &str, step: Step) -> Result<zbus::Message>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+    {
+        s.conn.call(
+            Dest::Systemd,
+            SYSTEMD_PATH,
+            MANAGER_IFACE,
+            member,
+            body,
+            unit,
+            step,
+            self.opts.call_timeout,
+            None,
+        )
+    }
+
+    /// systemd's version (read once per connection).
+    pub fn version(&self) -> Result<u32> {
+        Ok(self.session()?.version)
+    }
+
+    fn need(&self, s: &Session, what: &'static str, needs: u32) -> Result<()> {
+        if s.version < needs {
+            return Err(Error::Unsupported { what, needs, found: s.version });
+        }
+        Ok(())
+    }
+
+    /// The property list [`start_scope`](Client::start_scope) would send (for a given
+    /// systemd version), without sending anything.
+    pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
+        check_scope_name(&scope.name)?;
+        if let Some(slice) = &scope.slice {
+            check_slice_name(slice)?;
+        }
+        valid_pids(&scope.pids)?;
+        let mut props: Props = vec![(
+            "Description",
+            Value::from(
+                scope
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| format!("sdbus-cgroup scope {}", scope.name)),
+            ),
+        )];
+        if let Some(slice) = &scope.slice {
+            props.push(("Slice", Value::from(slice.clone())));
+        }
+        if scope.delegate {
+            props.push(("Delegate", Value::Bool(true)));
+        }
+        props.push(("PIDs", Value::from(scope.pids.clone())));
+        props.extend(self.accounting());
+        props.push(("DefaultDependencies", Value::Bool(false)));
+        let plan = scope.resources.to_properties(self.mode, version)?;
+        props.extend(plan.properties);
+        Ok(PropertyPlan { properties: props, skipped: plan.skipped })
+    }
+
+    fn accounting(&self) -> Props {
+        let io = if self.mode == CgroupMode::Unified { "IOAccounting" } else { "BlockIOAccounting" };
+        ["MemoryAccounting", "CPUAccounting", io, "TasksAccounting"]
+            .into_iter()
+            .map(|n| (n, Value::Bool(true)))
+            .collect()
+    }
+
+    /// Creates a transient scope for running processes, with limits, and waits for its job.
+    pub fn start_scope(&self, scope: &Scope) -> Result<Started> {
+        // Validate before connecting: bad input causes no traffic at all.
+        self.scope_properties(scope, u32::MAX)?;
+        let s = self.session()?;
+        let plan = self.scope_properties(scope, s.version)?;
+        self.start_transient(&scope.name, plan)
+    }
+
+    /// Creates a transient slice with limits and waits for its job.
+    pub fn start_slice(&self, slice: &Slice) -> Result<Started> {
+        let build = |version| -> Result<PropertyPlan> {
+            check_slice_name(&slice.name)?;
+            if slice.name == "-.slice" {
+                return Err(InputError::InvalidSliceName {
+                    name: slice.name.clone(),
+                    reason: "the root slice always exists",
+                }
+                .into());
+            }
+            let mut props: Props = vec![(
+                "Description",
+                Value::from(
+                    slice
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| format!("sdbus-cgroup slice {}", slice.name)),
+                ),
+            )];
+            // runc: a slice's parent is pulled in with Wants= (its place is in the name).
+            if let Some(parent) = parent_slice(&slice.name).filter(|p| p != "-.slice") {
+                props.push(("Wants", Value::from(vec![parent])));
+            }
+            props.extend(self.accounting());
+            props.push(("DefaultDependencies", Value::Bool(false)));
+            let plan = slice.resources.to_properties(self.mode, version)?;
+            props.extend(plan.properties);
+            Ok(PropertyPlan { properties: props, skipped: plan.skipped })
+        };
+        build(u32::MAX)?;
+        let s = self.session()?;
+        let plan = build(s.version)?;
+        self.start_transient(&slice.name, plan)
+    }
+
+    fn start_transient(&self, unit: &str, plan: PropertyPlan) -> Result<Started> {
+        let mut retried = false;
+        loop {
+            let s = self.session()?;
+            let interest = s.conn.job_interest();
+            let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
+            let res = self.manager(
+                &s,
+                "StartTransientUnit",
+                &(unit, "replace", &plan.properties, aux),
+                unit,
+                Step::StartTransientUnit,
+            );
+            match res {
+                Ok(reply) => {
+                    let job: OwnedObjectPath = body(&reply, unit, Step::StartTransientUnit)?;
+                    self.finish_job(&s, unit, job.as_str())?;
+                    drop(interest);
+                    return Ok(Started {
+                        unit: unit.to_owned(),
+                        job: job.as_str().to_owned(),
+                        retried,
+                        skipped: plan.skipped,
+                    });
+                }
+                // runc: a leftover (failed) unit of the same name; reset it so systemd can
+                // garbage-collect it, and retry once.
+                Err(e) if e.is_unit_exists() && !retried => {
+                    drop(interest);
+                    retried = true;
+                    match self.reset_failed(unit) {
+                        Ok(()) => {}
+                        Err(r) if r.is_no_such_unit() => {}
+                        Err(_) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn finish_job(&self, s: &Session, unit: &str, job: &str) -> Result<()> {
+        let done = s.conn.wait_job(job, unit, self.opts.job_timeout)?;
+        if done.result != "done" {
+            return Err(Error::JobFailed {
+                unit: if done.unit.is_empty() { unit.to_owned() } else { done.unit },
+                job: job.to_owned(),
+                result: done.result,
+            });
+        }
+        Ok(())
+    }
+
+    /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).
+    pub fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
+        check_any_unit(unit)?;
+        resources.to_properties(self.mode, u32::MAX)?;
+        let s = self.session()?;
+        let plan = resources.to_properties(self.mode, s.version)?;
+        if plan.properties.is_empty() {
+            return Ok(plan.skipped);
+        }
+        self.manager(
+            &s,
+            "SetUnitProperties",
+            &(unit, true, &plan.properties),
+            unit,
+            Step::SetUnitProperties,
+        )?;
+        Ok(plan.skipped)
+    }
+
+    /// Moves processes into a running unit (`AttachProcessesToUnit`, systemd >= 238).
+    pub fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
+        check_any_unit(unit)?;
+        valid_pids(pids)?;
+        let s = self.session()?;
+        self.need(&s, "AttachProcessesToUnit", 238)?;
+        self.manager(&s, "AttachProcessesToUnit", &(unit, "", pids), unit, Step::AttachProcessesToUnit)?;
+        Ok(())
+    }
+
+    /// Freezes every process of the unit (`FreezeUnit`, systemd >= 246, cgroup v2 freezer).
+    pub fn freeze(&self, unit: &str) -> Result<()> {
+        check_any_unit(unit)?;
+        let s = self.session()?;
+        self.need(&s, "FreezeUnit", 246)?;
+        self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)?;
+        Ok(())
+    }
+
+    /// Thaws a frozen unit (`ThawUnit`).
+    pub fn thaw(&self, unit: &str) -> Result<()> {
+        check_any_unit(unit)?;
+        let s = self.session()?;
+        self.need(&s, "ThawUnit", 246)?;
+        self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)?;
+        Ok(())
+    }
+
+    /// Sends `signal` to every process of the unit (`KillUnit(name, "all", signal)`).
+    pub fn kill(&self, unit: &str, signal: i32) -> Result<()> {
+        check_any_unit(unit)?;
+        if !(1..=64).contains(&signal) {
+            return Err(InputError::InvalidSignal(signal).into());
+        }
+        let s = self.session()?;
+        self.manager(&s, "KillUnit", &(unit, "all", signal), unit, Step::KillUnit)?;
+        Ok(())
+    }
+
+    /// Stops the unit, waits for the job, then resets its failed state so nothing is left.
+    /// A unit that does not exist counts as stopped.
+    pub fn stop(&self, unit: &str) -> Result<()> {
+        check_any_unit(unit)?;
+        let s = self.session()?;
+        let interest = s.conn.job_interest();
+        match self.manager(&s, "StopUnit", &(unit, "replace"), unit, Step::StopUnit) {
+            Ok(reply) => {
+                let job: OwnedObjectPath = body(&reply, unit, Step::StopUnit)?;
+                self.finish_job(&s, unit, job.as_str())?;
+            }
+            Err(e) if e.is_no_such_unit() => {}
+            Err(e) => return Err(e),
+        }
+        drop(interest);
+        match self.reset_failed(unit) {
+            Err(e) if !e.is_no_such_unit() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// `ResetFailedUnit`.
+    pub fn reset_failed(&self, unit: &str) -> Result<()> {
+        check_any_unit(unit)?;
+        let s = self.session()?;
+        self.manager(&s, "ResetFailedUnit", &(unit,), unit, Step::ResetFailedUnit)?;
+        Ok(())
+    }
+
+    /// The unit's object path, `None` when systemd has no such unit loaded.
+    pub fn unit_path(&self, unit: &str) -> Result<Option<String>> {
+        check_any_unit(unit)?;
+        let s = self.session()?;
+        match self.manager(&s, "GetUnit", &(unit,), unit, Step::GetUnit) {
+            Ok(reply) => {
+                let p: OwnedObjectPath = body(&reply, unit, Step::GetUnit)?;
+                Ok(Some(p.as_str().to_owned()))
+            }
+            Err(e) if e.is_no_such_unit() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One property of a unit (`GetUnit` + `Properties.Get`), e.g.
+    /// `("org.freedesktop.systemd1.Unit", "ActiveState")`.
+    pub fn unit_property(&self, unit: &str, interface: &str, name: &str) -> Result<OwnedValue> {
+        let path = self.unit_path(unit)?.ok_or_else(|| Error::Dbus {
+            unit: unit.to_owned(),
+            step: Step::GetUnit,
+            name: "org.freedesktop.systemd1.NoSuchUnit".into(),
+            message: format!("Unit {unit} not loaded."),
+        })?;
+        let s = self.session()?;
+        let reply = s.conn.call(
+            Dest::Systemd,
+            &path,
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            &(interface, name),
+            unit,
+            Step::GetProperty,
+            self.opts.call_timeout,
+            None,
+        )?;
+        body(&reply, unit, Step::GetProperty)
+    }
+
+    /// A property of the unit's type interface (`Scope`, `Slice`, `Service`, ...), where
+    /// the cgroup properties live.
+    pub fn cgroup_property(&self, unit: &str, name: &str) -> Result<OwnedValue> {
+        self.unit_property(unit, unit_iface(unit), name)
+    }
+
+    /// The unit's cgroup path relative to systemd's cgroup root (`ControlGroup`).
+    pub fn control_group(&self, unit: &str) -> Result<String> {
+        let v = self.cgroup_property(unit, "ControlGroup")?;
+        String::try_from(v).map_err(|e| Error::Protocol {
+            unit: unit.to_owned(),
+            step: Step::GetProperty,
+            detail: e.to_string(),
+        })
+    }
+
+    /// A string property of `org.freedesktop.systemd1.Unit` (`ActiveState`,
+    /// `FreezerState`, `SubState`, ...).
+    pub fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
+        let v = self.unit_property(unit, "org.freedesktop.systemd1.Unit", name)?;
+        String::try_from(v).map_err(|e| Error::Protocol {
+            unit: unit.to_owned(),
+            step: Step::GetProperty,
+            detail: e.to_string(),
+        })
+    }
+
+    /// A diagnostic call whose serial the caller may choose. With `sealed = Some(k)`, the
+    /// message is sealed with cookie `k` and the connection adopts it the way sd-bus does
+    /// (`cookie = max(cookie, k)`), which is how tests drive a connection to the edge of the
+    /// 32-bit space. Returns the serial used.
+    pub fn ping(&self, target: PingTarget, sealed: Option<u32>, timeout: Duration) -> Result<u32> {
+        let s = self.session()?;
+        let dest = match target {
+            PingTarget::Systemd => Dest::Systemd,
+            PingTarget::Myself if s.conn.direct => {
+                return Err(Error::Unsupported { what: "ping to self on a direct connection", needs: 0, found: 0 })
+            }
+            PingTarget::Myself => Dest::Myself,
+        };
+        let before = s.conn.snapshot().cookie;
+        let reply = s.conn.call(
+            dest,
+            SYSTEMD_PATH,
+            "org.freedesktop.DBus.Peer",
+            "Ping",
+            &(),
+            "",
+            Step::Ping,
+            timeout,
+            sealed,
+        );
+        let used = sealed.unwrap_or_else(|| {
+            // Without a sealed cookie the allocator's current value is the one just used
+            // (unless another thread sent in between; callers wanting certainty seal).
+            s.conn.snapshot().cookie.max(before) as u32
+        });
+        reply.map(|_| used)
+    }
+
+    /// Closes the connection now (the next operation reconnects).
+    pub fn disconnect(&self) {
+        let mut guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        *guard = None;
+    }
+
+    /// Health: connection, cookies both ways, reply checks.
+    pub fn stats(&self) -> Stats {
+        let guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let snap = guard.as_ref().map(|s| (s.conn.snapshot(), s.version));
+        drop(guard);
+        let c = &self.counters;
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let (snap, version) = match snap {
+            Some((s, v)) => (Some(s), Some(v)),
+            None => (None, None),
+        };
+        let peer = snap.as_ref().map(|s| PeerWatch::from_serials(s.peer)).unwrap_or_default();
+        Stats {
+            connects: get(&c.connects),
+            disconnects: get(&c.disconnects),
+            calls: get(&c.calls),
+            replies: get(&c.replies),
+            unmatched_replies: get(&c.unmatched_replies),
+            wrong_sender_replies: get(&c.wrong_sender_replies),
+            late_replies: get(&c.late_replies),
+            timeouts: get(&c.timeouts),
+            foreign_signals: get(&c.foreign_signals),
+            jobs_removed: get(&c.jobs_removed),
+            connected: snap.as_ref().is_some_and(|s| s.closed.is_none()),
+            cookie: snap.as_ref().map_or(0, |s| s.cookie),
+            cookie_headroom: u64::from(u32::MAX).saturating_sub(snap.as_ref().map_or(0, |s| s.cookie)),
+            cookie_cycled: snap.as_ref().is_some_and(|s| s.cycled),
+            pending: snap.as_ref().map_or(0, |s| s.pending),
+            quarantined: snap.as_ref().map_or(0, |s| s.quarantined),
+            waiting_calls: snap.as_ref().map_or(0, |s| s.waiting_slots),
+            buffered_jobs: snap.as_ref().map_or(0, |s| s.buffered_jobs),
+            unique_name: snap.as_ref().and_then(|s| s.unique_name.clone()),
+            systemd_owner: snap.as_ref().and_then(|s| s.systemd_owner.clone()),
+            systemd_version: version,
+            peer: PeerWatch { headroom: if peer.messages == 0 { u32::MAX } else { peer.headroom }, ..peer },
+        }
+    }
+}
+
+fn body<T>(msg: &zbus::Message, unit: &str, step: Step) -> Result<T>
+where
+    T: serde::de::DeserializeOwned + zbus::zvariant::Type,
+{
+    msg.body().deserialize::<T>().map_err(|e| Error::Protocol {
+        unit: unit.to_owned(),
+        step,
+        detail: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_parsing_takes_the_leading_number() {
+        assert_eq!(parse_version("252.38-1~deb12u1"), Some(252));
+        assert_eq!(parse_version("v255"), Some(255));
+        assert_eq!(parse_version("249"), Some(249));
+        assert_eq!(parse_version("abc"), None);
+    }
+
+    #[test]
+    fn bad_input_fails_without_connecting() {
+        // An address nothing listens on: any traffic attempt would be a Connect error,
+        // so getting Input errors proves nothing was tried.
+        let c = Client::new(
+            Target::Address { address: "unix:path=/nonexistent/sdbus-cgroup-test".into(), direct: true },
+            Options::default().with_cgroup_mode(CgroupMode::Unified),
+        );
+        let input = |r: Result<Started>| match r {
+            Err(Error::Input(e)) => e,
+            other => panic!("expected an input error, got {other:?}"),
+        };
+        assert!(matches!(input(c.start_scope(&Scope::new("bad name.scope", vec![1]))), InputError::InvalidUnitName { .. }));
+        assert!(matches!(input(c.start_scope(&Scope::new("x.service", vec![1]))), InputError::InvalidUnitName { .. }));
+        assert_eq!(input(c.start_scope(&Scope::new("x.scope", vec![1, 0]))), InputError::ZeroPid);
+        assert_eq!(input(c.start_scope(&Scope::new("x.scope", vec![]))), InputError::NoPids);
+        let mut s = Scope::new("x.scope", vec![1]);
+        s.slice = Some("a--b.slice".into());
+        assert!(matches!(input(c.start_scope(&s)), InputError::InvalidSliceName { .. }));
+        let mut s = Scope::new("x.scope", vec![1]);
+        s.resources.cpus = Some("".into());
+        assert!(matches!(input(c.start_scope(&s)), InputError::InvalidCpuset { .. }));
+        let mut s = Scope::new("x.scope", vec![1]);
+        s.resources.memory_limit = Some(200);
+        s.resources.memory_swap = Some(100);
+        assert!(matches!(input(c.start_scope(&s)), InputError::SwapBelowMemory { .. }));
+        let mut s = Scope::new("x.scope", vec![1]);
+        s.resources.cpu_weight = Some(0);
+        assert!(matches!(input(c.start_scope(&s)), InputError::OutOfRange { .. }));
+        assert!(matches!(input(c.start_slice(&Slice::new("a-.slice"))), InputError::InvalidSliceName { .. }));
+        assert!(matches!(c.kill("x.scope", 0), Err(Error::Input(InputError::InvalidSignal(0)))));
+        assert!(matches!(c.attach("x.scope", &[0]), Err(Error::Input(InputError::ZeroPid))));
+        assert!(matches!(c.freeze("x"), Err(Error::Input(_))));
+        let r = Resources { blkio_weight: Some(5), ..Resources::default() };
+        assert!(matches!(c.set_resources("x.scope", &r), Err(Error::Input(_))));
+        assert_eq!(c.stats().calls, 0);
+        assert_eq!(c.stats().connects, 0);
+        // And a valid request does try to connect, and fails with a typed error.
+        let e = c.start_scope(&Scope::new("x.scope", vec![1])).unwrap_err();
+        assert!(matches!(e, Error::Connect { step: Step::Connect, .. }), "{e:?}");
+    }
+}

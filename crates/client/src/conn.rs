@@ -1,0 +1,604 @@
+//! One connection to systemd whose every outgoing serial comes from our own cookie
+//! allocator, with our own reply matching.
+//!
+//! Why not zbus's `call_method`: it numbers messages from a process-global counter and keeps
+//! its own pending table, so serials set with `message::Builder::serial` and its own would
+//! collide. So the connection is opened with `p2p()` (zbus sends no `Hello` of its own), we
+//! send `Hello` ourselves, every message goes out through `Connection::send`, and one reader
+//! thread reads the `MessageStream` and routes:
+//!
+//! - a method return or error to the pending call whose serial it names, only if it comes
+//!   from the callee (the bus driver, systemd's unique name, or — on the private socket —
+//!   the peer, which sends no sender field). Anything else is counted, never delivered;
+//! - `JobRemoved` from systemd into a buffer keyed by job path (the signal can overtake the
+//!   reply that tells us the job path), kept only while some caller waits for a job;
+//! - the serial of every message systemd sends into the peer watch: on the API bus it is
+//!   PID 1's own sd-bus cookie.
+//!
+//! Invariants: a serial is in `State::pending` iff it is pending in the allocator; a caller
+//! whose deadline passes quarantines its serial (the late reply releases it); on
+//! disconnect every waiter wakes with `Disconnected`.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures_lite::StreamExt;
+use zbus::message::{Message, Type as MsgType};
+use zbus::zvariant::{DynamicType, OwnedObjectPath};
+
+use crate::cookie::Allocator;
+use crate::error::{Error, Result, Step};
+
+pub(crate) const BUS_NAME: &str = "org.freedesktop.DBus";
+pub(crate) const SYSTEMD_NAME: &str = "org.freedesktop.systemd1";
+pub(crate) const SYSTEMD_PATH: &str = "/org/freedesktop/systemd1";
+pub(crate) const MANAGER_IFACE: &str = "org.freedesktop.systemd1.Manager";
+
+/// Who a call goes to, which decides who may answer it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dest {
+    /// The bus driver (`org.freedesktop.DBus`); only on a bus connection.
+    Bus,
+    /// systemd: `org.freedesktop.systemd1` on a bus, the peer on the private socket.
+    Systemd,
+    /// Our own unique name: a call nobody answers (tests park cookies with it).
+    Myself,
+}
+
+/// Counters that survive reconnects.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub connects: AtomicU64,
+    pub disconnects: AtomicU64,
+    pub calls: AtomicU64,
+    pub replies: AtomicU64,
+    pub unmatched_replies: AtomicU64,
+    pub wrong_sender_replies: AtomicU64,
+    pub late_replies: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub foreign_signals: AtomicU64,
+    pub jobs_removed: AtomicU64,
+}
+
+/// What we have seen of systemd's own serials on this connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerSerials {
+    /// Messages from systemd seen.
+    pub messages: u64,
+    /// Serial of the last one (0 before any).
+    pub last: u32,
+    /// Times the serial went down (a wrap to 0x80000000 on systemd >= 242).
+    pub wraps: u64,
+}
+
+#[derive(Debug)]
+enum SlotState {
+    Waiting,
+    Done(Message),
+    /// The caller gave up; the slot waits for the late reply to release the cookie.
+    Quarantined,
+}
+
+#[derive(Debug)]
+struct Slot {
+    /// The sender a reply must carry (`None` on a direct connection).
+    expect: Option<String>,
+    state: SlotState,
+    /// A reply with this serial came from someone else.
+    wrong_sender_seen: bool,
+}
+
+/// A buffered `JobRemoved(uoss)`.
+#[derive(Debug, Clone)]
+pub(crate) struct JobDone {
+    pub unit: String,
+    pub result: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    alloc: Allocator,
+    pending: HashMap<u32, Slot>,
+    jobs: HashMap<String, JobDone>,
+    job_interest: usize,
+    closed: Option<String>,
+    direct: bool,
+    /// systemd's unique name on a bus, once known.
+    systemd_owner: Option<String>,
+    unique_name: Option<String>,
+    peer: PeerSerials,
+}
+
+impl State {
+    pub(crate) fn new(direct: bool) -> State {
+        State {
+            alloc: Allocator::new(),
+            pending: HashMap::new(),
+            jobs: HashMap::new(),
+            job_interest: 0,
+            closed: None,
+            direct,
+            systemd_owner: None,
+            unique_name: None,
+            peer: PeerSerials::default(),
+        }
+    }
+
+    fn from_systemd(&self, sender: Option<&str>) -> bool {
+        if self.direct {
+            sender.is_none()
+        } else {
+            sender.is_some() && sender == self.systemd_owner.as_deref()
+        }
+    }
+
+    /// Routes one incoming message. Returns true when a waiter may have been satisfied.
+    pub(crate) fn dispatch(&mut self, counters: &Counters, msg: Message) -> bool {
+        let header = msg.header();
+        let sender = header.sender().map(|s| s.as_str());
+        if self.from_systemd(sender) {
+            let serial = header.primary().serial_num().get();
+            if self.peer.messages > 0 && serial < self.peer.last {
+                self.peer.wraps += 1;
+            }
+            self.peer.messages += 1;
+            self.peer.last = serial;
+        }
+        match header.message_type() {
+            MsgType::MethodReturn | MsgType::Error => {
+                let Some(rs) = header.reply_serial() else {
+                    counters.unmatched_replies.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                };
+                let rs = rs.get();
+                let Some(slot) = self.pending.get_mut(&rs) else {
+                    counters.unmatched_replies.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                };
+                if slot.expect.as_deref() != sender {
+                    slot.wrong_sender_seen = true;
+                    counters.wrong_sender_replies.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
+                match slot.state {
+                    SlotState::Waiting => {
+                        drop(header);
+                        slot.state = SlotState::Done(msg);
+                        counters.replies.fetch_add(1, Ordering::Relaxed);
+                        true
+                    }
+                    SlotState::Quarantined => {
+                        self.pending.remove(&rs);
+                        let _ = self.alloc.remove_pending(u64::from(rs));
+                        counters.late_replies.fetch_add(1, Ordering::Relaxed);
+                        false
+                    }
+                    // A second reply to the same call.
+                    SlotState::Done(_) => {
+                        counters.unmatched_replies.fetch_add(1, Ordering::Relaxed);
+                        false
+                    }
+                }
+            }
+            MsgType::Signal => {
+                let is_job_removed = header.member().is_some_and(|m| m.as_str() == "JobRemoved")
+                    && header.interface().is_some_and(|i| i.as_str() == MANAGER_IFACE);
+                if !is_job_removed {
+                    return false;
+                }
+                if !self.from_systemd(sender) {
+                    counters.foreign_signals.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
+                counters.jobs_removed.fetch_add(1, Ordering::Relaxed);
+                if self.job_interest == 0 {
+                    return false;
+                }
+                drop(header);
+                match msg.body().deserialize::<(u32, OwnedObjectPath, String, String)>() {
+                    Ok((_id, job, unit, result)) => {
+                        self.jobs.insert(job.as_str().to_owned(), JobDone { unit, result });
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    fn close(&mut self, why: String) {
+        if self.closed.is_none() {
+            self.closed = Some(why);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    pub cond: Condvar,
+    pub counters: Arc<Counters>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent-enough state for counting.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A live connection (the client replaces it after a loss).
+#[derive(Debug)]
+pub(crate) struct Conn {
+    zconn: zbus::Connection,
+    pub shared: Arc<Shared>,
+    pub direct: bool,
+}
+
+/// Decrements the job interest and drops unclaimed buffered jobs when nobody waits.
+pub(crate) struct JobInterest<'a> {
+    conn: &'a Conn,
+}
+
+impl Drop for JobInterest<'_> {
+    fn drop(&mut self) {
+        let mut st = self.conn.shared.lock();
+        st.job_interest -= 1;
+        if st.job_interest == 0 {
+            st.jobs.clear();
+        }
+    }
+}
+
+fn transport(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Conn {
+    /// Opens the socket (no `Hello` from zbus) and starts the reader thread.
+    pub(crate) fn open(
+        address: &str,
+        direct: bool,
+        counters: Arc<Counters>,
+        timeout: Duration,
+    ) -> Result<Conn> {
+        let target = address.to_owned();
+        let connect_err = |step, detail: String| Error::Connect { target: target.clone(), step, detail };
+        let build = async {
+            zbus::connection::Builder::address(address)?.p2p().build().await
+        };
+        let zconn = async_io::block_on(futures_lite::future::or(
+            async { Some(build.await) },
+            async {
+                async_io::Timer::after(timeout).await;
+                None
+            },
+        ))
+        .ok_or_else(|| connect_err(Step::Connect, format!("no handshake within {timeout:?}")))?
+        .map_err(|e| connect_err(Step::Connect, transport(e)))?;
+
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(direct)),
+            cond: Condvar::new(),
+            counters,
+        });
+        // The stream must exist before anything is sent, or replies could be missed.
+        let stream = zbus::MessageStream::from(&zconn);
+        let reader_conn = zconn.clone();
+        let reader_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("sdbus-cgroup-reader".into())
+            .spawn(move || reader(stream, reader_conn, reader_shared))
+            .map_err(|e| connect_err(Step::Connect, format!("spawning the reader: {e}")))?;
+        shared.counters.connects.fetch_add(1, Ordering::Relaxed);
+        Ok(Conn { zconn, shared, direct })
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.lock().closed.is_some()
+    }
+
+    pub(crate) fn set_names(&self, unique: Option<String>, systemd_owner: Option<String>) {
+        let mut st = self.shared.lock();
+        if unique.is_some() {
+            st.unique_name = unique;
+        }
+        if systemd_owner.is_some() {
+            st.systemd_owner = systemd_owner;
+        }
+    }
+
+    /// Registers interest in `JobRemoved` signals; must be taken before the call that
+    /// creates the job, so a signal that overtakes the reply is buffered.
+    pub(crate) fn job_interest(&self) -> JobInterest<'_> {
+        self.shared.lock().job_interest += 1;
+        JobInterest { conn: self }
+    }
+
+    /// Sends one method call with a cookie from our allocator (or the given sealed cookie)
+    /// and waits for its reply until `timeout`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn call<B>(
+        &self,
+        dest: Dest,
+        path: &str,
+        iface: &str,
+        member: &str,
+        body: &B,
+        unit: &str,
+        step: Step,
+        timeout: Duration,
+        sealed: Option<u32>,
+    ) -> Result<Message>
+    where
+        B: serde::Serialize + DynamicType,
+    {
+        let deadline = Instant::now() + timeout;
+        let timeout_err = || Error::Timeout { unit: unit.to_owned(), step, after: timeout };
+        let disc = |detail: String| Error::Disconnected { unit: unit.to_owned(), step, detail };
+        let cookie_err = |e: crate::cookie::Error| Error::Cookie { step, detail: e.to_string() };
+
+        // Reserve the serial.
+        let (serial, dest_name) = {
+            let mut st = self.shared.lock();
+            if let Some(why) = &st.closed {
+                return Err(disc(why.clone()));
+            }
+            let (dest_name, expect) = match dest {
+                Dest::Bus => (Some(BUS_NAME.to_owned()), Some(BUS_NAME.to_owned())),
+                Dest::Systemd if self.direct => (None, None),
+                Dest::Systemd => (Some(SYSTEMD_NAME.to_owned()), st.systemd_owner.clone()),
+                Dest::Myself => (st.unique_name.clone(), st.unique_name.clone()),
+            };
+            let serial = match sealed {
+                Some(k) => {
+                    st.alloc.insert_pending(u64::from(k)).map_err(cookie_err)?;
+                    // sd-bus's rule for a message sealed by the caller: the connection's
+                    // cookie becomes max(current, k).
+                    st.alloc.observe_sealed(u64::from(k)).map_err(cookie_err)?;
+                    k
+                }
+                None => {
+                    let c = st.alloc.next().map_err(cookie_err)?.get();
+                    st.alloc.insert_pending(u64::from(c)).map_err(cookie_err)?;
+                    c
+                }
+            };
+            st.pending.insert(
+                serial,
+                Slot { expect, state: SlotState::Waiting, wrong_sender_seen: false },
+            );
+            (serial, dest_name)
+        };
+        self.shared.counters.calls.fetch_add(1, Ordering::Relaxed);
+
+        let release = |this: &Self| {
+            let mut st = this.shared.lock();
+            st.pending.remove(&serial);
+            let _ = st.alloc.remove_pending(u64::from(serial));
+        };
+
+        let msg = (|| {
+            let mut b = Message::method_call(path, member)?.interface(iface)?;
+            if let Some(d) = dest_name.as_deref() {
+                b = b.destination(d)?;
+            }
+            let nz = NonZeroU32::new(serial).expect("the allocator never hands out 0");
+            b.serial(nz).build(body)
+        })();
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                release(self);
+                return Err(Error::Protocol { unit: unit.to_owned(), step, detail: e.to_string() });
+            }
+        };
+
+        // Send, bounded by the same deadline: a stalled peer can fill the socket buffer.
+        let sent = async_io::block_on(futures_lite::future::or(
+            async { Some(self.zconn.send(&msg).await) },
+            async {
+                async_io::Timer::at(deadline).await;
+                None
+            },
+        ));
+        match sent {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                release(self);
+                self.mark_closed(format!("send failed: {e}"));
+                return Err(disc(e.to_string()));
+            }
+            None => {
+                // A half-written message leaves the stream unusable: drop the connection.
+                self.quarantine(serial);
+                self.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                self.mark_closed("send timed out".into());
+                return Err(timeout_err());
+            }
+        }
+
+        // Wait for the reader to fill our slot.
+        let mut st = self.shared.lock();
+        loop {
+            let done = matches!(
+                st.pending.get(&serial).map(|s| &s.state),
+                Some(SlotState::Done(_))
+            );
+            if done {
+                let slot = st.pending.remove(&serial).expect("present");
+                let _ = st.alloc.remove_pending(u64::from(serial));
+                let SlotState::Done(reply) = slot.state else { unreachable!() };
+                drop(st);
+                return check_reply(reply, unit, step);
+            }
+            if let Some(why) = st.closed.clone() {
+                st.pending.remove(&serial);
+                let _ = st.alloc.remove_pending(u64::from(serial));
+                return Err(disc(why));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let slot = st.pending.get_mut(&serial).expect("only we remove our waiting slot");
+                let wrong_sender = slot.wrong_sender_seen;
+                slot.state = SlotState::Quarantined;
+                let _ = st.alloc.quarantine(u64::from(serial));
+                self.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                if wrong_sender {
+                    // The answer came from someone else (systemd re-executed and has a new
+                    // unique name?): start afresh on the next operation.
+                    st.close("replies arrive from an unexpected sender".into());
+                    self.shared.cond.notify_all();
+                }
+                return Err(timeout_err());
+            }
+            st = self
+                .shared
+                .cond
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn quarantine(&self, serial: u32) {
+        let mut st = self.shared.lock();
+        if let Some(slot) = st.pending.get_mut(&serial) {
+            slot.state = SlotState::Quarantined;
+        }
+        let _ = st.alloc.quarantine(u64::from(serial));
+    }
+
+    pub(crate) fn mark_closed(&self, why: String) {
+        let mut st = self.shared.lock();
+        if st.closed.is_none() {
+            self.shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        st.close(why);
+        drop(st);
+        self.shared.cond.notify_all();
+    }
+
+    /// Waits for `JobRemoved` of `job` until `timeout`.
+    pub(crate) fn wait_job(&self, job: &str, unit: &str, timeout: Duration) -> Result<JobDone> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(done) = st.jobs.remove(job) {
+                return Ok(done);
+            }
+            if let Some(why) = &st.closed {
+                return Err(Error::Disconnected {
+                    unit: unit.to_owned(),
+                    step: Step::JobWait,
+                    detail: why.clone(),
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                return Err(Error::Timeout { unit: unit.to_owned(), step: Step::JobWait, after: timeout });
+            }
+            st = self
+                .shared
+                .cond
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> ConnSnapshot {
+        let st = self.shared.lock();
+        ConnSnapshot {
+            cookie: st.alloc.current(),
+            cycled: st.alloc.has_cycled(),
+            pending: st.alloc.pending_len(),
+            quarantined: st.alloc.quarantined_len(),
+            waiting_slots: st.pending.len(),
+            buffered_jobs: st.jobs.len(),
+            peer: st.peer,
+            closed: st.closed.clone(),
+            unique_name: st.unique_name.clone(),
+            systemd_owner: st.systemd_owner.clone(),
+        }
+    }
+
+    /// Closes the socket; the reader thread then exits and every waiter wakes.
+    pub(crate) fn shutdown(&self) {
+        self.mark_closed("closed by the client".into());
+        let z = self.zconn.clone();
+        let _ = async_io::block_on(futures_lite::future::or(
+            async {
+                let _ = z.close().await;
+            },
+            async {
+                async_io::Timer::after(Duration::from_secs(1)).await;
+            },
+        ));
+    }
+}
+
+
+#[derive(Debug, Clone)]
+pub(crate) struct ConnSnapshot {
+    pub cookie: u64,
+    pub cycled: bool,
+    pub pending: usize,
+    pub quarantined: usize,
+    pub waiting_slots: usize,
+    pub buffered_jobs: usize,
+    pub peer: PeerSerials,
+    pub closed: Option<String>,
+    pub unique_name: Option<String>,
+    pub systemd_owner: Option<String>,
+}
+
+fn check_reply(reply: Message, unit: &str, step: Step) -> Result<Message> {
+    let header = reply.header();
+    if header.message_type() == MsgType::Error {
+        let name = header.error_name().map(|n| n.as_str().to_owned()).unwrap_or_default();
+        drop(header);
+        let message = reply.body().deserialize::<String>().unwrap_or_default();
+        return Err(Error::Dbus { unit: unit.to_owned(), step, name, message });
+    }
+    drop(header);
+    Ok(reply)
+}
+
+fn reader(mut stream: zbus::MessageStream, zconn: zbus::Connection, shared: Arc<Shared>) {
+    let why = async_io::block_on(async {
+        loop {
+            let next = futures_lite::future::or(
+                async { Some(stream.next().await) },
+                async {
+                    zconn.closed().await;
+                    None
+                },
+            )
+            .await;
+            match next {
+                Some(Some(Ok(msg))) => {
+                    let mut st = shared.lock();
+                    if st.dispatch(&shared.counters, msg) {
+                        shared.cond.notify_all();
+                    }
+                }
+                Some(Some(Err(e))) => break format!("connection lost: {e}"),
+                Some(None) => break "connection closed by the peer".to_owned(),
+                None => break "connection closed".to_owned(),
+            }
+        }
+    });
+    let mut st = shared.lock();
+    if st.closed.is_none() {
+        shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+    }
+    st.close(why);
+    drop(st);
+    shared.cond.notify_all();
+}

@@ -1,0 +1,358 @@
+//! Typed errors. Every error that comes from talking to systemd names the unit (when there
+//! is one) and the step that failed, so an operator reading a runtime's log knows whether
+//! systemd stalled on `StartTransientUnit` or on the `JobRemoved` wait.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The step of an operation an error happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Opening the socket and authenticating.
+    Connect,
+    /// `org.freedesktop.DBus.Hello`.
+    Hello,
+    /// `org.freedesktop.DBus.AddMatch` for `JobRemoved`.
+    AddMatch,
+    /// `org.freedesktop.DBus.GetNameOwner` for `org.freedesktop.systemd1`.
+    GetNameOwner,
+    /// `Manager.Subscribe`.
+    Subscribe,
+    /// Reading `Manager.Version`.
+    Version,
+    /// `Manager.StartTransientUnit`.
+    StartTransientUnit,
+    /// Waiting for the `JobRemoved` signal of a job.
+    JobWait,
+    /// `Manager.StopUnit`.
+    StopUnit,
+    /// `Manager.ResetFailedUnit`.
+    ResetFailedUnit,
+    /// `Manager.SetUnitProperties`.
+    SetUnitProperties,
+    /// `Manager.AttachProcessesToUnit`.
+    AttachProcessesToUnit,
+    /// `Manager.FreezeUnit`.
+    FreezeUnit,
+    /// `Manager.ThawUnit`.
+    ThawUnit,
+    /// `Manager.KillUnit`.
+    KillUnit,
+    /// `Manager.GetUnit`.
+    GetUnit,
+    /// `org.freedesktop.DBus.Properties.Get`.
+    GetProperty,
+    /// `org.freedesktop.DBus.Peer.Ping`.
+    Ping,
+}
+
+impl Step {
+    /// The D-Bus member (or phase) name of this step.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Connect => "connect",
+            Step::Hello => "Hello",
+            Step::AddMatch => "AddMatch",
+            Step::GetNameOwner => "GetNameOwner",
+            Step::Subscribe => "Subscribe",
+            Step::Version => "Version",
+            Step::StartTransientUnit => "StartTransientUnit",
+            Step::JobWait => "JobRemoved wait",
+            Step::StopUnit => "StopUnit",
+            Step::ResetFailedUnit => "ResetFailedUnit",
+            Step::SetUnitProperties => "SetUnitProperties",
+            Step::AttachProcessesToUnit => "AttachProcessesToUnit",
+            Step::FreezeUnit => "FreezeUnit",
+            Step::ThawUnit => "ThawUnit",
+            Step::KillUnit => "KillUnit",
+            Step::GetUnit => "GetUnit",
+            Step::GetProperty => "Properties.Get",
+            Step::Ping => "Ping",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Input rejected before anything was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Not a valid unit name of the expected type.
+    InvalidUnitName {
+        /// The name given.
+        name: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// Not a valid slice name (`a-b-c.slice` style, parents implied by dashes).
+    InvalidSliceName {
+        /// The name given.
+        name: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// A pid of 0 (it would mean "the caller" to some APIs and nothing to systemd).
+    ZeroPid,
+    /// A scope needs at least one pid.
+    NoPids,
+    /// An empty or malformed cpuset list (`AllowedCPUs`/`AllowedMemoryNodes`).
+    InvalidCpuset {
+        /// The string given.
+        value: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// The OCI memory+swap total is below the memory limit.
+    SwapBelowMemory {
+        /// memory+swap in bytes.
+        swap: i64,
+        /// memory limit in bytes.
+        memory: i64,
+    },
+    /// A swap limit was given without a memory limit (runc refuses this too).
+    SwapWithoutMemory,
+    /// A memory value below -1.
+    InvalidMemory {
+        /// Which field.
+        what: &'static str,
+        /// The value given.
+        value: i64,
+    },
+    /// A weight, period or other bounded number out of its range.
+    OutOfRange {
+        /// Which field.
+        what: &'static str,
+        /// The value given.
+        value: i64,
+        /// Inclusive minimum.
+        min: i64,
+        /// Inclusive maximum.
+        max: i64,
+    },
+    /// A device rule that systemd's `DeviceAllow=` would not accept.
+    InvalidDevice {
+        /// The rule's path or class.
+        path: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// Kill signal outside 1..=64.
+    InvalidSignal(i32),
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::InvalidUnitName { name, reason } => {
+                write!(f, "invalid unit name {name:?}: {reason}")
+            }
+            InputError::InvalidSliceName { name, reason } => {
+                write!(f, "invalid slice name {name:?}: {reason}")
+            }
+            InputError::ZeroPid => f.write_str("pid 0 is not a process"),
+            InputError::NoPids => f.write_str("a scope needs at least one pid"),
+            InputError::InvalidCpuset { value, reason } => {
+                write!(f, "invalid cpuset {value:?}: {reason}")
+            }
+            InputError::SwapBelowMemory { swap, memory } => write!(
+                f,
+                "memory+swap limit {swap} is below the memory limit {memory}"
+            ),
+            InputError::SwapWithoutMemory => {
+                f.write_str("a swap limit needs a memory limit")
+            }
+            InputError::InvalidMemory { what, value } => {
+                write!(f, "{what} = {value}: must be -1 (unlimited) or >= 0")
+            }
+            InputError::OutOfRange { what, value, min, max } => {
+                write!(f, "{what} = {value} is outside {min}..={max}")
+            }
+            InputError::InvalidDevice { path, reason } => {
+                write!(f, "invalid device rule {path:?}: {reason}")
+            }
+            InputError::InvalidSignal(s) => write!(f, "invalid signal {s}"),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Everything that can go wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad input, rejected before any traffic.
+    Input(InputError),
+    /// Could not connect (or authenticate, or finish the handshake) to `target`.
+    Connect {
+        /// Human-readable address of what we tried.
+        target: String,
+        /// The step of the handshake that failed.
+        step: Step,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The deadline of a call or job wait passed. The call's cookie stays quarantined until
+    /// its late reply arrives or the connection closes.
+    Timeout {
+        /// The unit the operation was about ("" when none).
+        unit: String,
+        /// The step that did not complete.
+        step: Step,
+        /// The deadline that passed.
+        after: Duration,
+    },
+    /// The connection was lost (or could not send). The next operation reconnects.
+    Disconnected {
+        /// The unit the operation was about ("" when none).
+        unit: String,
+        /// The step that was in progress.
+        step: Step,
+        /// What the transport said.
+        detail: String,
+    },
+    /// systemd (or the bus) answered with a D-Bus error.
+    Dbus {
+        /// The unit the operation was about ("" when none).
+        unit: String,
+        /// The step that failed.
+        step: Step,
+        /// The D-Bus error name, e.g. `org.freedesktop.systemd1.NoSuchUnit`.
+        name: String,
+        /// The error message systemd sent.
+        message: String,
+    },
+    /// A job finished with a result other than `done`.
+    JobFailed {
+        /// The unit.
+        unit: String,
+        /// The job's object path.
+        job: String,
+        /// The job result: `canceled`, `timeout`, `failed`, `dependency`, `skipped`, ...
+        result: String,
+    },
+    /// A reply had a body we did not expect.
+    Protocol {
+        /// The unit the operation was about ("" when none).
+        unit: String,
+        /// The step.
+        step: Step,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The operation needs a newer systemd.
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+        /// The minimum systemd version.
+        needs: u32,
+        /// The version found.
+        found: u32,
+    },
+    /// The cookie allocator refused (every cycled cookie pending, or a bad sealed cookie).
+    Cookie {
+        /// The step.
+        step: Step,
+        /// The allocator's error.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// The D-Bus error name, when systemd answered with an error.
+    pub fn dbus_name(&self) -> Option<&str> {
+        match self {
+            Error::Dbus { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// True for `org.freedesktop.systemd1.NoSuchUnit` (and `LoadFailed` for a unit that
+    /// was never there).
+    pub fn is_no_such_unit(&self) -> bool {
+        self.dbus_name() == Some("org.freedesktop.systemd1.NoSuchUnit")
+    }
+
+    /// True for `org.freedesktop.systemd1.UnitExists`.
+    pub fn is_unit_exists(&self) -> bool {
+        self.dbus_name() == Some("org.freedesktop.systemd1.UnitExists")
+    }
+
+    /// True for a local deadline that passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// True when the transport failed (the next call reconnects).
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, Error::Disconnected { .. } | Error::Connect { .. })
+    }
+}
+
+fn unit_ctx(unit: &str) -> String {
+    if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" for {unit}")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Input(e) => write!(f, "rejected before sending: {e}"),
+            Error::Connect { target, step, detail } => {
+                write!(f, "connecting to {target} failed at {step}: {detail}")
+            }
+            Error::Timeout { unit, step, after } => write!(
+                f,
+                "systemd did not complete {step}{} within {after:?}",
+                unit_ctx(unit)
+            ),
+            Error::Disconnected { unit, step, detail } => write!(
+                f,
+                "connection lost during {step}{}: {detail}",
+                unit_ctx(unit)
+            ),
+            Error::Dbus { unit, step, name, message } => {
+                write!(f, "{step}{} failed: {name}: {message}", unit_ctx(unit))
+            }
+            Error::JobFailed { unit, job, result } => {
+                write!(f, "job {job} for {unit} finished with result {result:?}")
+            }
+            Error::Protocol { unit, step, detail } => {
+                write!(f, "unexpected reply to {step}{}: {detail}", unit_ctx(unit))
+            }
+            Error::Unsupported { what, needs, found } => {
+                write!(f, "{what} needs systemd >= {needs}, found {found}")
+            }
+            Error::Cookie { step, detail } => {
+                write!(f, "no cookie for {step}: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Input(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Self {
+        Error::Input(e)
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,330 @@
+//! The host's cgroup hierarchies, and the per-sandbox subtree in each of them.
+//!
+//! Invariants: we only ever create, write into and remove directories named
+//! `sandbox-<id>` (and what systemd creates below them); the parent cgroup of a
+//! subtree is never modified. Removal is bottom-up and retried while the kernel
+//! still reports the cgroup busy (tasks that were just killed are released
+//! asynchronously).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// Where the host keeps its cgroup mounts. Only hierarchies mounted here are mirrored.
+pub(crate) const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// How the host (and so the sandbox) lays out its cgroup hierarchies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CgroupLayout {
+    /// cgroup v1 only: a tmpfs on `/sys/fs/cgroup` holding one v1 mount per hierarchy.
+    Legacy,
+    /// cgroup v1 controllers plus a v2 hierarchy at `/sys/fs/cgroup/unified` (systemd's
+    /// "hybrid" mode). Resource limits live in the v1 hierarchies (`MemoryLimit`).
+    Hybrid,
+    /// Pure cgroup v2: `/sys/fs/cgroup` is itself the cgroup2 mount (`MemoryMax`).
+    Unified,
+}
+
+impl CgroupLayout {
+    /// Whether systemd uses v2 resource control here (`MemoryMax`), as opposed to v1
+    /// (`MemoryLimit`, `CPUShares`).
+    pub fn is_unified(self) -> bool {
+        self == CgroupLayout::Unified
+    }
+}
+
+/// One cgroup hierarchy mounted on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hierarchy {
+    /// Host mount point, e.g. `/sys/fs/cgroup/memory` or `/sys/fs/cgroup` (v2 on unified).
+    pub(crate) mount_point: PathBuf,
+    /// Path of the mount point relative to `/sys/fs/cgroup` ("" for the unified root).
+    pub(crate) rel_mount_point: String,
+    /// `true` for cgroup2.
+    pub(crate) v2: bool,
+    /// Superblock options to pass to a fresh mount of the same hierarchy
+    /// (`memory`, `name=systemd`, `cpu,cpuacct`; empty for v2).
+    pub(crate) mount_data: String,
+    /// Controllers (v1) or `name=` of the hierarchy, used to find our own cgroup in it.
+    pub(crate) controllers: Vec<String>,
+}
+
+/// The host's cgroup setup as read from `/proc/self/mountinfo` and `/proc/self/cgroup`.
+#[derive(Debug, Clone)]
+pub(crate) struct HostCgroups {
+    pub(crate) layout: CgroupLayout,
+    pub(crate) hierarchies: Vec<Hierarchy>,
+    /// Symlinks directly under `/sys/fs/cgroup` (e.g. `cpu -> cpu,cpuacct`), mirrored inside.
+    pub(crate) symlinks: Vec<(String, PathBuf)>,
+}
+
+impl HostCgroups {
+    pub(crate) fn detect() -> Result<HostCgroups, Error> {
+        let mountinfo = read("/proc/self/mountinfo")?;
+        let mut hierarchies = Vec::new();
+        let mut root_fstype = None;
+        for line in mountinfo.lines() {
+            let Some(m) = MountInfoLine::parse(line) else {
+                continue;
+            };
+            if m.mount_point == CGROUP_ROOT {
+                // Several mounts may be stacked; the last one listed is the visible one.
+                root_fstype = Some(m.fstype.to_owned());
+            }
+            let rel = match m.mount_point.strip_prefix(CGROUP_ROOT) {
+                Some("") => String::new(),
+                Some(r) if r.starts_with('/') => r[1..].to_owned(),
+                _ => continue,
+            };
+            let h = match m.fstype {
+                "cgroup2" => Hierarchy {
+                    mount_point: PathBuf::from(m.mount_point),
+                    rel_mount_point: rel,
+                    v2: true,
+                    mount_data: String::new(),
+                    controllers: Vec::new(),
+                },
+                "cgroup" => {
+                    let opts: Vec<&str> = m
+                        .super_options
+                        .split(',')
+                        .filter(|o| !matches!(*o, "rw" | "ro"))
+                        .collect();
+                    let controllers = opts
+                        .iter()
+                        .filter(|o| !o.contains('=') || o.starts_with("name="))
+                        .filter(|o| {
+                            !matches!(
+                                **o,
+                                "xattr" | "noprefix" | "none" | "clone_children" | "cpuset_v2_mode"
+                            )
+                        })
+                        .map(|o| (*o).to_owned())
+                        .collect();
+                    Hierarchy {
+                        mount_point: PathBuf::from(m.mount_point),
+                        rel_mount_point: rel,
+                        v2: false,
+                        mount_data: opts.join(","),
+                        controllers,
+                    }
+                }
+                _ => continue,
+            };
+            // The same hierarchy mounted twice under /sys/fs/cgroup: keep the first.
+            if !hierarchies
+                .iter()
+                .any(|o: &Hierarchy| o.mount_point == h.mount_point)
+            {
+                hierarchies.push(h);
+            }
+        }
+        let layout = match root_fstype.as_deref() {
+            Some("cgroup2") => CgroupLayout::Unified,
+            Some("tmpfs") if hierarchies.iter().any(|h| h.v2) => CgroupLayout::Hybrid,
+            Some("tmpfs") => CgroupLayout::Legacy,
+            _ => {
+                return Err(Error::NoCgroups {
+                    detail: format!("{CGROUP_ROOT} is not a cgroup2 or tmpfs mount"),
+                })
+            }
+        };
+        if layout == CgroupLayout::Unified {
+            hierarchies.retain(|h| h.v2 && h.rel_mount_point.is_empty());
+        }
+        if hierarchies.is_empty() {
+            return Err(Error::NoCgroups {
+                detail: format!("no cgroup hierarchy is mounted under {CGROUP_ROOT}"),
+            });
+        }
+        let mut symlinks = Vec::new();
+        if layout != CgroupLayout::Unified {
+            let entries = fs::read_dir(CGROUP_ROOT)
+                .map_err(|e| Error::io(format!("reading {CGROUP_ROOT}"), e))?;
+            for entry in entries.flatten() {
+                if let Ok(target) = fs::read_link(entry.path()) {
+                    symlinks.push((entry.file_name().to_string_lossy().into_owned(), target));
+                }
+            }
+        }
+        Ok(HostCgroups {
+            layout,
+            hierarchies,
+            symlinks,
+        })
+    }
+
+    /// The cgroup (relative to the hierarchy root) that process `pid` is in, per hierarchy.
+    pub(crate) fn cgroups_of(&self, pid: &str) -> Result<Vec<String>, Error> {
+        let path = format!("/proc/{pid}/cgroup");
+        let text = read(&path)?;
+        self.hierarchies
+            .iter()
+            .map(|h| {
+                text.lines()
+                    .filter_map(|l| {
+                        let mut it = l.splitn(3, ':');
+                        let (id, ctrl, cg) = (it.next()?, it.next()?, it.next()?);
+                        let matches = if h.v2 {
+                            id == "0" && ctrl.is_empty()
+                        } else {
+                            let set: Vec<&str> = ctrl.split(',').collect();
+                            !h.controllers.is_empty()
+                                && set.len() == h.controllers.len()
+                                && h.controllers.iter().all(|c| set.contains(&c.as_str()))
+                        };
+                        matches.then(|| cg.to_owned())
+                    })
+                    .next()
+                    .ok_or_else(|| Error::NoCgroups {
+                        detail: format!(
+                            "{path} has no line for the hierarchy at {}",
+                            h.mount_point.display()
+                        ),
+                    })
+            })
+            .collect()
+    }
+}
+
+/// One line of `/proc/self/mountinfo`, borrowed.
+pub(crate) struct MountInfoLine<'a> {
+    pub(crate) mount_point: &'a str,
+    pub(crate) fstype: &'a str,
+    pub(crate) super_options: &'a str,
+}
+
+impl<'a> MountInfoLine<'a> {
+    pub(crate) fn parse(line: &'a str) -> Option<MountInfoLine<'a>> {
+        let (left, right) = line.split_once(" - ")?;
+        let mount_point = left.split(' ').nth(4)?;
+        let mut r = right.split(' ');
+        let fstype = r.next()?;
+        let _source = r.next()?;
+        let super_options = r.next()?;
+        Some(MountInfoLine {
+            mount_point,
+            fstype,
+            super_options,
+        })
+    }
+}
+
+/// A created subtree `<own cgroup>/sandbox-<id>` in one hierarchy.
+#[derive(Debug, Clone)]
+pub(crate) struct Subtree {
+    pub(crate) dir: PathBuf,
+}
+
+/// Creates `sandbox-<name>` under `parents[i]` in every hierarchy. On error, removes
+/// whatever it created.
+pub(crate) fn create_subtrees(
+    host: &HostCgroups,
+    parents: &[String],
+    name: &str,
+) -> Result<Vec<Subtree>, Error> {
+    let mut made: Vec<Subtree> = Vec::new();
+    let result = (|| {
+        for (h, parent) in host.hierarchies.iter().zip(parents) {
+            let parent_dir = h.mount_point.join(parent.trim_start_matches('/'));
+            let dir = parent_dir.join(name);
+            fs::create_dir(&dir)
+                .map_err(|e| Error::io(format!("creating cgroup {}", dir.display()), e))?;
+            made.push(Subtree { dir: dir.clone() });
+            if h.controllers.iter().any(|c| c == "cpuset") {
+                // A v1 cpuset cgroup starts with empty cpus/mems and refuses tasks until both are set.
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    let value = read(parent_dir.join(file))?;
+                    write(dir.join(file), value.trim())?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(made),
+        Err(e) => {
+            for s in made.iter().rev() {
+                let _ = remove_subtree(&s.dir, Duration::from_secs(2));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Removes `dir` and every cgroup below it, children first. Retries `EBUSY` until `patience`
+/// runs out: after SIGKILL the kernel needs a moment to release the dead tasks.
+pub(crate) fn remove_subtree(dir: &Path, patience: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + patience;
+    loop {
+        match remove_once(dir) {
+            Ok(()) => return Ok(()),
+            Err((path, e))
+                if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
+            {
+                let _ = path;
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err((path, e)) => return Err(Error::Teardown { path, source: e }),
+        }
+    }
+}
+
+fn remove_once(dir: &Path) -> Result<(), (PathBuf, io::Error)> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err((dir.to_owned(), e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| (dir.to_owned(), e))?;
+        // Only directories are child cgroups; the files are the interface and vanish with rmdir.
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            remove_once(&entry.path())?;
+        }
+    }
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err((dir.to_owned(), e)),
+    }
+}
+
+pub(crate) fn read(path: impl AsRef<Path>) -> Result<String, Error> {
+    let path = path.as_ref();
+    fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+}
+
+pub(crate) fn write(path: impl AsRef<Path>, value: &str) -> Result<(), Error> {
+    let path = path.as_ref();
+    fs::write(path, value)
+        .map_err(|e| Error::io(format!("writing {value:?} to {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_line_with_optional_fields_parses() {
+        let l = "35 31 0:32 / /sys/fs/cgroup/memory rw,nosuid shared:7 - cgroup cgroup rw,memory";
+        let m = MountInfoLine::parse(l).unwrap();
+        assert_eq!(
+            (m.mount_point, m.fstype, m.super_options),
+            ("/sys/fs/cgroup/memory", "cgroup", "rw,memory")
+        );
+    }
+
+    #[test]
+    fn host_layout_is_detected_and_every_hierarchy_has_our_cgroup() {
+        let host = HostCgroups::detect().unwrap();
+        assert!(!host.hierarchies.is_empty());
+        let own = host.cgroups_of("self").unwrap();
+        assert_eq!(own.len(), host.hierarchies.len());
+    }
+}
