@@ -6,8 +6,8 @@
 //!
 //! - `fault-injection`: if `SDBUS_COOKIE_FAULT_START=N` (decimal or `0x` hex, 1..=0xffffffff)
 //!   is set in the process environment, the cookie of ONE connection is moved forward so
-//!   that the next cookie it hands out is `N`. Once per process, on the first call from a
-//!   connection to a bus broker (`sd_bus_is_bus_client()` > 0), i.e. in systemd PID 1 the
+//!   that the next cookie it hands out is `N`. Once per process, on the first call after
+//!   `Hello` (which must keep cookie 1) from a connection to a bus broker (`sd_bus_is_bus_client()` > 0), i.e. in systemd PID 1 the
 //!   API bus: its direct connections on `/run/systemd/private` keep their own low cookies,
 //!   which is what the incident looked like (the API bus dead, systemctl over the private
 //!   socket still working) and what lets `sdcookie doctor` diagnose it.
@@ -119,15 +119,18 @@ mod injection {
             DONE.store(true, Ordering::Release);
             return Ok(());
         };
-        if !is_bus_client(userdata) {
+        // SAFETY: `sdbus_cookie_next`'s `# Safety`: NULL or a valid, exclusive `uint64_t *`;
+        // the reference ends with this function, before the real allocation runs.
+        let cookie = unsafe { ptr::slot(cookie) }.ok_or(EINVAL)?;
+        // A bus connection's first message is Hello, and sd-bus insists on its cookie being
+        // 1 (process_hello(): a reply with reply_cookie != 1 fails the connection with
+        // -EIO), so the jump waits for the second message.
+        if *cookie == 0 || !is_bus_client(userdata) {
             return Ok(());
         }
         if DONE.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        // SAFETY: `sdbus_cookie_next`'s `# Safety`: NULL or a valid, exclusive `uint64_t *`;
-        // the reference ends with this function, before the real allocation runs.
-        let cookie = unsafe { ptr::slot(cookie) }.ok_or(EINVAL)?;
         if *cookie < start - 1 {
             eprintln!(
                 "sdbus-cookie: fault injection: bus connection {userdata:p}: cookie {:#x} -> {:#x}, next {start:#x}",
