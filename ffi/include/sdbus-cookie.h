@@ -73,8 +73,7 @@ const char *sdbus_cookie_version(void);
  * Predicate for sdbus_cookie_next(): return true if `cookie` is still awaiting a reply
  * (sd-bus: it is a key of bus->reply_callbacks), false if it may be reused.
  * `userdata` is passed through untouched. It must not unwind (no C++ exception, no
- * longjmp out of it) and must not call back into the same sdbus_cookie_next() call's
- * `cookie`.
+ * longjmp out of it) and must not touch the `*cookie` of the call that invoked it.
  */
 typedef bool (*sdbus_cookie_in_use_t)(uint64_t cookie, void *userdata);
 

@@ -442,6 +442,22 @@ mod tests {
     }
 
     #[test]
+    fn misaligned_out_pointer_is_einval_not_undefined_behaviour() {
+        let a = sdbus_cookie_allocator_new();
+        let mut buf = [0u64; 2];
+        // One byte into `buf`: in bounds, but not aligned for a u64.
+        let misaligned = buf.as_mut_ptr().cast::<u8>().wrapping_add(1).cast::<u64>();
+        // SAFETY: `a` is live and used by this thread only; the misaligned pointer is never
+        // dereferenced, that is what this test checks.
+        unsafe {
+            assert_eq!(sdbus_cookie_allocator_next(a, misaligned), -22);
+            assert_eq!(sdbus_cookie_allocator_current(a), 0, "state unchanged");
+            sdbus_cookie_allocator_free(a);
+        }
+        assert_eq!(buf, [0, 0]);
+    }
+
+    #[test]
     fn version_is_the_crate_version() {
         // SAFETY: the function returns a static NUL-terminated string.
         let v = unsafe { core::ffi::CStr::from_ptr(sdbus_cookie_version()) };

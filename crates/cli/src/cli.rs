@@ -123,7 +123,7 @@ pub struct Limits {
     /// Maximum number of tasks (>= 1, or infinity): TasksMax.
     #[arg(long, value_name = "N", value_parser = parse::tasks)]
     pub tasks_max: Option<u64>,
-    /// CPU weight 1..=10000: CPUWeight (v1: converted to CPUShares by systemd).
+    /// CPU weight 1..=10000: CPUWeight (cgroup v1: CPUShares = W*1024/100, systemd's mapping).
     #[arg(long, value_name = "W", value_parser = parse::cpu_weight)]
     pub cpu_weight: Option<u64>,
     /// CPU time in percent of one CPU (e.g. 50 or 150%): CPUQuota.

@@ -5,16 +5,19 @@
 //!    cgroup files; then updated and read back again; then stopped;
 //! 3. the doctor runs inside the sandbox and reports PID 1's cookie;
 //! 4. the client's own connection is driven to the edge (a ping sealed with cookie
-//!    0xfffffff0, then scope lifecycles and pings) and crosses 0xffffffff: it lands on
-//!    0x80000000 and skips the cookies still pending there (two calls that timed out).
+//!    0xfffffff0, then scope lifecycles); systemd is stalled with SIGSTOP, so two calls
+//!    sealed with 0x80000001/2 time out (no hang) and stay quarantined; calls to the bus
+//!    driver cross 0xffffffff, land on 0x80000000 and skip the two; SIGCONT, and the late
+//!    replies release them.
 //!
 //! Every step checks what it shows; a mismatch fails the demo (exit 1).
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
-use sdbus_sandbox::{Sandbox, SandboxOptions};
+use sdbus_sandbox::Sandbox;
 
 use crate::cli::DemoArgs;
 use crate::doctor::{CEILING, CYCLED};
@@ -123,8 +126,7 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
         "booting a sandbox: real systemd as PID 1 of new namespaces",
     );
     let t = Instant::now();
-    let bus_config = DemoBusConfig::write()?;
-    let sandbox = sandbox_cmd::boot_with(args.systemd.as_ref(), bus_config.options())?;
+    let sandbox = sandbox_cmd::boot(args.systemd.as_ref())?;
     println!(
         "      systemd {} is up as host pid {} ({:.1} s); bus {}",
         sandbox.systemd_version(),
@@ -273,56 +275,6 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
     Ok(0)
 }
 
-/// The system bus policy denies method calls between ordinary peers, so a call the client
-/// sends to itself would be refused by dbus-daemon at once (an `AccessDenied` error from
-/// `org.freedesktop.DBus`) instead of staying unanswered. The demo's dbus-daemon therefore
-/// runs with the stock system config plus one rule: root may send method calls. That lets
-/// step 4 keep calls pending without an extra process.
-struct DemoBusConfig {
-    dir: PathBuf,
-}
-
-impl DemoBusConfig {
-    fn write() -> Result<DemoBusConfig, DemoError> {
-        let dir = std::env::temp_dir().join(format!("sdcookie-demo-{}", std::process::id()));
-        let io = |e: std::io::Error| {
-            DemoError::Check(format!(
-                "writing the demo's bus config in {}: {e}",
-                dir.display()
-            ))
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        std::fs::write(
-            dir.join("system.conf"),
-            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n              \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
-             <busconfig>\n  <include>/usr/share/dbus-1/system.conf</include>\n  \
-             <policy user=\"root\">\n    <allow send_type=\"method_call\"/>\n  </policy>\n</busconfig>\n",
-        )
-        .map_err(io)?;
-        Ok(DemoBusConfig { dir })
-    }
-
-    fn options(&self) -> SandboxOptions {
-        // As the sandbox's default dbus.service, with our config file instead of --system.
-        SandboxOptions::default().unit(
-            "dbus.service",
-            format!(
-                "[Unit]\nDescription=D-Bus System Message Bus (sdcookie demo policy)\nDefaultDependencies=no\n\
-                 Requires=dbus.socket\nAfter=dbus.socket\n\n[Service]\nType=notify\nNotifyAccess=main\n\
-                 ExecStart=/usr/bin/dbus-daemon --config-file={} --address=systemd: --nofork --nopidfile \
-                 --systemd-activation --syslog-only\n",
-                self.dir.join("system.conf").display()
-            ),
-        )
-    }
-}
-
-impl Drop for DemoBusConfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// What the crossing showed.
 struct Crossing {
     last_before: u32,
@@ -348,41 +300,51 @@ fn lifecycle(sandbox: &Sandbox, client: &Client, n: u32) -> Result<(), DemoError
     Ok(())
 }
 
+/// Stops the sandbox's systemd (SIGSTOP) until dropped: a stalled PID 1, as in the incident.
+struct Stalled(Pid);
+
+impl Stalled {
+    fn new(pid: u32) -> Result<Stalled, DemoError> {
+        let pid = Pid::from_raw(pid as i32);
+        kill(pid, Signal::SIGSTOP)
+            .map_err(|e| DemoError::Check(format!("SIGSTOP to systemd: {e}")))?;
+        Ok(Stalled(pid))
+    }
+}
+
+impl Drop for Stalled {
+    fn drop(&mut self) {
+        let _ = kill(self.0, Signal::SIGCONT);
+    }
+}
+
+fn hex_list(cookies: &[u32]) -> String {
+    cookies
+        .iter()
+        .map(|c| format!("{c:#010x}"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
-    // A fresh connection, so its cookie starts at 1 and everything below is its own doing.
+    // A fresh connection, so its cookie starts low and everything below is its own doing.
     let client = client(sandbox);
     client.version()?;
-    let skipped = vec![CYCLED + 1, CYCLED + 2];
-    for &k in &skipped {
-        match client.ping(PingTarget::Myself, Some(k), SHORT) {
-            Err(sdbus_cgroup::Error::Timeout { .. }) => {}
-            Ok(_) => return Err(DemoError::Check("a call to ourselves was answered".into())),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let stats = client.stats();
-    println!(
-        "      two calls to ourselves, sealed with {:#010x} and {:#010x}, time out: nobody answers them,",
-        skipped[0], skipped[1]
-    );
-    println!("      so their cookies stay reserved (quarantined: {}) until a late reply or the disconnect", stats.quarantined);
-    check(stats.quarantined >= 2, || {
-        format!("{} cookies quarantined, expected 2", stats.quarantined)
-    })?;
+    let cookie = || client.stats().cookie as u32;
 
-    // What one scope lifecycle costs in cookies, measured here, far from the edge.
+    // What one scope lifecycle costs in cookies, measured far from the edge.
     let before = client.stats().cookie;
     lifecycle(sandbox, &client, 0)?;
     let cost = client.stats().cookie - before;
-    println!("      one scope lifecycle (start with limits, wait for the job, stop, reset-failed) takes {cost} cookies");
+    println!(
+        "      one scope lifecycle (start with limits, wait for the job, stop, reset-failed) takes {cost} cookies"
+    );
 
     client.ping(PingTarget::Systemd, Some(EDGE), DEADLINE)?;
-    println!("      a ping sealed with {EDGE:#010x}: the connection adopts it (cookie = max(cookie, k), like sd-bus)");
-
-    // Scope lifecycles while one more surely fits below the ceiling, then single pings to
-    // see every cookie around the edge. The cookie each call used is the allocator's
-    // current value right after it (one call at a time here).
-    let cookie = || client.stats().cookie as u32;
+    println!(
+        "      a ping sealed with {EDGE:#010x}: the connection adopts it (cookie = max(cookie, k), like sd-bus)"
+    );
+    // Scope lifecycles while one more surely fits below the ceiling.
     let mut n = 0;
     while u64::from(CEILING - cookie()) > cost + 2 {
         let before = cookie();
@@ -394,11 +356,37 @@ fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
             cookie()
         );
     }
+
+    // systemd stalls. Two calls, sealed with cookies of the cycled half, time out at their
+    // deadline instead of hanging, and their cookies stay reserved until the late reply.
+    let skipped = vec![CYCLED + 1, CYCLED + 2];
+    let stalled = Stalled::new(sandbox.pid())?;
+    for &k in &skipped {
+        match client.ping(PingTarget::Systemd, Some(k), SHORT) {
+            Err(sdbus_cgroup::Error::Timeout { .. }) => {}
+            Ok(_) => return Err(DemoError::Check("a stopped systemd answered".into())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let stats = client.stats();
+    println!(
+        "      systemd stalls (SIGSTOP): calls sealed with {} time out after {} ms, no hang;",
+        hex_list(&skipped),
+        SHORT.as_millis()
+    );
+    println!(
+        "      their cookies stay reserved (quarantined: {}) until systemd's late reply",
+        stats.quarantined
+    );
+    check(stats.quarantined == 2, || {
+        format!("{} cookies quarantined, expected 2", stats.quarantined)
+    })?;
+
+    // Single calls to the bus driver (it still answers) show every cookie around the edge.
     let mut last_before = cookie();
-    let mut line = String::from("      pings:");
+    let mut line = String::from("      calls to the bus driver use:");
     let landed = loop {
-        client.ping(PingTarget::Systemd, None, DEADLINE)?;
-        let used = cookie();
+        let used = client.ping(PingTarget::Bus, None, DEADLINE)?;
         line += &format!(" {used:#010x}");
         if used < last_before {
             break used;
@@ -406,17 +394,14 @@ fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
         last_before = used;
         check(line.len() < 400, || "the cookie never wrapped".into())?;
     };
-    client.ping(PingTarget::Systemd, None, DEADLINE)?;
-    let after = cookie();
+    let after = client.ping(PingTarget::Bus, None, DEADLINE)?;
     println!("{line} {after:#010x}");
-    println!("      after {last_before:#010x} the counter jumps to {landed:#010x} (bit 31 marks \"cycled\"),");
     println!(
-        "      then skips {} (still pending) and goes on at {after:#010x}",
-        skipped
-            .iter()
-            .map(|c| format!("{c:#010x}"))
-            .collect::<Vec<_>>()
-            .join(" and ")
+        "      after {last_before:#010x} the counter jumps to {landed:#010x} (bit 31 marks \"cycled\"),"
+    );
+    println!(
+        "      skips {} (still pending) and goes on at {after:#010x}",
+        hex_list(&skipped)
     );
     check(last_before == CEILING, || {
         format!("last cookie before the wrap was {last_before:#010x}")
@@ -428,6 +413,21 @@ fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
         format!("after the wrap came {after:#010x}, expected 0x80000003")
     })?;
 
+    // systemd wakes up and answers the parked calls late: that releases their cookies.
+    drop(stalled);
+    let until = Instant::now() + DEADLINE;
+    while client.stats().pending > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stats = client.stats();
+    println!(
+        "      systemd continues (SIGCONT): {} late replies release the quarantined cookies (pending now {})",
+        stats.late_replies, stats.pending
+    );
+    check(stats.pending == 0, || {
+        format!("{} cookies still pending", stats.pending)
+    })?;
+
     n += 1;
     lifecycle(sandbox, &client, n)?;
     let stats = client.stats();
@@ -436,8 +436,13 @@ fn client_crossing(sandbox: &Sandbox) -> Result<Crossing, DemoError> {
         stats.cookie, stats.cookie_cycled
     );
     println!(
-        "      client stats: {} calls, {} replies, {} unmatched, {} from a wrong sender, {} timeouts",
-        stats.calls, stats.replies, stats.unmatched_replies, stats.wrong_sender_replies, stats.timeouts
+        "      client stats: {} calls, {} replies, {} late, {} unmatched, {} from a wrong sender, {} timeouts",
+        stats.calls,
+        stats.replies,
+        stats.late_replies,
+        stats.unmatched_replies,
+        stats.wrong_sender_replies,
+        stats.timeouts
     );
     check(
         stats.unmatched_replies == 0 && stats.wrong_sender_replies == 0,

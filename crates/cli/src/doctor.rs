@@ -421,8 +421,14 @@ pub fn assess(obs: &Observation) -> Report {
         let eta = eta_seconds
             .map(|s| format!(", ceiling in {}", human_secs(s)))
             .unwrap_or_default();
+        let refused = private_error
+            .as_deref()
+            .is_some_and(|e| e.contains("reset by peer") || e.contains("Broken pipe"));
         let private_note = if private_responsive {
             ""
+        } else if refused {
+            // Seen with systemd 252: it drops private-socket peers from another PID namespace.
+            " (the private socket hung up on us: run sdcookie in systemd's PID namespace)"
         } else {
             " (private socket not reachable)"
         };

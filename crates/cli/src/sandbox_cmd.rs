@@ -30,14 +30,7 @@ pub enum SandboxError {
 
 /// Boots a sandbox with the default units and, if given, another systemd binary.
 pub fn boot(systemd: Option<&PathBuf>) -> Result<Sandbox, SandboxError> {
-    boot_with(systemd, SandboxOptions::default())
-}
-
-/// Boots a sandbox from `opts` and, if given, another systemd binary.
-pub fn boot_with(
-    systemd: Option<&PathBuf>,
-    mut opts: SandboxOptions,
-) -> Result<Sandbox, SandboxError> {
+    let mut opts = SandboxOptions::default();
     if let Some(path) = systemd {
         opts = opts.systemd(path);
     }

@@ -6,7 +6,7 @@
 //! so nothing is left behind whatever the command did. The pid must be one systemd can
 //! see: run `sdcookie` in systemd's PID namespace.
 
-use sdbus_cgroup::{Client, Options, Resources, Scope, Skipped, Target};
+use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Skipped, Target};
 
 use crate::cli::{Connect, Limits, ScopeRunArgs, ScopeStopArgs, ScopeUpdateArgs};
 use crate::held::{Held, SpawnError};
@@ -78,13 +78,25 @@ fn oci(what: &'static str, v: u64) -> Result<i64, ScopeError> {
     i64::try_from(v).map_err(|_| ScopeError::TooLarge { what, value: v })
 }
 
-/// The CLI's limits in the client's (OCI) terms.
-pub fn resources(l: &Limits) -> Result<Resources, ScopeError> {
+/// systemd's own mapping of a v2 weight onto v1 shares (`cgroup_cpu_weight_to_shares()`
+/// in `src/core/cgroup.c`): shares = weight · 1024 / 100, clamped to 2..=262144.
+pub fn weight_to_shares(weight: u64) -> u64 {
+    (weight * 1024 / 100).clamp(2, 262_144)
+}
+
+/// The CLI's limits in the client's (OCI) terms. `--cpu-weight` becomes `CPUWeight` on
+/// cgroup v2 and, like systemd does for `CPUWeight=` there, `CPUShares` on v1.
+pub fn resources(l: &Limits, mode: CgroupMode) -> Result<Resources, ScopeError> {
+    let (cpu_weight, cpu_shares) = match (l.cpu_weight, mode) {
+        (Some(w), CgroupMode::Legacy) => (None, Some(weight_to_shares(w))),
+        (w, _) => (w, None),
+    };
     Ok(Resources {
         memory_limit: l.memory_max.map(|v| oci("memory max", v)).transpose()?,
         memory_high: l.memory_high.map(|v| oci("memory high", v)).transpose()?,
         pids_limit: l.tasks_max.map(|v| oci("tasks max", v)).transpose()?,
-        cpu_weight: l.cpu_weight,
+        cpu_weight,
+        cpu_shares,
         // PERCENT of one CPU = PERCENT/100 of each period (CPUQuota= semantics).
         cpu_quota: l
             .cpu_quota
@@ -104,7 +116,7 @@ fn warn_skipped(skipped: &[Skipped]) {
 /// `scope run`: returns the command's exit status.
 pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
     let client = client(&args.connect);
-    let res = resources(&args.limits)?;
+    let res = resources(&args.limits, client.cgroup_mode())?;
     // Connect (and validate) before forking, so a dead systemd costs no child.
     let mut scope = Scope::new(args.name.clone(), vec![std::process::id()]);
     scope.slice = args.slice.clone();
@@ -141,7 +153,8 @@ pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
 /// `scope update`.
 pub fn update(args: &ScopeUpdateArgs) -> Result<(), ScopeError> {
     let client = client(&args.connect);
-    let skipped = client.set_resources(&args.name, &resources(&args.limits)?)?;
+    let skipped =
+        client.set_resources(&args.name, &resources(&args.limits, client.cgroup_mode())?)?;
     warn_skipped(&skipped);
     Ok(())
 }
@@ -150,4 +163,36 @@ pub fn update(args: &ScopeUpdateArgs) -> Result<(), ScopeError> {
 pub fn stop(args: &ScopeStopArgs) -> Result<(), ScopeError> {
     client(&args.connect).stop(&args.name)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_maps_to_shares_like_systemd_on_v1() {
+        assert_eq!(weight_to_shares(100), 1024);
+        assert_eq!(weight_to_shares(1), 10);
+        assert_eq!(weight_to_shares(10_000), 102_400);
+        let l = Limits {
+            cpu_weight: Some(200),
+            ..Limits::default()
+        };
+        let v1 = resources(&l, CgroupMode::Legacy).unwrap();
+        assert_eq!((v1.cpu_weight, v1.cpu_shares), (None, Some(2048)));
+        let v2 = resources(&l, CgroupMode::Unified).unwrap();
+        assert_eq!((v2.cpu_weight, v2.cpu_shares), (Some(200), None));
+    }
+
+    #[test]
+    fn quota_percent_is_per_100ms_period_and_infinity_is_minus_one() {
+        let l = Limits {
+            cpu_quota: Some(150),
+            memory_max: Some(u64::MAX),
+            ..Limits::default()
+        };
+        let r = resources(&l, CgroupMode::Unified).unwrap();
+        assert_eq!(r.cpu_quota, Some(150_000));
+        assert_eq!(r.memory_limit, Some(-1));
+    }
 }

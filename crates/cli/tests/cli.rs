@@ -269,14 +269,16 @@ if [ -d $cg/memory ]; then
   echo "mem=$(cat $cg/memory/$s/memory.limit_in_bytes)"
   echo "pids=$(cat $cg/pids/$s/pids.max)"
   echo "quota=$(cat $cg/cpu/$s/cpu.cfs_quota_us)"
+  [ "$(cat $cg/cpu/$s/cpu.shares)" = 2048 ] && echo cpuweight=ok
 else
   echo "mem=$(cat $cg/$s/memory.max)"
   echo "pids=$(cat $cg/$s/pids.max)"
   read quota period < $cg/$s/cpu.max; echo "quota=$quota"
+  [ "$(cat $cg/$s/cpu.weight)" = 200 ] && echo cpuweight=ok
 fi
 exit 3"#;
     let script = format!(
-        "{BIN} scope run --name sdc-t1 --memory-max 64M --tasks-max 7 --cpu-quota 50% --timeout 20s -- sh -c '{probe}'; \
+        "{BIN} scope run --name sdc-t1 --memory-max 64M --tasks-max 7 --cpu-quota 50% --cpu-weight 200 --timeout 20s -- sh -c '{probe}'; \
          echo status=$?; systemctl show -p LoadState sdc-t1.scope"
     );
     let r = run(&["sandbox", "--", "sh", "-c", &script]);
@@ -402,4 +404,33 @@ fn doctor_with_bus_down_and_private_up_is_critical() {
         v["message"].as_str().unwrap().contains("dbus-daemon"),
         "{v}"
     );
+}
+
+/// No systemd: `scope run` fails with 125 and one line, and the command never runs.
+#[test]
+fn scope_run_without_systemd_is_125_and_never_runs_the_command() {
+    let marker = std::env::temp_dir().join(format!("sdcookie-never-{}", std::process::id()));
+    let marker = marker.to_str().unwrap();
+    let r = run(&[
+        "scope",
+        "run",
+        "--address",
+        "unix:path=/nonexistent",
+        "--timeout",
+        "2s",
+        "--name",
+        "x",
+        "--",
+        "touch",
+        marker,
+    ]);
+    assert_eq!(r.code, Some(125), "{}", r.context());
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.context());
+    assert!(
+        r.stderr
+            .starts_with("sdcookie: error: connecting to unix:path=/nonexistent"),
+        "{}",
+        r.context()
+    );
+    assert!(!std::path::Path::new(marker).exists(), "the command ran");
 }

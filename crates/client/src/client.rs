@@ -25,8 +25,9 @@ use crate::resources::{CgroupMode, PropertyPlan, Resources, Skipped};
 pub enum Target {
     /// The system bus: `$DBUS_SYSTEM_BUS_ADDRESS`, else `/run/dbus/system_bus_socket`.
     SystemBus,
-    /// PID 1's private socket `/run/systemd/private` (direct, no bus, root only). It keeps
-    /// working when dbus-daemon is down.
+    /// PID 1's private socket `/run/systemd/private` (direct, no bus, no `Hello`, root only).
+    /// It keeps working when dbus-daemon is down. systemd only accepts peers whose pid it
+    /// can see, i.e. callers inside its PID namespace.
     SystemdPrivate,
     /// The user's bus: `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`, where the
     /// user manager (`systemd --user`) is `org.freedesktop.systemd1`.
@@ -216,6 +217,8 @@ pub struct Stats {
     pub cookie_headroom: u64,
     /// Our cookie is in the cycled half (`>= 0x80000000`), where pending cookies are skipped.
     pub cookie_cycled: bool,
+    /// Times our cookie jumped from the ceiling back to `0x80000000`.
+    pub cookie_wraps: u64,
     /// Cookies awaiting a reply (including quarantined ones).
     pub pending: usize,
     /// Cookies of calls that timed out locally, reserved until their late reply.
@@ -235,7 +238,8 @@ pub struct Stats {
 }
 
 /// The peer (systemd) serial watch. On the API bus, systemd's serial *is* PID 1's sd-bus
-/// cookie for its bus connection — the counter that overflowed in systemd#11809.
+/// cookie for its bus connection — the counter that overflowed in systemd#11809. On a
+/// direct (private socket) connection it is the counter of that one connection instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PeerWatch {
     /// Messages from systemd seen on the current connection.
@@ -268,10 +272,9 @@ impl PeerWatch {
 pub enum PingTarget {
     /// systemd (`org.freedesktop.DBus.Peer.Ping`).
     Systemd,
-    /// Our own unique name: the bus delivers it to us and nobody answers, so the call times
-    /// out and its cookie stays quarantined (pending) for the rest of the connection. Bus
-    /// connections only.
-    Myself,
+    /// The bus driver (`org.freedesktop.DBus.GetId`); bus connections only. It answers even
+    /// while systemd is stalled.
+    Bus,
 }
 
 #[derive(Debug)]
@@ -292,7 +295,11 @@ pub struct Client {
     target: Target,
     opts: Options,
     mode: CgroupMode,
+    /// The live session; held only to read or swap it, never across I/O, so `stats()`
+    /// answers at once even while a reconnect waits for a stalled peer.
     session: Mutex<Option<Arc<Session>>>,
+    /// Serializes handshakes (one reconnect at a time).
+    connecting: Mutex<()>,
     counters: Arc<Counters>,
 }
 
@@ -351,6 +358,7 @@ impl Client {
             mode: opts.cgroup_mode.unwrap_or_else(CgroupMode::detect),
             opts,
             session: Mutex::new(None),
+            connecting: Mutex::new(()),
             counters: Arc::new(Counters::default()),
         }
     }
@@ -372,24 +380,36 @@ impl Client {
         self.mode
     }
 
+    fn live_session(&self) -> Option<Arc<Session>> {
+        let guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().filter(|s| !s.conn.is_closed()).cloned()
+    }
+
     fn session(&self) -> Result<Arc<Session>> {
-        let mut guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = guard.as_ref() {
-            if !s.conn.is_closed() {
-                return Ok(Arc::clone(s));
-            }
+        if let Some(s) = self.live_session() {
+            return Ok(s);
         }
-        // Drop the dead one first (closes its socket, ends its reader).
-        *guard = None;
+        let _one_at_a_time = self.connecting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = self.live_session() {
+            return Ok(s); // another thread reconnected meanwhile
+        }
+        // Take the dead one out and drop it outside the lock (closes its socket, ends its
+        // reader; in-flight callers holding it see Disconnected).
+        let dead = self.session.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(dead);
         let s = Arc::new(self.handshake()?);
-        *guard = Some(Arc::clone(&s));
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&s));
         Ok(s)
     }
 
     fn handshake(&self) -> Result<Session> {
         let (address, direct) = self.target.resolve();
-        let t = self.opts.connect_timeout;
-        let conn = Conn::open(&address, direct, Arc::clone(&self.counters), t)?;
+        // One deadline for the whole handshake (socket, auth, Hello, AddMatch, GetNameOwner,
+        // Version), not one per step: a stalled peer costs connect_timeout, not four times it.
+        let deadline = std::time::Instant::now() + self.opts.connect_timeout;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
+        let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left())?;
+        conn.set_job_ttl(self.opts.call_timeout + self.opts.job_timeout);
         let fail = |e: Error| match e {
             Error::Dbus { step, name, message, .. } => Error::Connect {
                 target: address.clone(),
@@ -410,7 +430,7 @@ impl Client {
         let conn = &session.conn;
         if !direct {
             let hello = conn
-                .call(Dest::Bus, "/org/freedesktop/DBus", BUS_NAME, "Hello", &(), "", Step::Hello, t, None)
+                .call(Dest::Bus, "/org/freedesktop/DBus", BUS_NAME, "Hello", &(), "", Step::Hello, left(), None)
                 .map_err(fail)?;
             let unique: String = body(&hello, "", Step::Hello).map_err(fail)?;
             conn.set_names(Some(unique), None);
@@ -423,7 +443,7 @@ impl Client {
                 &(JOB_REMOVED_MATCH,),
                 "",
                 Step::AddMatch,
-                t,
+                left(),
                 None,
             )
             .map_err(fail)?;
@@ -436,7 +456,7 @@ impl Client {
                     &(SYSTEMD_NAME,),
                     "",
                     Step::GetNameOwner,
-                    t,
+                    left(),
                     None,
                 )
                 .map_err(fail)?;
@@ -452,7 +472,7 @@ impl Client {
                 &(MANAGER_IFACE, "Version"),
                 "",
                 Step::Version,
-                t,
+                left(),
                 None,
             )
             .map_err(fail)?;
@@ -797,35 +817,37 @@ impl Client {
         let s = self.session()?;
         let dest = match target {
             PingTarget::Systemd => Dest::Systemd,
-            PingTarget::Myself if s.conn.direct => {
-                return Err(Error::Unsupported { what: "ping to self on a direct connection", needs: 0, found: 0 })
+            PingTarget::Bus if s.conn.direct => {
+                return Err(Error::Unsupported { what: "a bus ping on a direct connection", needs: 0, found: 0 })
             }
-            PingTarget::Myself => Dest::Myself,
+            PingTarget::Bus => Dest::Bus,
         };
-        let before = s.conn.snapshot().cookie;
-        let reply = s.conn.call(
+        // The system bus policy denies Peer.Ping to the driver; GetId is always allowed.
+        let (path, iface, member) = if dest == Dest::Bus {
+            ("/org/freedesktop/DBus", BUS_NAME, "GetId")
+        } else {
+            (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
+        };
+        let mut used = 0;
+        let reply = s.conn.call_serial(
             dest,
-            SYSTEMD_PATH,
-            "org.freedesktop.DBus.Peer",
-            "Ping",
+            path,
+            iface,
+            member,
             &(),
             "",
             Step::Ping,
             timeout,
             sealed,
+            &mut used,
         );
-        let used = sealed.unwrap_or_else(|| {
-            // Without a sealed cookie the allocator's current value is the one just used
-            // (unless another thread sent in between; callers wanting certainty seal).
-            s.conn.snapshot().cookie.max(before) as u32
-        });
         reply.map(|_| used)
     }
 
     /// Closes the connection now (the next operation reconnects).
     pub fn disconnect(&self) {
-        let mut guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        *guard = None;
+        let old = self.session.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(old);
     }
 
     /// Health: connection, cookies both ways, reply checks.
@@ -855,6 +877,7 @@ impl Client {
             cookie: snap.as_ref().map_or(0, |s| s.cookie),
             cookie_headroom: u64::from(u32::MAX).saturating_sub(snap.as_ref().map_or(0, |s| s.cookie)),
             cookie_cycled: snap.as_ref().is_some_and(|s| s.cycled),
+            cookie_wraps: snap.as_ref().map_or(0, |s| s.wraps),
             pending: snap.as_ref().map_or(0, |s| s.pending),
             quarantined: snap.as_ref().map_or(0, |s| s.quarantined),
             waiting_calls: snap.as_ref().map_or(0, |s| s.waiting_slots),

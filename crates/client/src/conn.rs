@@ -29,7 +29,7 @@ use futures_lite::StreamExt;
 use zbus::message::{Message, Type as MsgType};
 use zbus::zvariant::{DynamicType, OwnedObjectPath};
 
-use crate::cookie::Allocator;
+use sdbus_cookie::Allocator;
 use crate::error::{Error, Result, Step};
 
 pub(crate) const BUS_NAME: &str = "org.freedesktop.DBus";
@@ -44,8 +44,7 @@ pub(crate) enum Dest {
     Bus,
     /// systemd: `org.freedesktop.systemd1` on a bus, the peer on the private socket.
     Systemd,
-    /// Our own unique name: a call nobody answers (tests park cookies with it).
-    Myself,
+
 }
 
 /// Counters that survive reconnects.
@@ -102,8 +101,12 @@ pub(crate) struct JobDone {
 pub(crate) struct State {
     alloc: Allocator,
     pending: HashMap<u32, Slot>,
-    jobs: HashMap<String, JobDone>,
+    /// Buffered `JobRemoved` by job path, with when it arrived.
+    jobs: HashMap<String, (Instant, JobDone)>,
     job_interest: usize,
+    /// Buffered signals older than this are nobody's (their waiter gave up): on a busy bus
+    /// job interest may never drop to zero, so age bounds the buffer.
+    job_ttl: Duration,
     closed: Option<String>,
     direct: bool,
     /// systemd's unique name on a bus, once known.
@@ -119,6 +122,7 @@ impl State {
             pending: HashMap::new(),
             jobs: HashMap::new(),
             job_interest: 0,
+            job_ttl: Duration::from_secs(60),
             closed: None,
             direct,
             systemd_owner: None,
@@ -127,7 +131,7 @@ impl State {
         }
     }
 
-    fn from_systemd(&self, sender: Option<&str>) -> bool {
+    fn is_from_systemd(&self, sender: Option<&str>) -> bool {
         if self.direct {
             sender.is_none()
         } else {
@@ -138,8 +142,11 @@ impl State {
     /// Routes one incoming message. Returns true when a waiter may have been satisfied.
     pub(crate) fn dispatch(&mut self, counters: &Counters, msg: Message) -> bool {
         let header = msg.header();
-        let sender = header.sender().map(|s| s.as_str());
-        if self.from_systemd(sender) {
+        let sender = header
+            .sender()
+            .map(|s| s.as_str())
+            .filter(|s| !(self.direct && *s == crate::direct::DIRECT_SENDER));
+        if self.is_from_systemd(sender) {
             let serial = header.primary().serial_num().get();
             if self.peer.messages > 0 && serial < self.peer.last {
                 self.peer.wraps += 1;
@@ -158,7 +165,13 @@ impl State {
                     counters.unmatched_replies.fetch_add(1, Ordering::Relaxed);
                     return false;
                 };
-                if slot.expect.as_deref() != sender {
+                // The bus driver answers with errors on behalf of the callee (ServiceUnknown,
+                // AccessDenied, NoReply, LimitsExceeded); dbus-daemon stamps the sender, so
+                // it cannot be forged by another client.
+                let driver_error = !self.direct
+                    && header.message_type() == MsgType::Error
+                    && sender == Some(BUS_NAME);
+                if slot.expect.as_deref() != sender && !driver_error {
                     slot.wrong_sender_seen = true;
                     counters.wrong_sender_replies.fetch_add(1, Ordering::Relaxed);
                     return false;
@@ -189,7 +202,7 @@ impl State {
                 if !is_job_removed {
                     return false;
                 }
-                if !self.from_systemd(sender) {
+                if !self.is_from_systemd(sender) {
                     counters.foreign_signals.fetch_add(1, Ordering::Relaxed);
                     return false;
                 }
@@ -200,7 +213,12 @@ impl State {
                 drop(header);
                 match msg.body().deserialize::<(u32, OwnedObjectPath, String, String)>() {
                     Ok((_id, job, unit, result)) => {
-                        self.jobs.insert(job.as_str().to_owned(), JobDone { unit, result });
+                        let now = Instant::now();
+                        if self.jobs.len() >= 64 {
+                            let ttl = self.job_ttl;
+                            self.jobs.retain(|_, (at, _)| now.duration_since(*at) < ttl);
+                        }
+                        self.jobs.insert(job.as_str().to_owned(), (now, JobDone { unit, result }));
                         true
                     }
                     Err(_) => false,
@@ -269,7 +287,14 @@ impl Conn {
         let target = address.to_owned();
         let connect_err = |step, detail: String| Error::Connect { target: target.clone(), step, detail };
         let build = async {
-            zbus::connection::Builder::address(address)?.p2p().build().await
+            let builder = if direct {
+                // Our own read half: see direct.rs for why.
+                let socket = crate::direct::connect(address).map_err(zbus::Error::from)?;
+                zbus::connection::Builder::socket(socket)
+            } else {
+                zbus::connection::Builder::address(address)?
+            };
+            builder.p2p().build().await
         };
         let zconn = async_io::block_on(futures_lite::future::or(
             async { Some(build.await) },
@@ -296,6 +321,10 @@ impl Conn {
             .map_err(|e| connect_err(Step::Connect, format!("spawning the reader: {e}")))?;
         shared.counters.connects.fetch_add(1, Ordering::Relaxed);
         Ok(Conn { zconn, shared, direct })
+    }
+
+    pub(crate) fn set_job_ttl(&self, ttl: Duration) {
+        self.shared.lock().job_ttl = ttl;
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -337,10 +366,32 @@ impl Conn {
     where
         B: serde::Serialize + DynamicType,
     {
+        let mut serial = 0;
+        self.call_serial(dest, path, iface, member, body, unit, step, timeout, sealed, &mut serial)
+    }
+
+    /// [`call`](Self::call), also telling which serial was used (0 if none was reserved).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn call_serial<B>(
+        &self,
+        dest: Dest,
+        path: &str,
+        iface: &str,
+        member: &str,
+        body: &B,
+        unit: &str,
+        step: Step,
+        timeout: Duration,
+        sealed: Option<u32>,
+        used: &mut u32,
+    ) -> Result<Message>
+    where
+        B: serde::Serialize + DynamicType,
+    {
         let deadline = Instant::now() + timeout;
         let timeout_err = || Error::Timeout { unit: unit.to_owned(), step, after: timeout };
         let disc = |detail: String| Error::Disconnected { unit: unit.to_owned(), step, detail };
-        let cookie_err = |e: crate::cookie::Error| Error::Cookie { step, detail: e.to_string() };
+        let cookie_err = |e: sdbus_cookie::Error| Error::Cookie { step, detail: e.to_string() };
 
         // Reserve the serial.
         let (serial, dest_name) = {
@@ -352,7 +403,6 @@ impl Conn {
                 Dest::Bus => (Some(BUS_NAME.to_owned()), Some(BUS_NAME.to_owned())),
                 Dest::Systemd if self.direct => (None, None),
                 Dest::Systemd => (Some(SYSTEMD_NAME.to_owned()), st.systemd_owner.clone()),
-                Dest::Myself => (st.unique_name.clone(), st.unique_name.clone()),
             };
             let serial = match sealed {
                 Some(k) => {
@@ -374,6 +424,7 @@ impl Conn {
             );
             (serial, dest_name)
         };
+        *used = serial;
         self.shared.counters.calls.fetch_add(1, Ordering::Relaxed);
 
         let release = |this: &Self| {
@@ -488,7 +539,7 @@ impl Conn {
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
         loop {
-            if let Some(done) = st.jobs.remove(job) {
+            if let Some((_, done)) = st.jobs.remove(job) {
                 return Ok(done);
             }
             if let Some(why) = &st.closed {
@@ -517,6 +568,7 @@ impl Conn {
         ConnSnapshot {
             cookie: st.alloc.current(),
             cycled: st.alloc.has_cycled(),
+            wraps: st.alloc.wraps(),
             pending: st.alloc.pending_len(),
             quarantined: st.alloc.quarantined_len(),
             waiting_slots: st.pending.len(),
@@ -532,7 +584,7 @@ impl Conn {
     pub(crate) fn shutdown(&self) {
         self.mark_closed("closed by the client".into());
         let z = self.zconn.clone();
-        let _ = async_io::block_on(futures_lite::future::or(
+        async_io::block_on(futures_lite::future::or(
             async {
                 let _ = z.close().await;
             },
@@ -548,6 +600,7 @@ impl Conn {
 pub(crate) struct ConnSnapshot {
     pub cookie: u64,
     pub cycled: bool,
+    pub wraps: u64,
     pub pending: usize,
     pub quarantined: usize,
     pub waiting_slots: usize,
@@ -601,4 +654,174 @@ fn reader(mut stream: zbus::MessageStream, zconn: zbus::Connection, shared: Arc<
     st.close(why);
     drop(st);
     shared.cond.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    //! The routing rules of `State::dispatch`, on messages built with zbus's own builders
+    //! (no bus needed: this is our matching logic, not systemd's behaviour).
+    use super::*;
+
+    fn nz(v: u32) -> NonZeroU32 {
+        NonZeroU32::new(v).unwrap()
+    }
+
+    fn call(serial: u32) -> Message {
+        Message::method_call("/org/freedesktop/systemd1", "GetUnit")
+            .unwrap()
+            .sender(":1.7")
+            .unwrap()
+            .serial(nz(serial))
+            .build(&("x.scope",))
+            .unwrap()
+    }
+
+    fn reply(to: &Message, sender: Option<&str>, serial: u32) -> Message {
+        let mut b = Message::method_return(&to.header()).unwrap().serial(nz(serial));
+        if let Some(s) = sender {
+            b = b.sender(s).unwrap();
+        }
+        b.build(&()).unwrap()
+    }
+
+    fn bus_state() -> State {
+        let mut st = State::new(false);
+        st.systemd_owner = Some(":1.0".into());
+        st.unique_name = Some(":1.7".into());
+        st
+    }
+
+    fn park(st: &mut State, serial: u32, expect: Option<&str>) {
+        st.alloc.insert_pending(u64::from(serial)).unwrap();
+        st.pending.insert(
+            serial,
+            Slot { expect: expect.map(str::to_owned), state: SlotState::Waiting, wrong_sender_seen: false },
+        );
+    }
+
+    #[test]
+    fn reply_from_the_callee_is_delivered_and_recorded_as_peer_serial() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        park(&mut st, 5, Some(":1.0"));
+        assert!(st.dispatch(&c, reply(&call(5), Some(":1.0"), 900)));
+        assert!(matches!(st.pending[&5].state, SlotState::Done(_)));
+        assert_eq!(c.replies.load(Ordering::Relaxed), 1);
+        assert_eq!((st.peer.messages, st.peer.last), (1, 900));
+    }
+
+    #[test]
+    fn reply_from_the_wrong_sender_is_counted_and_not_delivered() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        park(&mut st, 5, Some(":1.0"));
+        assert!(!st.dispatch(&c, reply(&call(5), Some(":1.66"), 3)));
+        assert!(matches!(st.pending[&5].state, SlotState::Waiting));
+        assert!(st.pending[&5].wrong_sender_seen);
+        assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 1);
+        assert_eq!(st.peer.messages, 0, "a stranger's serial is not systemd's cookie");
+        // A method *return* claiming to be from the bus driver is not accepted either.
+        assert!(!st.dispatch(&c, reply(&call(5), Some(BUS_NAME), 4)));
+        assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 2);
+        // The right reply still gets through afterwards.
+        assert!(st.dispatch(&c, reply(&call(5), Some(":1.0"), 901)));
+    }
+
+    #[test]
+    fn bus_driver_error_on_behalf_of_the_callee_is_delivered() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        park(&mut st, 5, Some(":1.0"));
+        let err = Message::error(&call(5).header(), "org.freedesktop.DBus.Error.ServiceUnknown")
+            .unwrap()
+            .sender(BUS_NAME)
+            .unwrap()
+            .serial(nz(8))
+            .build(&("gone",))
+            .unwrap();
+        assert!(st.dispatch(&c, err));
+        assert!(matches!(st.pending[&5].state, SlotState::Done(_)));
+    }
+
+    #[test]
+    fn reply_to_no_pending_call_is_counted_and_dropped() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        park(&mut st, 5, Some(":1.0"));
+        assert!(!st.dispatch(&c, reply(&call(6), Some(":1.0"), 902)));
+        assert_eq!(c.unmatched_replies.load(Ordering::Relaxed), 1);
+        assert!(matches!(st.pending[&5].state, SlotState::Waiting));
+        // A second reply to an already answered call is unmatched too.
+        assert!(st.dispatch(&c, reply(&call(5), Some(":1.0"), 903)));
+        assert!(!st.dispatch(&c, reply(&call(5), Some(":1.0"), 904)));
+        assert_eq!(c.unmatched_replies.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn late_reply_releases_the_quarantined_cookie() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        park(&mut st, 5, Some(":1.0"));
+        st.pending.get_mut(&5).unwrap().state = SlotState::Quarantined;
+        st.alloc.quarantine(5).unwrap();
+        assert_eq!(st.alloc.quarantined_len(), 1);
+        assert!(!st.dispatch(&c, reply(&call(5), Some(":1.0"), 905)));
+        assert_eq!(c.late_replies.load(Ordering::Relaxed), 1);
+        assert!(st.pending.is_empty());
+        assert_eq!((st.alloc.pending_len(), st.alloc.quarantined_len()), (0, 0));
+    }
+
+    #[test]
+    fn direct_connection_expects_no_sender_and_watches_every_serial() {
+        let (mut st, c) = (State::new(true), Counters::default());
+        park(&mut st, 9, None);
+        assert!(!st.dispatch(&c, reply(&call(9), Some(":1.3"), 10)));
+        assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 1);
+        assert!(st.dispatch(&c, reply(&call(9), None, 11)));
+        assert_eq!(st.peer.last, 11);
+    }
+
+    fn job_removed(sender: &str, serial: u32, job: &str, result: &str) -> Message {
+        Message::signal(SYSTEMD_PATH, MANAGER_IFACE, "JobRemoved")
+            .unwrap()
+            .sender(sender)
+            .unwrap()
+            .serial(nz(serial))
+            .build(&(7u32, zbus::zvariant::ObjectPath::try_from(job).unwrap(), "x.scope", result))
+            .unwrap()
+    }
+
+    #[test]
+    fn job_removed_is_buffered_by_path_only_from_systemd_and_only_while_awaited() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        let job = "/org/freedesktop/systemd1/job/7";
+        // Nobody waits: not buffered (would grow without bound).
+        assert!(!st.dispatch(&c, job_removed(":1.0", 20, job, "done")));
+        assert!(st.jobs.is_empty());
+        st.job_interest = 1;
+        // From a stranger: counted, ignored.
+        assert!(!st.dispatch(&c, job_removed(":1.9", 2, job, "failed")));
+        assert_eq!(c.foreign_signals.load(Ordering::Relaxed), 1);
+        assert!(st.jobs.is_empty());
+        assert!(st.dispatch(&c, job_removed(":1.0", 21, job, "canceled")));
+        assert_eq!(st.jobs[job].1.result, "canceled");
+        assert_eq!(st.peer.last, 21);
+    }
+
+    #[test]
+    fn unclaimed_job_signals_age_out_while_others_keep_waiting() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        st.job_interest = 1;
+        st.job_ttl = Duration::ZERO;
+        for i in 0..200 {
+            st.dispatch(&c, job_removed(":1.0", 100 + i, &format!("/j/{i}"), "done"));
+        }
+        assert!(st.jobs.len() <= 64, "buffer grew to {}", st.jobs.len());
+        assert!(st.jobs.contains_key("/j/199"), "the newest is kept");
+    }
+
+    #[test]
+    fn peer_serial_going_down_counts_as_a_wrap() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        st.job_interest = 1;
+        st.dispatch(&c, job_removed(":1.0", 0xffff_fffe, "/j/1", "done"));
+        st.dispatch(&c, job_removed(":1.0", 0x8000_0000, "/j/2", "done"));
+        assert_eq!(st.peer.wraps, 1);
+        assert_eq!(st.peer.last, 0x8000_0000);
+    }
 }

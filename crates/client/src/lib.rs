@@ -32,8 +32,7 @@
 
 mod client;
 mod conn;
-#[path = "cookie_shim.rs"]
-mod cookie;
+mod direct;
 mod error;
 mod names;
 mod resources;

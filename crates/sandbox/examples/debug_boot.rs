@@ -1,4 +1,4 @@
-//! Boots one sandbox and prints what PID 1 logged and where things are (for debugging).
+//! Boots one sandbox and prints where things are and what PID 1 logged (for debugging a host).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = sdbus_sandbox::Sandbox::boot(sdbus_sandbox::SandboxOptions::default())?;
     println!(
@@ -19,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::read_link(fd.path()).ok()
         );
     }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _sleeper = sandbox.command("sleep").arg("30").spawn()?;
     std::thread::sleep(std::time::Duration::from_millis(300));
     println!("--- log ---\n{}", sandbox.log());
     let out = sandbox.command("sh").args(["-c", "cat /proc/self/mountinfo; ls -la /run/sdbus-sandbox; cat /run/sdbus-sandbox/console | head"]).output()?;

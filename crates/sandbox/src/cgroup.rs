@@ -52,6 +52,9 @@ pub(crate) struct Hierarchy {
     pub(crate) mount_data: String,
     /// Controllers (v1) or `name=` of the hierarchy, used to find our own cgroup in it.
     pub(crate) controllers: Vec<String>,
+    /// The cgroup shown at the mount point (mountinfo's root field; `/` unless the host
+    /// itself is a container that bind-mounted a subtree there).
+    pub(crate) mount_root: String,
 }
 
 /// The host's cgroup setup as read from `/proc/self/mountinfo` and `/proc/self/cgroup`.
@@ -65,83 +68,7 @@ pub(crate) struct HostCgroups {
 
 impl HostCgroups {
     pub(crate) fn detect() -> Result<HostCgroups, Error> {
-        let mountinfo = read("/proc/self/mountinfo")?;
-        let mut hierarchies = Vec::new();
-        let mut root_fstype = None;
-        for line in mountinfo.lines() {
-            let Some(m) = MountInfoLine::parse(line) else {
-                continue;
-            };
-            if m.mount_point == CGROUP_ROOT {
-                // Several mounts may be stacked; the last one listed is the visible one.
-                root_fstype = Some(m.fstype.to_owned());
-            }
-            let rel = match m.mount_point.strip_prefix(CGROUP_ROOT) {
-                Some("") => String::new(),
-                Some(r) if r.starts_with('/') => r[1..].to_owned(),
-                _ => continue,
-            };
-            let h = match m.fstype {
-                "cgroup2" => Hierarchy {
-                    mount_point: PathBuf::from(m.mount_point),
-                    rel_mount_point: rel,
-                    v2: true,
-                    mount_data: String::new(),
-                    controllers: Vec::new(),
-                },
-                "cgroup" => {
-                    let opts: Vec<&str> = m
-                        .super_options
-                        .split(',')
-                        .filter(|o| !matches!(*o, "rw" | "ro"))
-                        .collect();
-                    let controllers = opts
-                        .iter()
-                        .filter(|o| !o.contains('=') || o.starts_with("name="))
-                        .filter(|o| {
-                            !matches!(
-                                **o,
-                                "xattr" | "noprefix" | "none" | "clone_children" | "cpuset_v2_mode"
-                            )
-                        })
-                        .map(|o| (*o).to_owned())
-                        .collect();
-                    Hierarchy {
-                        mount_point: PathBuf::from(m.mount_point),
-                        rel_mount_point: rel,
-                        v2: false,
-                        mount_data: opts.join(","),
-                        controllers,
-                    }
-                }
-                _ => continue,
-            };
-            // The same hierarchy mounted twice under /sys/fs/cgroup: keep the first.
-            if !hierarchies
-                .iter()
-                .any(|o: &Hierarchy| o.mount_point == h.mount_point)
-            {
-                hierarchies.push(h);
-            }
-        }
-        let layout = match root_fstype.as_deref() {
-            Some("cgroup2") => CgroupLayout::Unified,
-            Some("tmpfs") if hierarchies.iter().any(|h| h.v2) => CgroupLayout::Hybrid,
-            Some("tmpfs") => CgroupLayout::Legacy,
-            _ => {
-                return Err(Error::NoCgroups {
-                    detail: format!("{CGROUP_ROOT} is not a cgroup2 or tmpfs mount"),
-                })
-            }
-        };
-        if layout == CgroupLayout::Unified {
-            hierarchies.retain(|h| h.v2 && h.rel_mount_point.is_empty());
-        }
-        if hierarchies.is_empty() {
-            return Err(Error::NoCgroups {
-                detail: format!("no cgroup hierarchy is mounted under {CGROUP_ROOT}"),
-            });
-        }
+        let (layout, hierarchies) = parse_mountinfo(&read("/proc/self/mountinfo")?)?;
         let mut symlinks = Vec::new();
         if layout != CgroupLayout::Unified {
             let entries = fs::read_dir(CGROUP_ROOT)
@@ -178,7 +105,19 @@ impl HostCgroups {
                                 && set.len() == h.controllers.len()
                                 && h.controllers.iter().all(|c| set.contains(&c.as_str()))
                         };
-                        matches.then(|| cg.to_owned())
+                        // Relative to what is mounted at the mount point.
+                        let root = h.mount_root.trim_end_matches('/');
+                        let cg = match cg.strip_prefix(root) {
+                            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+                            _ => cg,
+                        };
+                        matches.then(|| {
+                            if cg.is_empty() {
+                                "/".to_owned()
+                            } else {
+                                cg.to_owned()
+                            }
+                        })
                     })
                     .next()
                     .ok_or_else(|| Error::NoCgroups {
@@ -192,8 +131,92 @@ impl HostCgroups {
     }
 }
 
+/// The cgroup layout and hierarchies mounted under `/sys/fs/cgroup`, from mountinfo text.
+fn parse_mountinfo(mountinfo: &str) -> Result<(CgroupLayout, Vec<Hierarchy>), Error> {
+    let mut hierarchies = Vec::new();
+    let mut root_fstype = None;
+    for line in mountinfo.lines() {
+        let Some(m) = MountInfoLine::parse(line) else {
+            continue;
+        };
+        if m.mount_point == CGROUP_ROOT {
+            // Several mounts may be stacked; the last one listed is the visible one.
+            root_fstype = Some(m.fstype.to_owned());
+        }
+        let rel = match m.mount_point.strip_prefix(CGROUP_ROOT) {
+            Some("") => String::new(),
+            Some(r) if r.starts_with('/') => r[1..].to_owned(),
+            _ => continue,
+        };
+        let h = match m.fstype {
+            "cgroup2" => Hierarchy {
+                mount_point: PathBuf::from(m.mount_point),
+                rel_mount_point: rel,
+                v2: true,
+                mount_data: String::new(),
+                controllers: Vec::new(),
+                mount_root: m.root.to_owned(),
+            },
+            "cgroup" => {
+                let opts: Vec<&str> = m
+                    .super_options
+                    .split(',')
+                    .filter(|o| !matches!(*o, "rw" | "ro"))
+                    .collect();
+                let controllers = opts
+                    .iter()
+                    .filter(|o| !o.contains('=') || o.starts_with("name="))
+                    .filter(|o| {
+                        !matches!(
+                            **o,
+                            "xattr" | "noprefix" | "none" | "clone_children" | "cpuset_v2_mode"
+                        )
+                    })
+                    .map(|o| (*o).to_owned())
+                    .collect();
+                Hierarchy {
+                    mount_point: PathBuf::from(m.mount_point),
+                    rel_mount_point: rel,
+                    v2: false,
+                    mount_data: opts.join(","),
+                    controllers,
+                    mount_root: m.root.to_owned(),
+                }
+            }
+            _ => continue,
+        };
+        // The same hierarchy mounted twice under /sys/fs/cgroup: keep the first.
+        if !hierarchies
+            .iter()
+            .any(|o: &Hierarchy| o.mount_point == h.mount_point)
+        {
+            hierarchies.push(h);
+        }
+    }
+    let layout = match root_fstype.as_deref() {
+        Some("cgroup2") => CgroupLayout::Unified,
+        Some("tmpfs") if hierarchies.iter().any(|h| h.v2) => CgroupLayout::Hybrid,
+        Some("tmpfs") => CgroupLayout::Legacy,
+        _ => {
+            return Err(Error::NoCgroups {
+                detail: format!("{CGROUP_ROOT} is not a cgroup2 or tmpfs mount"),
+            })
+        }
+    };
+    if layout == CgroupLayout::Unified {
+        hierarchies.retain(|h| h.v2 && h.rel_mount_point.is_empty());
+    }
+    if hierarchies.is_empty() {
+        return Err(Error::NoCgroups {
+            detail: format!("no cgroup hierarchy is mounted under {CGROUP_ROOT}"),
+        });
+    }
+    Ok((layout, hierarchies))
+}
+
 /// One line of `/proc/self/mountinfo`, borrowed.
 pub(crate) struct MountInfoLine<'a> {
+    pub(crate) root: &'a str,
     pub(crate) mount_point: &'a str,
     pub(crate) fstype: &'a str,
     pub(crate) super_options: &'a str,
@@ -202,12 +225,15 @@ pub(crate) struct MountInfoLine<'a> {
 impl<'a> MountInfoLine<'a> {
     pub(crate) fn parse(line: &'a str) -> Option<MountInfoLine<'a>> {
         let (left, right) = line.split_once(" - ")?;
-        let mount_point = left.split(' ').nth(4)?;
+        let mut l = left.split(' ');
+        let root = l.nth(3)?;
+        let mount_point = l.next()?;
         let mut r = right.split(' ');
         let fstype = r.next()?;
         let _source = r.next()?;
         let super_options = r.next()?;
         Some(MountInfoLine {
+            root,
             mount_point,
             fstype,
             super_options,
@@ -318,6 +344,67 @@ mod tests {
             (m.mount_point, m.fstype, m.super_options),
             ("/sys/fs/cgroup/memory", "cgroup", "rw,memory")
         );
+    }
+
+    const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+50 27 0:38 / /elsewhere rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+";
+
+    #[test]
+    fn hybrid_layout_mirrors_every_hierarchy_with_its_mount_options() {
+        let (layout, hs) = parse_mountinfo(HYBRID).unwrap();
+        assert_eq!(layout, CgroupLayout::Hybrid);
+        let summary: Vec<(&str, bool, &str)> = hs
+            .iter()
+            .map(|h| (h.rel_mount_point.as_str(), h.v2, h.mount_data.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("cpu,cpuacct", false, "cpu,cpuacct"),
+                ("memory", false, "memory"),
+                ("systemd", false, "xattr,name=systemd"),
+                ("unified", true, ""),
+            ]
+        );
+        assert_eq!(hs[0].controllers, ["cpu", "cpuacct"]);
+        assert_eq!(hs[2].controllers, ["name=systemd"]);
+    }
+
+    #[test]
+    fn legacy_layout_has_no_v2_hierarchy() {
+        let legacy: String = HYBRID
+            .lines()
+            .filter(|l| !l.contains("cgroup2"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let (layout, hs) = parse_mountinfo(&legacy).unwrap();
+        assert_eq!(layout, CgroupLayout::Legacy);
+        assert_eq!(hs.len(), 3);
+    }
+
+    #[test]
+    fn unified_layout_is_the_cgroup2_mount_on_sys_fs_cgroup() {
+        let text = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
+        let (layout, hs) = parse_mountinfo(text).unwrap();
+        assert_eq!(layout, CgroupLayout::Unified);
+        assert_eq!(hs.len(), 1);
+        assert!(hs[0].v2 && hs[0].rel_mount_point.is_empty());
+        assert_eq!(hs[0].mount_point, Path::new("/sys/fs/cgroup"));
+    }
+
+    #[test]
+    fn no_cgroup_mount_is_a_typed_error() {
+        let text = "22 27 0:21 / /proc rw,relatime - proc proc rw\n";
+        assert!(matches!(
+            parse_mountinfo(text),
+            Err(Error::NoCgroups { .. })
+        ));
     }
 
     #[test]

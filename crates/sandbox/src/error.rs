@@ -112,6 +112,13 @@ pub enum Error {
         /// The file asked for.
         file: String,
     },
+    /// A D-Bus call to the sandbox's systemd failed (in the crate's own convenience calls).
+    Bus {
+        /// The call, e.g. "GetUnit foo.scope".
+        step: String,
+        /// The D-Bus error (name and message).
+        message: String,
+    },
     /// Teardown could not remove a cgroup of the subtree.
     Teardown {
         /// The cgroup directory that stayed.
@@ -194,6 +201,7 @@ impl fmt::Display for Error {
                     "no cgroup file {file} for control group {control_group} in any hierarchy"
                 )
             }
+            Error::Bus { step, message } => write!(f, "{step} on the sandbox bus: {message}"),
             Error::Teardown { path, source } => {
                 write!(f, "could not remove cgroup {}: {source}", path.display())
             }

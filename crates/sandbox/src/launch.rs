@@ -21,6 +21,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::ptr;
+use std::sync::{mpsc, Mutex};
+use std::thread;
 
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
@@ -28,6 +30,8 @@ use nix::unistd::Pid;
 /// One system call (or a short fixed sequence) of the child's setup.
 #[derive(Debug)]
 pub(crate) enum Op {
+    /// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: die with the launcher thread, i.e. the process.
+    DieWithParent,
     /// `open(path, O_WRONLY)` and write `"0"`: moves the calling process into that cgroup.
     JoinCgroup(CString),
     Unshare(libc::c_int),
@@ -94,10 +98,50 @@ pub(crate) struct ChildFailure {
     pub(crate) error: io::Error,
 }
 
+type Launched = Result<Pid, Result<ChildFailure, io::Error>>;
+
+/// The launcher thread's queue; the thread lives as long as the process.
+static LAUNCHER: Mutex<Option<mpsc::Sender<Job>>> = Mutex::new(None);
+
+/// A plan to launch and where to send the outcome.
+type Job = (Plan, mpsc::Sender<Launched>);
+
 /// Starts PID 1 of a new pid + mount + uts namespace and runs `plan` in it.
 /// Returns its host pid once it has exec'd the program, or how it failed (the child is
 /// reaped in that case).
-pub(crate) fn launch(plan: &Plan) -> Result<Pid, Result<ChildFailure, io::Error>> {
+///
+/// The clone happens on one long-lived launcher thread, because the child's parent-death
+/// signal (SIGKILL, set as the plan's first step) fires when the parent *thread* exits:
+/// cloned from a test's own thread, a sandbox kept beyond that test (say, in a static)
+/// would die with the thread. From the launcher it dies only with the process — also when
+/// the process is killed and no destructor runs.
+pub(crate) fn launch(plan: Plan) -> Launched {
+    let (reply_tx, reply_rx) = mpsc::channel();
+    {
+        let mut launcher = LAUNCHER.lock().unwrap_or_else(|p| p.into_inner());
+        if launcher.is_none() {
+            let (tx, rx) = mpsc::channel::<Job>();
+            thread::Builder::new()
+                .name("sdbus-sandbox-launcher".into())
+                .spawn(move || {
+                    for (plan, reply) in rx {
+                        let _ = reply.send(launch_here(&plan));
+                    }
+                })
+                .map_err(Err)?;
+            *launcher = Some(tx);
+        }
+        let sent = launcher.as_ref().map(|tx| tx.send((plan, reply_tx)));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(Err(io::Error::other("the sandbox launcher thread is gone")));
+        }
+    }
+    reply_rx
+        .recv()
+        .unwrap_or_else(|_| Err(Err(io::Error::other("the sandbox launcher thread is gone"))))
+}
+
+fn launch_here(plan: &Plan) -> Launched {
     let exec = ExecArgs {
         argv: ptrs(&plan.argv),
         envp: ptrs(&plan.envp),
@@ -205,6 +249,13 @@ unsafe fn run_op(op: &Op) -> libc::c_int {
     // SAFETY: every pointer comes from a live CString/Vec owned by the plan.
     unsafe {
         match op {
+            Op::DieWithParent => libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ),
             Op::JoinCgroup(procs) => write_file(procs, b"0", libc::O_WRONLY),
             Op::Unshare(flags) => libc::unshare(*flags),
             Op::Mount {

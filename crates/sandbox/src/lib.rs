@@ -53,9 +53,18 @@
 //! 4. `container=sdbus-sandbox`, `SYSTEMD_UNIT_PATH=/run/sdbus-sandbox/units`, exec
 //!    `systemd --system`.
 //!
-//! Teardown: SIGKILL to PID 1 (the kernel then kills every process of the namespace),
-//! reap it, remove the cgroup subtree bottom-up. The mount namespace dies with its last
-//! process, so no mount is ever left on the host.
+//! # Teardown
+//!
+//! [`Sandbox::shutdown`] and `Drop` (also while unwinding from a panic): SIGKILL to PID 1
+//! (the kernel then kills every process of the namespace), reap it, remove the cgroup
+//! subtree bottom-up. The mount namespace dies with its last process, so no mount is
+//! ever left on the host.
+//!
+//! If the owning process dies without running destructors (SIGKILL, `abort`, a sandbox
+//! kept in a `static`), PID 1 still gets SIGKILL from the kernel as its parent-death
+//! signal, so no sandbox process outlives its owner; only the empty `sandbox-<id>`
+//! cgroups stay behind (`rmdir` them). The signal is tied to the process, not to the
+//! thread that booted the sandbox, so a sandbox may be shared between test threads.
 //!
 //! # Concurrency
 //!
@@ -262,7 +271,7 @@ impl Sandbox {
         }
         // From here on, dropping `sandbox` on any error undoes everything done so far.
         let plan = sandbox.plan(&options)?;
-        let pid = match launch::launch(&plan) {
+        let pid = match launch::launch(plan) {
             Ok(pid) => pid,
             Err(Ok(failure)) => {
                 return Err(Error::Pid1Setup {
@@ -360,6 +369,68 @@ impl Sandbox {
         Ok(text.trim_end().to_owned())
     }
 
+    /// The `ControlGroup` of a loaded unit (e.g. `/system.slice/foo.scope`), asked from
+    /// the sandbox's systemd over its bus.
+    pub fn unit_control_group(&self, unit: &str) -> Result<String, Error> {
+        let interface = match unit.rsplit_once('.').map(|(_, t)| t) {
+            Some("scope") => "org.freedesktop.systemd1.Scope",
+            Some("service") => "org.freedesktop.systemd1.Service",
+            Some("slice") => "org.freedesktop.systemd1.Slice",
+            Some("socket") => "org.freedesktop.systemd1.Socket",
+            Some("mount") => "org.freedesktop.systemd1.Mount",
+            Some("swap") => "org.freedesktop.systemd1.Swap",
+            _ => {
+                return Err(Error::InvalidOption {
+                    detail: format!("{unit:?} is not a unit type with a control group"),
+                })
+            }
+        };
+        let bus_err = |step: String| {
+            move |e: zbus::Error| Error::Bus {
+                step,
+                message: e.to_string(),
+            }
+        };
+        let bus = zbus::blocking::connection::Builder::address(self.bus_address().as_str())
+            .map(|b| b.method_timeout(Duration::from_secs(10)))
+            .and_then(|b| b.build())
+            .map_err(bus_err("connecting".into()))?;
+        let reply = bus
+            .call_method(
+                Some("org.freedesktop.systemd1"),
+                "/org/freedesktop/systemd1",
+                Some("org.freedesktop.systemd1.Manager"),
+                "GetUnit",
+                &(unit,),
+            )
+            .map_err(bus_err(format!("GetUnit {unit}")))?;
+        let path: zbus::zvariant::OwnedObjectPath = reply
+            .body()
+            .deserialize()
+            .map_err(bus_err(format!("GetUnit {unit}")))?;
+        let step = format!("Get {interface}.ControlGroup of {unit}");
+        let value: zbus::zvariant::OwnedValue = bus
+            .call_method(
+                Some("org.freedesktop.systemd1"),
+                path.as_str(),
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &(interface, "ControlGroup"),
+            )
+            .and_then(|r| r.body().deserialize())
+            .map_err(bus_err(step.clone()))?;
+        String::try_from(value).map_err(|e| Error::Bus {
+            step,
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads cgroup file `file` of unit `unit` from the host's cgroup tree, e.g.
+    /// `read_unit_cgroup_file("foo.scope", "pids.max")` (see [`cgroup_file`](Self::cgroup_file)).
+    pub fn read_unit_cgroup_file(&self, unit: &str, file: &str) -> Result<String, Error> {
+        self.read_cgroup_file(&self.unit_control_group(unit)?, file)
+    }
+
     /// A command to run inside the sandbox's PID, mount, cgroup and UTS namespaces, in the
     /// cgroups of its PID 1 (see [`SandboxCommand`]). `program` is looked up in `PATH`
     /// inside the sandbox.
@@ -421,6 +492,7 @@ impl Sandbox {
     fn plan(&self, options: &SandboxOptions) -> Result<Plan, Error> {
         let mut steps = Vec::new();
         let mut step = |what: String, op: Op| steps.push(Step { op, what });
+        step("set the parent-death signal".into(), Op::DieWithParent);
         for s in &self.subtrees {
             let procs = s.dir.join("cgroup.procs");
             step(
@@ -657,10 +729,11 @@ impl Sandbox {
         let result = loop {
             match rx.recv_timeout(Duration::from_millis(5)) {
                 Ok(version) => break Ok(version),
-                Err(mpsc::RecvTimeoutError::Disconnected) if stop.load(Ordering::SeqCst) => {
-                    unreachable!()
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                // The probe thread died (a panic in zbus?): keep watching PID 1 until the deadline.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    thread::sleep(Duration::from_millis(5))
                 }
-                Err(_) => {}
             }
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::EINTR) => {}
@@ -847,6 +920,14 @@ mod tests {
             matches!(&err, Error::NoDbusDaemon { path } if path == Path::new("/nonexistent/dbus-daemon")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn sandboxes_can_be_shared_between_test_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Sandbox>();
+        shareable::<SandboxChild>();
+        shareable::<Error>();
     }
 
     #[test]

@@ -253,6 +253,7 @@ static void test_allocator_quarantine_and_release(void) {
         CHECK_EQ_INT(sdbus_cookie_allocator_pending_add(a, 12), 0);
         CHECK_EQ_INT(sdbus_cookie_allocator_quarantine(a, 10), 0);
         CHECK_EQ_INT(sdbus_cookie_allocator_quarantine(a, 11), 0);
+        CHECK_EQ_INT(sdbus_cookie_allocator_quarantine(a, 11), 0); /* again: no change */
         CHECK_EQ_INT(sdbus_cookie_allocator_quarantine(a, 13), -ENOENT);
         CHECK_EQ_INT(sdbus_cookie_allocator_quarantine(a, 0), -EINVAL);
         CHECK_EQ_INT(sdbus_cookie_allocator_quarantine(a, SDBUS_COOKIE_MAX + 1), -EINVAL);

@@ -224,3 +224,27 @@ impl HostSnapshot {
         assert_eq!(now.dev, self.dev, "/dev entries changed");
     }
 }
+
+/// Removes cgroup directories and everything below them, deepest first.
+pub fn remove_cgroup_trees(dirs: &[PathBuf]) -> std::io::Result<()> {
+    fn remove(dir: &Path) -> std::io::Result<()> {
+        for e in fs::read_dir(dir)?.flatten() {
+            if e.file_type()?.is_dir() {
+                remove(&e.path())?;
+            }
+        }
+        match fs::remove_dir(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+    let mut result = Ok(());
+    for d in dirs {
+        if d.exists() {
+            if let Err(e) = remove(d) {
+                result = Err(e);
+            }
+        }
+    }
+    result
+}

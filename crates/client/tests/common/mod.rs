@@ -1,0 +1,157 @@
+//! Shared helpers for the integration tests: a real systemd in a sandbox, a client for it,
+//! processes to put in scopes, and the counters the leak checks compare.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sdbus_cgroup::{CgroupMode, Client, Options, Target};
+use sdbus_sandbox::{Sandbox, SandboxChild, SandboxOptions};
+
+/// Boots a sandbox or fails the test with the reason (never skips).
+pub fn boot() -> Sandbox {
+    match Sandbox::boot(SandboxOptions::default()) {
+        Ok(sb) => sb,
+        Err(e) => panic!(
+            "these tests need a real systemd in a sandbox (root, namespaces, systemd, \
+             dbus-daemon); booting it failed: {e}"
+        ),
+    }
+}
+
+pub fn mode(sb: &Sandbox) -> CgroupMode {
+    if sb.cgroup_layout().is_unified() {
+        CgroupMode::Unified
+    } else {
+        CgroupMode::Legacy
+    }
+}
+
+pub fn options(sb: &Sandbox) -> Options {
+    Options::default()
+        .with_cgroup_mode(mode(sb))
+        .with_timeouts(Duration::from_secs(20), Duration::from_secs(20), Duration::from_secs(30))
+}
+
+/// A client on the sandbox's system bus.
+pub fn client(sb: &Sandbox, opts: Options) -> Client {
+    let target = Target::Address { address: sb.bus_address(), direct: false };
+    Client::connect(target, opts).unwrap_or_else(|e| panic!("connecting to the sandbox bus: {e}"))
+}
+
+/// A long sleep inside the sandbox, for a scope to hold.
+pub fn sleeper(sb: &Sandbox) -> SandboxChild {
+    sb.command("sleep").arg("1000").spawn().expect("spawning sleep in the sandbox")
+}
+
+/// Open file descriptors of this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+}
+
+/// What each open fd of this process points to (for leak reports).
+pub fn fd_targets() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .flatten()
+        .map(|e| {
+            let t = std::fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default();
+            format!("{}->{t}", e.file_name().to_string_lossy())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Names of this process's threads (for leak reports).
+pub fn thread_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path().join("comm")).unwrap_or_default().trim().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Threads of this process, minus async-io's `blocking` pool: that pool (used by zbus to
+/// connect) keeps its idle threads up to its own adaptive limit, shared by the whole
+/// process, so they are not per-connection state. [`blocking_pool_threads`] bounds it.
+pub fn thread_count() -> usize {
+    thread_names().iter().filter(|n| !n.starts_with("blocking-")).count()
+}
+
+/// Threads of async-io's `blocking` pool.
+pub fn blocking_pool_threads() -> usize {
+    thread_names().iter().filter(|n| n.starts_with("blocking-")).count()
+}
+
+/// Every `*.scope` directory below the sandbox's cgroup subtrees on the host.
+pub fn scope_cgroups(sb: &Sandbox) -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if p.extension().is_some_and(|x| x == "scope") {
+                    out.push(p.clone());
+                }
+                walk(&p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for root in sb.host_cgroup_paths() {
+        walk(&root, &mut out);
+    }
+    out.retain(|p| !p.ends_with("init.scope"));
+    out
+}
+
+/// Polls `f` every 20 ms until it returns true or `limit` passes.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The host pid of the sandbox's dbus-daemon (same PID namespace as its PID 1).
+pub fn dbus_daemon_pid(sb: &Sandbox) -> Option<u32> {
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", sb.pid())).ok()?;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() != "dbus-daemon" {
+            continue;
+        }
+        if std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() == Some(&ns) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("kill(2)");
+}
+
+/// Resumes a SIGSTOPped process even if the test panics.
+pub struct ContOnDrop(pub u32);
+
+impl Drop for ContOnDrop {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0 as i32),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+    }
+}
