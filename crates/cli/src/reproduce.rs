@@ -170,6 +170,9 @@ pub struct Run {
     pub wrong_sender_replies: u64,
     /// The doctor, run inside the sandbox after the edge.
     pub doctor: DoctorSays,
+    /// What systemd logged on its console about its API bus (lines mentioning it, or a
+    /// failed send): in legacy, how 252's sd-bus reacts to the unsealable message.
+    pub systemd_log: Vec<String>,
     /// The whole boot (s).
     pub seconds: f64,
 }
@@ -590,6 +593,21 @@ fn boot_and_drive(
         )?;
     }
 
+    let systemd_log: Vec<String> = sandbox
+        .log()
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            ["API bus", "Operation not supported", "closing down", "sdbus-cookie: "]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .map(str::to_owned)
+        .collect();
+    for line in &systemd_log {
+        progress(format!("[{mode}] systemd: {line}"));
+    }
+
     let stats = d.client.stats();
     // Wrong-sender replies are expected in legacy only: dbus-daemon's NoReply for the call
     // systemd could not answer (it answers for a callee that left the bus).
@@ -625,6 +643,7 @@ fn boot_and_drive(
         mismatched_replies: mismatched,
         wrong_sender_replies: stats.wrong_sender_replies,
         doctor,
+        systemd_log,
         seconds: 0.0,
     };
     drop(d);
@@ -779,6 +798,12 @@ pub fn text(r: &Report) -> String {
     );
     for (k, a, b) in rows {
         s += &format!("{k:<w0$}  {a:<w1$}  {b}\n");
+    }
+    for line in &l.systemd_log {
+        s += &format!("legacy systemd log: {line}\n");
+    }
+    for line in &f.systemd_log {
+        s += &format!("fixed systemd log:  {line}\n");
     }
     s += &format!(
         "\nlegacy: the incident — systemd cannot send on its bus, the client times out instead of hanging,\n        the doctor sees it without gdb ({}).\nfixed:  the cookie cycles to 0x80000000 and systemd keeps working.\nbuild {:.1} s, total {:.1} s\n",
