@@ -142,3 +142,39 @@ mod injection {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn never(_: u64, _: *mut c_void) -> bool {
+        false
+    }
+
+    // No SDBUS_COOKIE_FAULT_START in the test environment: only the rule itself shows.
+    #[cfg(feature = "legacy")]
+    #[test]
+    fn legacy_counts_past_0xffffffff_like_v241_instead_of_cycling() {
+        let mut c: u64 = 0xffff_fffe;
+        for want in [0xffff_ffffu64, 0x1_0000_0000, 0x1_0000_0001] {
+            assert_eq!(next(&mut c, Some(never), core::ptr::null_mut()), Ok(0));
+            assert_eq!(c, want);
+        }
+    }
+
+    #[cfg(not(feature = "legacy"))]
+    #[test]
+    fn fixed_test_build_still_cycles_to_0x80000000() {
+        let mut c: u64 = 0xffff_ffff;
+        assert_eq!(next(&mut c, Some(never), core::ptr::null_mut()), Ok(0));
+        assert_eq!(c, 0x8000_0000);
+    }
+
+    #[test]
+    fn null_cookie_is_einval_in_test_builds_too() {
+        assert_eq!(
+            next(core::ptr::null_mut(), Some(never), core::ptr::null_mut()),
+            Err(EINVAL)
+        );
+    }
+}

@@ -598,9 +598,14 @@ fn boot_and_drive(
         .lines()
         .map(str::trim)
         .filter(|l| {
-            ["API bus", "Operation not supported", "closing down", "sdbus-cookie: "]
-                .iter()
-                .any(|k| l.contains(k))
+            [
+                "API bus",
+                "Operation not supported",
+                "closing down",
+                "sdbus-cookie: ",
+            ]
+            .iter()
+            .any(|k| l.contains(k))
         })
         .map(str::to_owned)
         .collect();
@@ -810,4 +815,19 @@ pub fn text(r: &Report) -> String {
         l.doctor.message, r.build_seconds, r.seconds
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_cookie_parses_hex_and_decimal_and_rejects_what_cannot_be_a_start() {
+        assert_eq!(parse_cookie("0xffffff00"), Ok(0xffff_ff00));
+        assert_eq!(parse_cookie("4294967040"), Ok(0xffff_ff00));
+        assert!(parse_cookie("0").is_err());
+        assert!(parse_cookie("1").is_err());
+        assert!(parse_cookie("0x100000000").is_err());
+        assert!(parse_cookie("edge").is_err());
+    }
 }
