@@ -433,7 +433,7 @@ fn boot_and_drive(
             return Err(d.client_err(e));
         }
         ok += 1;
-        if ok % 5 == 0 {
+        if ok.is_multiple_of(5) {
             progress(format!(
                 "[{mode}] {ok} lifecycles, cookie {:#010x}",
                 d.peer()
@@ -547,7 +547,7 @@ fn boot_and_drive(
                     return Err(d.client_err(e));
                 }
                 lifecycles_after_edge += 1;
-                if (i + 1) % 100 == 0 {
+                if (i + 1).is_multiple_of(100) {
                     progress(format!(
                         "[{mode}] {} lifecycles after the edge, cookie {:#010x}",
                         i + 1,
