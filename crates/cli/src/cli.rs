@@ -18,6 +18,7 @@ Exit codes:
   scope update,
   scope stop      0 done, 125 failed
   demo            0 every step worked, 1 a step failed
+  reproduce       0 every claim held, 1 a check failed, 125 build/sandbox failure
   any             2 bad command-line input (one line on stderr)";
 
 /// Reads and guards the D-Bus cookie of systemd (PID 1); drives transient scopes.
@@ -44,6 +45,9 @@ pub enum Command {
     /// Show the whole project working in a sandbox, in well under a minute.
     #[command(after_help = EXIT_CODES)]
     Demo(DemoArgs),
+    /// Reproduce the cookie-overflow incident in a patched systemd (legacy vs fixed).
+    #[command(after_help = EXIT_CODES)]
+    Reproduce(crate::reproduce::ReproduceArgs),
 }
 
 /// Output formats of `doctor`.

@@ -400,8 +400,10 @@ pub fn assess(obs: &Observation) -> Report {
             (
                 Verdict::Critical,
                 format!(
-                    "{name} answers on its private socket but not on the system bus ({why}); \
-                     {name} has the cookie-overflow fix, so look at dbus-daemon"
+                    "{name} answers on its private socket but not on the system bus ({why}): \
+                     the cookie-overflow signature (systemd#11809), although {name} should carry \
+                     the fix (v242+): check for a downgraded or patched sd-bus, and dbus-daemon; \
+                     'systemctl daemon-reexec' reconnects PID 1 with a fresh cookie"
                 ),
             )
         } else {

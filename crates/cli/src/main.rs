@@ -11,6 +11,7 @@ mod doctor;
 mod held;
 mod parse;
 mod rawbus;
+mod reproduce;
 mod sandbox_cmd;
 mod scope;
 mod signals;
@@ -44,7 +45,12 @@ fn main() -> ExitCode {
             eprintln!("sdcookie: error: {}", format!("{e:#}").replace('\n', " "));
             let code = if let Some(e) = e.downcast_ref::<ScopeError>() {
                 e.exit_code()
-            } else if e.is::<demo::DemoError>() {
+            } else if e.is::<demo::DemoError>()
+                || matches!(
+                    e.downcast_ref::<reproduce::ReproduceError>(),
+                    Some(reproduce::ReproduceError::Check { .. })
+                )
+            {
                 EXIT_DEMO_FAILED
             } else {
                 EXIT_OWN_FAILURE
@@ -100,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Sandbox(args) => Ok(sandbox_cmd::run(&args)?),
         Command::Demo(args) => Ok(demo::run(&args)?),
+        Command::Reproduce(args) => Ok(reproduce::run(&args)?),
     }
 }
 

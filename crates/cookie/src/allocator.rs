@@ -71,6 +71,18 @@ impl Allocator {
     fn next_slow(&mut self) -> Result<Cookie, Error> {
         let cfg = self.config;
         let ceiling = cfg.ceiling();
+        // Commonest slow case: `current + 1` is `fast_limit`, the start of a run that ends
+        // below the ceiling. The cookie after the run is free and the next run's start is the
+        // new `fast_limit`, both from one lookup.
+        if self.current < ceiling {
+            if let Some((end, next_start)) = self.pending.run_starting_at(self.current + 1) {
+                if end < ceiling {
+                    self.current = end + 1;
+                    self.fast_limit = next_start.map_or(u64::from(ceiling) + 1, u64::from);
+                    return cfg.cookie(u64::from(self.current));
+                }
+            }
+        }
         let mut n = cfg.inc(self.current);
         let mut wrapped = self.current >= ceiling;
         // Runs are maximal, so the cookie after a run's end is free unless that end is the

@@ -36,6 +36,15 @@ impl Runs {
         self.runs.range(k..).next().map(|(&s, _)| s)
     }
 
+    /// If a run starts exactly at `k`: its end, and the start of the run after it.
+    pub(crate) fn run_starting_at(&self, k: u32) -> Option<(u32, Option<u32>)> {
+        let mut after = self.runs.range(k..);
+        match after.next() {
+            Some((&s, &e)) if s == k => Some((e, after.next().map(|(&s, _)| s))),
+            _ => None,
+        }
+    }
+
     /// Adds `k`; false if it was there already.
     pub(crate) fn insert(&mut self, k: u32) -> bool {
         if self.contains(k) {
