@@ -48,6 +48,34 @@ static bool never(uint64_t cookie, void *userdata) {
         return false;
 }
 
+/* ---- sdbus_cookie_next_inline (header) ---------------------------------------------- */
+
+static void test_next_inline_agrees_with_next_on_both_sides_of_the_fast_path(void) {
+        static const uint64_t starts[] = {
+                0, 1, 41, 0x7ffffffd, 0x7ffffffe, 0x7fffffff, 0x80000000, 0x80000001,
+                0xfffffffe, 0xffffffff, 0x100000000, UINT64_MAX,
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+                /* 0x80000000..0x80000002 in use: the cycled start must skip them */
+                struct probe pi = probe_new(0x80000000, 0x80000002);
+                struct probe po = probe_new(0x80000000, 0x80000002);
+                uint64_t ci = starts[i], co = starts[i];
+
+                CHECK_EQ_INT(sdbus_cookie_next_inline(&ci, in_range, &pi),
+                             sdbus_cookie_next(&co, in_range, &po));
+                CHECK_EQ_U64(ci, co);
+                CHECK_EQ_U64(pi.calls, po.calls);
+        }
+        CHECK_EQ_INT(sdbus_cookie_next_inline(NULL, never, NULL), -EINVAL);
+        {
+                uint64_t c = 5;
+                CHECK_EQ_INT(sdbus_cookie_next_inline(&c, NULL, NULL), -EINVAL);
+                CHECK_EQ_U64(c, 5);
+        }
+}
+
 /* ---- sdbus_cookie_next -------------------------------------------------------------- */
 
 static void test_next_before_cycle_increments_without_consulting_in_use(void) {
@@ -363,6 +391,7 @@ static void test_version_matches_the_header(void) {
 }
 
 int main(void) {
+        test_next_inline_agrees_with_next_on_both_sides_of_the_fast_path();
         test_next_before_cycle_increments_without_consulting_in_use();
         test_next_consults_in_use_from_cycled_bit_on();
         test_next_cycles_from_max_to_0x80000000();
