@@ -11,9 +11,9 @@
  *  - sdbench_c_call_next():   the C model's next_cookie() called in its own library
  *                             (crates/upstream-c), i.e. a plain C-to-C call: separates the
  *                             price of a call from the price of our code.
- *  - sdbench_c_abi_header_inline_next(): a proposal, not the C ABI as shipped: the fast path
- *                             as a static inline function the header could carry, calling
- *                             sdbus_cookie_next() only once the cycled bit is near.
+ *  - sdbench_c_abi_inline_next(): the header's sdbus_cookie_next_inline(): the fast path
+ *                             inline in the caller, sdbus_cookie_next() only near and after
+ *                             the cycle.
  *
  * Every loop keeps the cookie in memory across iterations (as bus->cookie is) and the same
  * empty asm barrier stops the compiler from folding the loop. Each returns the final cookie,
@@ -98,22 +98,11 @@ uint64_t sdbench_c_call_next(uint64_t start, uint64_t n) {
         return cookie;
 }
 
-/* The proposal: upstream's fast path (no lookup while inc(cookie) < 0x80000000) inline in
- * the caller, the library only for the cycled half and for the argument errors. */
-static inline int proposal_next(uint64_t *cookie, bool (*in_use)(uint64_t, void *),
-                                void *userdata) {
-        if (cookie && in_use && *cookie < SDBUS_COOKIE_CYCLED - 1) {
-                *cookie += 1;
-                return 0;
-        }
-        return sdbus_cookie_next(cookie, in_use, userdata);
-}
-
-uint64_t sdbench_c_abi_header_inline_next(uint64_t start, uint64_t n) {
+uint64_t sdbench_c_abi_inline_next(uint64_t start, uint64_t n) {
         uint64_t cookie = start;
 
         for (uint64_t i = 0; i < n; i++) {
-                if (proposal_next(&cookie, abi_in_use, NULL) < 0)
+                if (sdbus_cookie_next_inline(&cookie, abi_in_use, NULL) < 0)
                         return 0;
                 KEEP_IN_MEMORY(cookie);
         }
