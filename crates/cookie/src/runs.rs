@@ -47,29 +47,40 @@ impl Runs {
 
     /// Adds `k`; false if it was there already.
     pub(crate) fn insert(&mut self, k: u32) -> bool {
-        if self.contains(k) {
-            return false;
-        }
-        let left = k
-            .checked_sub(1)
-            .and_then(|p| self.run_of(p))
-            .map(|(s, _)| s);
+        // A run starting at k + 1 exists only if k is free (a run holding k would hold
+        // k + 1 too, or end at k with k + 1 free), so taking it first is safe.
         let right_end = k.checked_add(1).and_then(|n| self.runs.remove(&n));
-        let start = left.unwrap_or(k);
-        let end = right_end.unwrap_or(k);
-        self.runs.insert(start, end);
+        // One walk for the last run starting at or before k: it holds k (a duplicate), ends
+        // at k - 1 (extend it in place) or lies further left.
+        if let Some((_, e)) = self.runs.range_mut(..=k).next_back() {
+            if *e >= k {
+                return false;
+            }
+            if *e + 1 == k {
+                *e = right_end.unwrap_or(k);
+                self.len += 1;
+                return true;
+            }
+        }
+        self.runs.insert(k, right_end.unwrap_or(k));
         self.len += 1;
         true
     }
 
     /// Removes `k`; false if it was not there.
     pub(crate) fn remove(&mut self, k: u32) -> bool {
-        let Some((s, e)) = self.run_of(k) else {
-            return false;
+        // One walk finds the run and, when k is not its start, shortens it in place.
+        let (s, e) = match self.runs.range_mut(..=k).next_back() {
+            Some((&s, e)) if *e >= k => {
+                let old = *e;
+                if s < k {
+                    *e = k - 1;
+                }
+                (s, old)
+            }
+            _ => return false,
         };
-        if s < k {
-            self.runs.insert(s, k - 1);
-        } else {
+        if s == k {
             self.runs.remove(&s);
         }
         if k < e {
