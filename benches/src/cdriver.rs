@@ -7,7 +7,7 @@ use crate::scenario::FAST_CHUNK;
 
 // Links the C ABI's exports (`sdbus_cookie_next`) that `c/fast_path.c` calls; nothing in
 // Rust uses it directly.
-use sdbus_cookie_capi as _;
+use sdbus_cookie_ffi as _;
 
 extern "C" {
     fn sdbench_c_abi_next(start: u64, n: u64) -> u64;

@@ -1,5 +1,5 @@
 //! Runs bindgen over the C header and turns every function it declares into a check
-//! `const _: <bindgen's fn-pointer type> = sdbus_cookie::<name>;`, compiled in lib.rs.
+//! `const _: <bindgen's fn-pointer type> = sdbus_cookie_ffi::<name>;`, compiled in lib.rs.
 //! A parameter or return type that differs between the header and the Rust export, or a
 //! function the header declares but Rust does not export, is then a compile error.
 //!
@@ -58,7 +58,7 @@ fn main() {
             let ret = f.sig.output.to_token_stream().to_string();
             writeln!(
                 checks,
-                "const _: unsafe extern \"C\" fn({}) {ret} = sdbus_cookie::{name};",
+                "const _: unsafe extern \"C\" fn({}) {ret} = sdbus_cookie_ffi::{name};",
                 params.join(", ")
             )
             .unwrap();

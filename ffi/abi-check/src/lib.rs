@@ -13,7 +13,7 @@
     improper_ctypes
 )]
 pub mod c {
-    pub use sdbus_cookie::sdbus_cookie_allocator;
+    pub use sdbus_cookie_ffi::sdbus_cookie_allocator;
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
@@ -25,7 +25,7 @@ pub mod checks {
     include!(concat!(env!("OUT_DIR"), "/checks.rs"));
 
     /// The predicate typedef is the Rust callback type (a type mismatch fails to compile).
-    const _: Option<sdbus_cookie::InUseFn> = {
+    const _: Option<sdbus_cookie_ffi::InUseFn> = {
         let typedef: sdbus_cookie_in_use_t = None;
         typedef
     };
@@ -39,7 +39,7 @@ mod tests {
     #[test]
     fn header_version_macros_match_the_library_version() {
         // SAFETY: sdbus_cookie_version returns a static NUL-terminated string.
-        let lib = unsafe { CStr::from_ptr(sdbus_cookie::sdbus_cookie_version()) };
+        let lib = unsafe { CStr::from_ptr(sdbus_cookie_ffi::sdbus_cookie_version()) };
         let header = CStr::from_bytes_with_nul(c::SDBUS_COOKIE_VERSION_STRING).unwrap();
         assert_eq!(lib, header);
         let parts = [

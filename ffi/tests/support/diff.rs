@@ -17,7 +17,7 @@ use core::ffi::c_void;
 use core::ptr;
 
 use cookie::{Allocator, Config, Error};
-use sdbus_cookie as capi;
+use sdbus_cookie_ffi as capi;
 
 const SENTINEL: u64 = 0x5eed_5eed_5eed_5eed;
 
