@@ -168,7 +168,11 @@ pub struct Slice {
 impl Slice {
     /// A slice with no limits.
     pub fn new(name: impl Into<String>) -> Slice {
-        Slice { name: name.into(), description: None, resources: Resources::default() }
+        Slice {
+            name: name.into(),
+            description: None,
+            resources: Resources::default(),
+        }
     }
 }
 
@@ -327,11 +331,23 @@ fn valid_pids(pids: &[u32]) -> Result<(), InputError> {
 fn check_any_unit(name: &str) -> Result<(), InputError> {
     let suffix = name.rfind('.').map(|i| &name[i..]).unwrap_or("");
     const TYPES: [&str; 11] = [
-        ".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path",
-        ".timer", ".slice", ".scope",
+        ".service",
+        ".socket",
+        ".device",
+        ".mount",
+        ".automount",
+        ".swap",
+        ".target",
+        ".path",
+        ".timer",
+        ".slice",
+        ".scope",
     ];
     if !TYPES.contains(&suffix) {
-        return Err(InputError::InvalidUnitName { name: name.to_owned(), reason: "unknown unit type" });
+        return Err(InputError::InvalidUnitName {
+            name: name.to_owned(),
+            reason: "unknown unit type",
+        });
     }
     check_unit_name(name, suffix)
 }
@@ -395,7 +411,11 @@ impl Client {
         }
         // Take the dead one out and drop it outside the lock (closes its socket, ends its
         // reader; in-flight callers holding it see Disconnected).
-        let dead = self.session.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let dead = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         drop(dead);
         let s = Arc::new(self.handshake()?);
         *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&s));
@@ -411,7 +431,12 @@ impl Client {
         let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left())?;
         conn.set_job_ttl(self.opts.call_timeout + self.opts.job_timeout);
         let fail = |e: Error| match e {
-            Error::Dbus { step, name, message, .. } => Error::Connect {
+            Error::Dbus {
+                step,
+                name,
+                message,
+                ..
+            } => Error::Connect {
                 target: address.clone(),
                 step,
                 detail: format!("{name}: {message}"),
@@ -422,7 +447,11 @@ impl Client {
                 detail: format!("no reply within {after:?}"),
             },
             Error::Disconnected { step, detail, .. } | Error::Protocol { step, detail, .. } => {
-                Error::Connect { target: address.clone(), step, detail }
+                Error::Connect {
+                    target: address.clone(),
+                    step,
+                    detail,
+                }
             }
             other => other,
         };
@@ -430,7 +459,17 @@ impl Client {
         let conn = &session.conn;
         if !direct {
             let hello = conn
-                .call(Dest::Bus, "/org/freedesktop/DBus", BUS_NAME, "Hello", &(), "", Step::Hello, left(), None)
+                .call(
+                    Dest::Bus,
+                    "/org/freedesktop/DBus",
+                    BUS_NAME,
+                    "Hello",
+                    &(),
+                    "",
+                    Step::Hello,
+                    left(),
+                    None,
+                )
                 .map_err(fail)?;
             let unique: String = body(&hello, "", Step::Hello).map_err(fail)?;
             conn.set_names(Some(unique), None);
@@ -478,7 +517,11 @@ impl Client {
             .map_err(fail)?;
         let v: OwnedValue = body(&v, "", Step::Version).map_err(fail)?;
         let vs: String = String::try_from(v).map_err(|e| {
-            fail(Error::Protocol { unit: String::new(), step: Step::Version, detail: e.to_string() })
+            fail(Error::Protocol {
+                unit: String::new(),
+                step: Step::Version,
+                detail: e.to_string(),
+            })
         })?;
         let version = parse_version(&vs).ok_or_else(|| {
             fail(Error::Protocol {
@@ -491,7 +534,14 @@ impl Client {
         Ok(session)
     }
 
-    fn manager<B>(&self, s: &Session, member: &str, body: &B, unit: &str, step: Step) -> Result<zbus::Message>
+    fn manager<B>(
+        &self,
+        s: &Session,
+        member: &str,
+        body: &B,
+        unit: &str,
+        step: Step,
+    ) -> Result<zbus::Message>
     where
         B: serde::Serialize + zbus::zvariant::DynamicType,
     {
@@ -515,7 +565,11 @@ impl Client {
 
     fn need(&self, s: &Session, what: &'static str, needs: u32) -> Result<()> {
         if s.version < needs {
-            return Err(Error::Unsupported { what, needs, found: s.version });
+            return Err(Error::Unsupported {
+                what,
+                needs,
+                found: s.version,
+            });
         }
         Ok(())
     }
@@ -548,11 +602,18 @@ impl Client {
         props.push(("DefaultDependencies", Value::Bool(false)));
         let plan = scope.resources.to_properties(self.mode, version)?;
         props.extend(plan.properties);
-        Ok(PropertyPlan { properties: props, skipped: plan.skipped })
+        Ok(PropertyPlan {
+            properties: props,
+            skipped: plan.skipped,
+        })
     }
 
     fn accounting(&self) -> Props {
-        let io = if self.mode == CgroupMode::Unified { "IOAccounting" } else { "BlockIOAccounting" };
+        let io = if self.mode == CgroupMode::Unified {
+            "IOAccounting"
+        } else {
+            "BlockIOAccounting"
+        };
         ["MemoryAccounting", "CPUAccounting", io, "TasksAccounting"]
             .into_iter()
             .map(|n| (n, Value::Bool(true)))
@@ -596,7 +657,10 @@ impl Client {
             props.push(("DefaultDependencies", Value::Bool(false)));
             let plan = slice.resources.to_properties(self.mode, version)?;
             props.extend(plan.properties);
-            Ok(PropertyPlan { properties: props, skipped: plan.skipped })
+            Ok(PropertyPlan {
+                properties: props,
+                skipped: plan.skipped,
+            })
         };
         build(u32::MAX)?;
         let s = self.session()?;
@@ -649,7 +713,11 @@ impl Client {
         let done = s.conn.wait_job(job, unit, self.opts.job_timeout)?;
         if done.result != "done" {
             return Err(Error::JobFailed {
-                unit: if done.unit.is_empty() { unit.to_owned() } else { done.unit },
+                unit: if done.unit.is_empty() {
+                    unit.to_owned()
+                } else {
+                    done.unit
+                },
                 job: job.to_owned(),
                 result: done.result,
             });
@@ -682,7 +750,13 @@ impl Client {
         valid_pids(pids)?;
         let s = self.session()?;
         self.need(&s, "AttachProcessesToUnit", 238)?;
-        self.manager(&s, "AttachProcessesToUnit", &(unit, "", pids), unit, Step::AttachProcessesToUnit)?;
+        self.manager(
+            &s,
+            "AttachProcessesToUnit",
+            &(unit, "", pids),
+            unit,
+            Step::AttachProcessesToUnit,
+        )?;
         Ok(())
     }
 
@@ -818,7 +892,11 @@ impl Client {
         let dest = match target {
             PingTarget::Systemd => Dest::Systemd,
             PingTarget::Bus if s.conn.direct => {
-                return Err(Error::Unsupported { what: "a bus ping on a direct connection", needs: 0, found: 0 })
+                return Err(Error::Unsupported {
+                    what: "a bus ping on a direct connection",
+                    needs: 0,
+                    found: 0,
+                })
             }
             PingTarget::Bus => Dest::Bus,
         };
@@ -846,7 +924,11 @@ impl Client {
 
     /// Closes the connection now (the next operation reconnects).
     pub fn disconnect(&self) {
-        let old = self.session.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let old = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         drop(old);
     }
 
@@ -861,7 +943,10 @@ impl Client {
             Some((s, v)) => (Some(s), Some(v)),
             None => (None, None),
         };
-        let peer = snap.as_ref().map(|s| PeerWatch::from_serials(s.peer)).unwrap_or_default();
+        let peer = snap
+            .as_ref()
+            .map(|s| PeerWatch::from_serials(s.peer))
+            .unwrap_or_default();
         Stats {
             connects: get(&c.connects),
             disconnects: get(&c.disconnects),
@@ -875,7 +960,8 @@ impl Client {
             jobs_removed: get(&c.jobs_removed),
             connected: snap.as_ref().is_some_and(|s| s.closed.is_none()),
             cookie: snap.as_ref().map_or(0, |s| s.cookie),
-            cookie_headroom: u64::from(u32::MAX).saturating_sub(snap.as_ref().map_or(0, |s| s.cookie)),
+            cookie_headroom: u64::from(u32::MAX)
+                .saturating_sub(snap.as_ref().map_or(0, |s| s.cookie)),
             cookie_cycled: snap.as_ref().is_some_and(|s| s.cycled),
             cookie_wraps: snap.as_ref().map_or(0, |s| s.wraps),
             pending: snap.as_ref().map_or(0, |s| s.pending),
@@ -885,7 +971,14 @@ impl Client {
             unique_name: snap.as_ref().and_then(|s| s.unique_name.clone()),
             systemd_owner: snap.as_ref().and_then(|s| s.systemd_owner.clone()),
             systemd_version: version,
-            peer: PeerWatch { headroom: if peer.messages == 0 { u32::MAX } else { peer.headroom }, ..peer },
+            peer: PeerWatch {
+                headroom: if peer.messages == 0 {
+                    u32::MAX
+                } else {
+                    peer.headroom
+                },
+                ..peer
+            },
         }
     }
 }
@@ -918,40 +1011,91 @@ mod tests {
         // An address nothing listens on: any traffic attempt would be a Connect error,
         // so getting Input errors proves nothing was tried.
         let c = Client::new(
-            Target::Address { address: "unix:path=/nonexistent/sdbus-cgroup-test".into(), direct: true },
+            Target::Address {
+                address: "unix:path=/nonexistent/sdbus-cgroup-test".into(),
+                direct: true,
+            },
             Options::default().with_cgroup_mode(CgroupMode::Unified),
         );
         let input = |r: Result<Started>| match r {
             Err(Error::Input(e)) => e,
             other => panic!("expected an input error, got {other:?}"),
         };
-        assert!(matches!(input(c.start_scope(&Scope::new("bad name.scope", vec![1]))), InputError::InvalidUnitName { .. }));
-        assert!(matches!(input(c.start_scope(&Scope::new("x.service", vec![1]))), InputError::InvalidUnitName { .. }));
-        assert_eq!(input(c.start_scope(&Scope::new("x.scope", vec![1, 0]))), InputError::ZeroPid);
-        assert_eq!(input(c.start_scope(&Scope::new("x.scope", vec![]))), InputError::NoPids);
+        assert!(matches!(
+            input(c.start_scope(&Scope::new("bad name.scope", vec![1]))),
+            InputError::InvalidUnitName { .. }
+        ));
+        assert!(matches!(
+            input(c.start_scope(&Scope::new("x.service", vec![1]))),
+            InputError::InvalidUnitName { .. }
+        ));
+        assert_eq!(
+            input(c.start_scope(&Scope::new("x.scope", vec![1, 0]))),
+            InputError::ZeroPid
+        );
+        assert_eq!(
+            input(c.start_scope(&Scope::new("x.scope", vec![]))),
+            InputError::NoPids
+        );
         let mut s = Scope::new("x.scope", vec![1]);
         s.slice = Some("a--b.slice".into());
-        assert!(matches!(input(c.start_scope(&s)), InputError::InvalidSliceName { .. }));
+        assert!(matches!(
+            input(c.start_scope(&s)),
+            InputError::InvalidSliceName { .. }
+        ));
         let mut s = Scope::new("x.scope", vec![1]);
         s.resources.cpus = Some("".into());
-        assert!(matches!(input(c.start_scope(&s)), InputError::InvalidCpuset { .. }));
+        assert!(matches!(
+            input(c.start_scope(&s)),
+            InputError::InvalidCpuset { .. }
+        ));
         let mut s = Scope::new("x.scope", vec![1]);
         s.resources.memory_limit = Some(200);
         s.resources.memory_swap = Some(100);
-        assert!(matches!(input(c.start_scope(&s)), InputError::SwapBelowMemory { .. }));
+        assert!(matches!(
+            input(c.start_scope(&s)),
+            InputError::SwapBelowMemory { .. }
+        ));
         let mut s = Scope::new("x.scope", vec![1]);
         s.resources.cpu_weight = Some(0);
-        assert!(matches!(input(c.start_scope(&s)), InputError::OutOfRange { .. }));
-        assert!(matches!(input(c.start_slice(&Slice::new("a-.slice"))), InputError::InvalidSliceName { .. }));
-        assert!(matches!(c.kill("x.scope", 0), Err(Error::Input(InputError::InvalidSignal(0)))));
-        assert!(matches!(c.attach("x.scope", &[0]), Err(Error::Input(InputError::ZeroPid))));
+        assert!(matches!(
+            input(c.start_scope(&s)),
+            InputError::OutOfRange { .. }
+        ));
+        assert!(matches!(
+            input(c.start_slice(&Slice::new("a-.slice"))),
+            InputError::InvalidSliceName { .. }
+        ));
+        assert!(matches!(
+            c.kill("x.scope", 0),
+            Err(Error::Input(InputError::InvalidSignal(0)))
+        ));
+        assert!(matches!(
+            c.attach("x.scope", &[0]),
+            Err(Error::Input(InputError::ZeroPid))
+        ));
         assert!(matches!(c.freeze("x"), Err(Error::Input(_))));
-        let r = Resources { blkio_weight: Some(5), ..Resources::default() };
-        assert!(matches!(c.set_resources("x.scope", &r), Err(Error::Input(_))));
+        let r = Resources {
+            blkio_weight: Some(5),
+            ..Resources::default()
+        };
+        assert!(matches!(
+            c.set_resources("x.scope", &r),
+            Err(Error::Input(_))
+        ));
         assert_eq!(c.stats().calls, 0);
         assert_eq!(c.stats().connects, 0);
         // And a valid request does try to connect, and fails with a typed error.
         let e = c.start_scope(&Scope::new("x.scope", vec![1])).unwrap_err();
-        assert!(matches!(e, Error::Connect { step: Step::Connect, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::Connect {
+                    step: Step::Connect,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

@@ -29,8 +29,8 @@ use futures_lite::StreamExt;
 use zbus::message::{Message, Type as MsgType};
 use zbus::zvariant::{DynamicType, OwnedObjectPath};
 
-use sdbus_cookie::Allocator;
 use crate::error::{Error, Result, Step};
+use sdbus_cookie::Allocator;
 
 pub(crate) const BUS_NAME: &str = "org.freedesktop.DBus";
 pub(crate) const SYSTEMD_NAME: &str = "org.freedesktop.systemd1";
@@ -44,7 +44,6 @@ pub(crate) enum Dest {
     Bus,
     /// systemd: `org.freedesktop.systemd1` on a bus, the peer on the private socket.
     Systemd,
-
 }
 
 /// Counters that survive reconnects.
@@ -173,7 +172,9 @@ impl State {
                     && sender == Some(BUS_NAME);
                 if slot.expect.as_deref() != sender && !driver_error {
                     slot.wrong_sender_seen = true;
-                    counters.wrong_sender_replies.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .wrong_sender_replies
+                        .fetch_add(1, Ordering::Relaxed);
                     return false;
                 }
                 match slot.state {
@@ -198,7 +199,9 @@ impl State {
             }
             MsgType::Signal => {
                 let is_job_removed = header.member().is_some_and(|m| m.as_str() == "JobRemoved")
-                    && header.interface().is_some_and(|i| i.as_str() == MANAGER_IFACE);
+                    && header
+                        .interface()
+                        .is_some_and(|i| i.as_str() == MANAGER_IFACE);
                 if !is_job_removed {
                     return false;
                 }
@@ -211,14 +214,18 @@ impl State {
                     return false;
                 }
                 drop(header);
-                match msg.body().deserialize::<(u32, OwnedObjectPath, String, String)>() {
+                match msg
+                    .body()
+                    .deserialize::<(u32, OwnedObjectPath, String, String)>()
+                {
                     Ok((_id, job, unit, result)) => {
                         let now = Instant::now();
                         if self.jobs.len() >= 64 {
                             let ttl = self.job_ttl;
                             self.jobs.retain(|_, (at, _)| now.duration_since(*at) < ttl);
                         }
-                        self.jobs.insert(job.as_str().to_owned(), (now, JobDone { unit, result }));
+                        self.jobs
+                            .insert(job.as_str().to_owned(), (now, JobDone { unit, result }));
                         true
                     }
                     Err(_) => false,
@@ -285,7 +292,11 @@ impl Conn {
         timeout: Duration,
     ) -> Result<Conn> {
         let target = address.to_owned();
-        let connect_err = |step, detail: String| Error::Connect { target: target.clone(), step, detail };
+        let connect_err = |step, detail: String| Error::Connect {
+            target: target.clone(),
+            step,
+            detail,
+        };
         let build = async {
             let builder = if direct {
                 // Our own read half: see direct.rs for why.
@@ -320,7 +331,11 @@ impl Conn {
             .spawn(move || reader(stream, reader_conn, reader_shared))
             .map_err(|e| connect_err(Step::Connect, format!("spawning the reader: {e}")))?;
         shared.counters.connects.fetch_add(1, Ordering::Relaxed);
-        Ok(Conn { zconn, shared, direct })
+        Ok(Conn {
+            zconn,
+            shared,
+            direct,
+        })
     }
 
     pub(crate) fn set_job_ttl(&self, ttl: Duration) {
@@ -367,7 +382,18 @@ impl Conn {
         B: serde::Serialize + DynamicType,
     {
         let mut serial = 0;
-        self.call_serial(dest, path, iface, member, body, unit, step, timeout, sealed, &mut serial)
+        self.call_serial(
+            dest,
+            path,
+            iface,
+            member,
+            body,
+            unit,
+            step,
+            timeout,
+            sealed,
+            &mut serial,
+        )
     }
 
     /// [`call`](Self::call), also telling which serial was used (0 if none was reserved).
@@ -389,9 +415,20 @@ impl Conn {
         B: serde::Serialize + DynamicType,
     {
         let deadline = Instant::now() + timeout;
-        let timeout_err = || Error::Timeout { unit: unit.to_owned(), step, after: timeout };
-        let disc = |detail: String| Error::Disconnected { unit: unit.to_owned(), step, detail };
-        let cookie_err = |e: sdbus_cookie::Error| Error::Cookie { step, detail: e.to_string() };
+        let timeout_err = || Error::Timeout {
+            unit: unit.to_owned(),
+            step,
+            after: timeout,
+        };
+        let disc = |detail: String| Error::Disconnected {
+            unit: unit.to_owned(),
+            step,
+            detail,
+        };
+        let cookie_err = |e: sdbus_cookie::Error| Error::Cookie {
+            step,
+            detail: e.to_string(),
+        };
 
         // Reserve the serial.
         let (serial, dest_name) = {
@@ -420,7 +457,11 @@ impl Conn {
             };
             st.pending.insert(
                 serial,
-                Slot { expect, state: SlotState::Waiting, wrong_sender_seen: false },
+                Slot {
+                    expect,
+                    state: SlotState::Waiting,
+                    wrong_sender_seen: false,
+                },
             );
             (serial, dest_name)
         };
@@ -445,7 +486,11 @@ impl Conn {
             Ok(m) => m,
             Err(e) => {
                 release(self);
-                return Err(Error::Protocol { unit: unit.to_owned(), step, detail: e.to_string() });
+                return Err(Error::Protocol {
+                    unit: unit.to_owned(),
+                    step,
+                    detail: e.to_string(),
+                });
             }
         };
 
@@ -467,7 +512,10 @@ impl Conn {
             None => {
                 // A half-written message leaves the stream unusable: drop the connection.
                 self.quarantine(serial);
-                self.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .timeouts
+                    .fetch_add(1, Ordering::Relaxed);
                 self.mark_closed("send timed out".into());
                 return Err(timeout_err());
             }
@@ -483,7 +531,9 @@ impl Conn {
             if done {
                 let slot = st.pending.remove(&serial).expect("present");
                 let _ = st.alloc.remove_pending(u64::from(serial));
-                let SlotState::Done(reply) = slot.state else { unreachable!() };
+                let SlotState::Done(reply) = slot.state else {
+                    unreachable!()
+                };
                 drop(st);
                 return check_reply(reply, unit, step);
             }
@@ -494,11 +544,17 @@ impl Conn {
             }
             let now = Instant::now();
             if now >= deadline {
-                let slot = st.pending.get_mut(&serial).expect("only we remove our waiting slot");
+                let slot = st
+                    .pending
+                    .get_mut(&serial)
+                    .expect("only we remove our waiting slot");
                 let wrong_sender = slot.wrong_sender_seen;
                 slot.state = SlotState::Quarantined;
                 let _ = st.alloc.quarantine(u64::from(serial));
-                self.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .timeouts
+                    .fetch_add(1, Ordering::Relaxed);
                 if wrong_sender {
                     // The answer came from someone else (systemd re-executed and has a new
                     // unique name?): start afresh on the next operation.
@@ -527,7 +583,10 @@ impl Conn {
     pub(crate) fn mark_closed(&self, why: String) {
         let mut st = self.shared.lock();
         if st.closed.is_none() {
-            self.shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .counters
+                .disconnects
+                .fetch_add(1, Ordering::Relaxed);
         }
         st.close(why);
         drop(st);
@@ -551,8 +610,15 @@ impl Conn {
             }
             let now = Instant::now();
             if now >= deadline {
-                self.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                return Err(Error::Timeout { unit: unit.to_owned(), step: Step::JobWait, after: timeout });
+                self.shared
+                    .counters
+                    .timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(Error::Timeout {
+                    unit: unit.to_owned(),
+                    step: Step::JobWait,
+                    after: timeout,
+                });
             }
             st = self
                 .shared
@@ -595,7 +661,6 @@ impl Conn {
     }
 }
 
-
 #[derive(Debug, Clone)]
 pub(crate) struct ConnSnapshot {
     pub cookie: u64,
@@ -614,10 +679,18 @@ pub(crate) struct ConnSnapshot {
 fn check_reply(reply: Message, unit: &str, step: Step) -> Result<Message> {
     let header = reply.header();
     if header.message_type() == MsgType::Error {
-        let name = header.error_name().map(|n| n.as_str().to_owned()).unwrap_or_default();
+        let name = header
+            .error_name()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
         drop(header);
         let message = reply.body().deserialize::<String>().unwrap_or_default();
-        return Err(Error::Dbus { unit: unit.to_owned(), step, name, message });
+        return Err(Error::Dbus {
+            unit: unit.to_owned(),
+            step,
+            name,
+            message,
+        });
     }
     drop(header);
     Ok(reply)
@@ -626,13 +699,10 @@ fn check_reply(reply: Message, unit: &str, step: Step) -> Result<Message> {
 fn reader(mut stream: zbus::MessageStream, zconn: zbus::Connection, shared: Arc<Shared>) {
     let why = async_io::block_on(async {
         loop {
-            let next = futures_lite::future::or(
-                async { Some(stream.next().await) },
-                async {
-                    zconn.closed().await;
-                    None
-                },
-            )
+            let next = futures_lite::future::or(async { Some(stream.next().await) }, async {
+                zconn.closed().await;
+                None
+            })
             .await;
             match next {
                 Some(Some(Ok(msg))) => {
@@ -677,7 +747,9 @@ mod tests {
     }
 
     fn reply(to: &Message, sender: Option<&str>, serial: u32) -> Message {
-        let mut b = Message::method_return(&to.header()).unwrap().serial(nz(serial));
+        let mut b = Message::method_return(&to.header())
+            .unwrap()
+            .serial(nz(serial));
         if let Some(s) = sender {
             b = b.sender(s).unwrap();
         }
@@ -695,7 +767,11 @@ mod tests {
         st.alloc.insert_pending(u64::from(serial)).unwrap();
         st.pending.insert(
             serial,
-            Slot { expect: expect.map(str::to_owned), state: SlotState::Waiting, wrong_sender_seen: false },
+            Slot {
+                expect: expect.map(str::to_owned),
+                state: SlotState::Waiting,
+                wrong_sender_seen: false,
+            },
         );
     }
 
@@ -717,7 +793,10 @@ mod tests {
         assert!(matches!(st.pending[&5].state, SlotState::Waiting));
         assert!(st.pending[&5].wrong_sender_seen);
         assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 1);
-        assert_eq!(st.peer.messages, 0, "a stranger's serial is not systemd's cookie");
+        assert_eq!(
+            st.peer.messages, 0,
+            "a stranger's serial is not systemd's cookie"
+        );
         // A method *return* claiming to be from the bus driver is not accepted either.
         assert!(!st.dispatch(&c, reply(&call(5), Some(BUS_NAME), 4)));
         assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 2);
@@ -729,13 +808,16 @@ mod tests {
     fn bus_driver_error_on_behalf_of_the_callee_is_delivered() {
         let (mut st, c) = (bus_state(), Counters::default());
         park(&mut st, 5, Some(":1.0"));
-        let err = Message::error(&call(5).header(), "org.freedesktop.DBus.Error.ServiceUnknown")
-            .unwrap()
-            .sender(BUS_NAME)
-            .unwrap()
-            .serial(nz(8))
-            .build(&("gone",))
-            .unwrap();
+        let err = Message::error(
+            &call(5).header(),
+            "org.freedesktop.DBus.Error.ServiceUnknown",
+        )
+        .unwrap()
+        .sender(BUS_NAME)
+        .unwrap()
+        .serial(nz(8))
+        .build(&("gone",))
+        .unwrap();
         assert!(st.dispatch(&c, err));
         assert!(matches!(st.pending[&5].state, SlotState::Done(_)));
     }
@@ -782,7 +864,12 @@ mod tests {
             .sender(sender)
             .unwrap()
             .serial(nz(serial))
-            .build(&(7u32, zbus::zvariant::ObjectPath::try_from(job).unwrap(), "x.scope", result))
+            .build(&(
+                7u32,
+                zbus::zvariant::ObjectPath::try_from(job).unwrap(),
+                "x.scope",
+                result,
+            ))
             .unwrap()
     }
 

@@ -87,14 +87,21 @@ impl Reader {
         let little = self.pending[0] == b'l';
         let u32_at = |b: &[u8], i: usize| {
             let a = [b[i], b[i + 1], b[i + 2], b[i + 3]];
-            (if little { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }) as usize
+            (if little {
+                u32::from_le_bytes(a)
+            } else {
+                u32::from_be_bytes(a)
+            }) as usize
         };
         let body_len = u32_at(&self.pending, 4);
         let fields_len = u32_at(&self.pending, 12);
         let header_len = 16 + fields_len;
         let total = header_len.div_ceil(8) * 8 + body_len;
         if total > MAX_MESSAGE {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "message larger than 128 MiB"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "message larger than 128 MiB",
+            ));
         }
         if !self.fill(total).await? {
             return Ok(false);
@@ -111,7 +118,11 @@ impl Reader {
 /// `org.freedesktop.systemd1` with [`DIRECT_SENDER`]. Fields start 8-aligned.
 fn rewrite_sender(header: &mut [u8], little: bool) {
     let len = (SD_SENDER.len() as u32).to_le_bytes();
-    let len = if little { len } else { (SD_SENDER.len() as u32).to_be_bytes() };
+    let len = if little {
+        len
+    } else {
+        (SD_SENDER.len() as u32).to_be_bytes()
+    };
     let mut i = 16;
     while i + 8 + SD_SENDER.len() <= header.len() {
         if header[i..i + 4] == [7, 1, b's', 0] && header[i + 4..i + 8] == len {
@@ -167,7 +178,10 @@ pub(crate) fn connect(address: &str) -> io::Result<BoxedSplit> {
         saw_ok: false,
         messages: false,
     };
-    Ok(Split::new(Box::new(reader) as Box<dyn ReadHalf>, Box::new(stream) as Box<dyn WriteHalf>))
+    Ok(Split::new(
+        Box::new(reader) as Box<dyn ReadHalf>,
+        Box::new(stream) as Box<dyn WriteHalf>,
+    ))
 }
 
 #[cfg(test)]

@@ -164,13 +164,16 @@ impl fmt::Display for InputError {
                 f,
                 "memory+swap limit {swap} is below the memory limit {memory}"
             ),
-            InputError::SwapWithoutMemory => {
-                f.write_str("a swap limit needs a memory limit")
-            }
+            InputError::SwapWithoutMemory => f.write_str("a swap limit needs a memory limit"),
             InputError::InvalidMemory { what, value } => {
                 write!(f, "{what} = {value}: must be -1 (unlimited) or >= 0")
             }
-            InputError::OutOfRange { what, value, min, max } => {
+            InputError::OutOfRange {
+                what,
+                value,
+                min,
+                max,
+            } => {
                 write!(f, "{what} = {value} is outside {min}..={max}")
             }
             InputError::InvalidDevice { path, reason } => {
@@ -307,7 +310,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Input(e) => write!(f, "rejected before sending: {e}"),
-            Error::Connect { target, step, detail } => {
+            Error::Connect {
+                target,
+                step,
+                detail,
+            } => {
                 write!(f, "connecting to {target} failed at {step}: {detail}")
             }
             Error::Timeout { unit, step, after } => write!(
@@ -320,7 +327,12 @@ impl fmt::Display for Error {
                 "connection lost during {step}{}: {detail}",
                 unit_ctx(unit)
             ),
-            Error::Dbus { unit, step, name, message } => {
+            Error::Dbus {
+                unit,
+                step,
+                name,
+                message,
+            } => {
                 write!(f, "{step}{} failed: {name}: {message}", unit_ctx(unit))
             }
             Error::JobFailed { unit, job, result } => {

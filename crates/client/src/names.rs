@@ -13,7 +13,10 @@ fn valid_char(c: char) -> bool {
 
 /// Checks `name` is a valid non-template unit name with the given suffix (e.g. `.scope`).
 pub fn check_unit_name(name: &str, suffix: &str) -> Result<(), InputError> {
-    let bad = |reason| InputError::InvalidUnitName { name: name.to_owned(), reason };
+    let bad = |reason| InputError::InvalidUnitName {
+        name: name.to_owned(),
+        reason,
+    };
     if name.len() > UNIT_NAME_MAX {
         return Err(bad("longer than 255 bytes"));
     }
@@ -52,7 +55,10 @@ pub fn check_scope_name(name: &str) -> Result<(), InputError> {
 /// Checks a slice name: `-.slice` (the root) or dash-separated path components, no empty
 /// component (`a--b`, leading or trailing `-`), no `/`.
 pub fn check_slice_name(name: &str) -> Result<(), InputError> {
-    let bad = |reason| InputError::InvalidSliceName { name: name.to_owned(), reason };
+    let bad = |reason| InputError::InvalidSliceName {
+        name: name.to_owned(),
+        reason,
+    };
     if name == "-.slice" {
         return Ok(());
     }
@@ -94,7 +100,15 @@ mod tests {
         assert!(check_scope_name("runc-0123abc.scope").is_ok());
         assert!(check_scope_name("a:b_c.d\\x2d.scope").is_ok());
         assert!(check_scope_name("inst@x.scope").is_ok());
-        for bad in ["", ".scope", "x.service", "a b.scope", "a/b.scope", "t@.scope", "@x.scope"] {
+        for bad in [
+            "",
+            ".scope",
+            "x.service",
+            "a b.scope",
+            "a/b.scope",
+            "t@.scope",
+            "@x.scope",
+        ] {
             assert!(check_scope_name(bad).is_err(), "{bad:?} accepted");
         }
         let long = format!("{}.scope", "a".repeat(250));
@@ -108,9 +122,20 @@ mod tests {
         for ok in ["-.slice", "system.slice", "a-b-c.slice", "user-1000.slice"] {
             assert!(check_slice_name(ok).is_ok(), "{ok:?} rejected");
         }
-        for bad in ["a--b.slice", "-a.slice", "a-.slice", "a/b.slice", "a.scope", ".slice", "a@b.slice"] {
+        for bad in [
+            "a--b.slice",
+            "-a.slice",
+            "a-.slice",
+            "a/b.slice",
+            "a.scope",
+            ".slice",
+            "a@b.slice",
+        ] {
             assert!(
-                matches!(check_slice_name(bad), Err(InputError::InvalidSliceName { .. })),
+                matches!(
+                    check_slice_name(bad),
+                    Err(InputError::InvalidSliceName { .. })
+                ),
                 "{bad:?} accepted"
             );
         }

@@ -73,7 +73,10 @@ pub struct DeviceAllow {
 impl DeviceAllow {
     /// A rule.
     pub fn new(path: impl Into<String>, access: impl Into<String>) -> Self {
-        DeviceAllow { path: path.into(), access: access.into() }
+        DeviceAllow {
+            path: path.into(),
+            access: access.into(),
+        }
     }
 }
 
@@ -183,7 +186,11 @@ pub fn quota_per_sec(quota: i64, period: u64) -> u64 {
     if quota <= 0 {
         return INFINITY;
     }
-    let period = if period == 0 { DEFAULT_CPU_PERIOD_USEC } else { period };
+    let period = if period == 0 {
+        DEFAULT_CPU_PERIOD_USEC
+    } else {
+        period
+    };
     let per_sec = (quota as u64).saturating_mul(1_000_000) / period;
     if per_sec % 10_000 != 0 {
         (per_sec / 10_000 + 1) * 10_000
@@ -213,7 +220,10 @@ pub fn tasks_max(limit: i64) -> u64 {
 pub fn cpuset_to_bits(list: &str) -> Result<Vec<u8>, InputError> {
     /// systemd's CPU_SET limit is 8192 CPUs; the kernel's NR_CPUS max is the same order.
     const MAX_CPU: u64 = 8191;
-    let bad = |reason| InputError::InvalidCpuset { value: list.to_owned(), reason };
+    let bad = |reason| InputError::InvalidCpuset {
+        value: list.to_owned(),
+        reason,
+    };
     let mut bytes: Vec<u8> = Vec::new();
     for part in list.split(',') {
         let part = part.trim();
@@ -287,7 +297,12 @@ impl Resources {
         }
         if let Some(q) = self.cpu_quota {
             if q < -1 {
-                return Err(InputError::OutOfRange { what: "cpu_quota", value: q, min: -1, max: i64::MAX });
+                return Err(InputError::OutOfRange {
+                    what: "cpu_quota",
+                    value: q,
+                    min: -1,
+                    max: i64::MAX,
+                });
             }
         }
         if let Some(c) = &self.cpus {
@@ -303,7 +318,10 @@ impl Resources {
             range("io_weight", w, 1, 10_000)?;
         }
         for d in &self.device_allow {
-            let bad = |reason| InputError::InvalidDevice { path: d.path.clone(), reason };
+            let bad = |reason| InputError::InvalidDevice {
+                path: d.path.clone(),
+                reason,
+            };
             let class = d
                 .path
                 .strip_prefix("char-")
@@ -332,7 +350,11 @@ impl Resources {
     /// Builds the property list for `mode` on systemd `version`, after [`validate`].
     ///
     /// [`validate`]: Resources::validate
-    pub fn to_properties(&self, mode: CgroupMode, version: u32) -> Result<PropertyPlan, InputError> {
+    pub fn to_properties(
+        &self,
+        mode: CgroupMode,
+        version: u32,
+    ) -> Result<PropertyPlan, InputError> {
         self.validate()?;
         let mut props: Vec<(&'static str, Value<'static>)> = Vec::new();
         let mut skipped = Vec::new();
@@ -404,9 +426,15 @@ impl Resources {
                     skip("CPUQuotaPeriodUSec", "needs systemd >= 242");
                 }
             }
-            props.push(("CPUQuotaPerSecUSec", Value::U64(quota_per_sec(quota, period))));
+            props.push((
+                "CPUQuotaPerSecUSec",
+                Value::U64(quota_per_sec(quota, period)),
+            ));
         }
-        for (field, name) in [(&self.cpus, "AllowedCPUs"), (&self.mems, "AllowedMemoryNodes")] {
+        for (field, name) in [
+            (&self.cpus, "AllowedCPUs"),
+            (&self.mems, "AllowedMemoryNodes"),
+        ] {
             if let Some(list) = field {
                 if version >= 244 {
                     props.push((name, Value::from(cpuset_to_bits(list)?)));
@@ -445,7 +473,10 @@ impl Resources {
                 .collect();
             props.push(("DeviceAllow", Value::from(rules)));
         }
-        Ok(PropertyPlan { properties: props, skipped })
+        Ok(PropertyPlan {
+            properties: props,
+            skipped,
+        })
     }
 }
 
@@ -458,12 +489,21 @@ mod tests {
     }
 
     fn get(p: &PropertyPlan, name: &str) -> Value<'static> {
-        p.properties.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("{name} missing")).1.clone()
+        p.properties
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .1
+            .clone()
     }
 
     #[test]
     fn shares_to_weight_runc_edge_cases() {
-        assert_eq!(shares_to_weight(1024), 100, "the default maps to the default");
+        assert_eq!(
+            shares_to_weight(1024),
+            100,
+            "the default maps to the default"
+        );
         assert_eq!(shares_to_weight(0), 0, "0 is unset");
         assert_eq!(shares_to_weight(1), 1);
         assert_eq!(shares_to_weight(2), 1);
@@ -488,7 +528,11 @@ mod tests {
         // 1 µs over a 10 ms step rounds up to the next step, never down.
         assert_eq!(quota_per_sec(1, 100_000), 10_000);
         assert_eq!(quota_per_sec(123_456, 100_000), 1_240_000);
-        assert_eq!(quota_per_sec(20_000, 0), 200_000, "period 0 means the 100ms default");
+        assert_eq!(
+            quota_per_sec(20_000, 0),
+            200_000,
+            "period 0 means the 100ms default"
+        );
         assert_eq!(quota_per_sec(-1, 100_000), INFINITY);
         assert_eq!(quota_per_sec(0, 50_000), INFINITY);
         assert_eq!(quota_per_sec(33_333, 100_000), 340_000);
@@ -583,13 +627,21 @@ mod tests {
         let old = r.to_properties(CgroupMode::Unified, 241).unwrap();
         assert_eq!(names(&old), ["CPUQuotaPerSecUSec"]);
         let skipped: Vec<_> = old.skipped.iter().map(|s| s.property).collect();
-        assert_eq!(skipped, ["CPUQuotaPeriodUSec", "AllowedCPUs", "AllowedMemoryNodes"]);
+        assert_eq!(
+            skipped,
+            ["CPUQuotaPeriodUSec", "AllowedCPUs", "AllowedMemoryNodes"]
+        );
         let mid = r.to_properties(CgroupMode::Unified, 243).unwrap();
         assert_eq!(names(&mid), ["CPUQuotaPeriodUSec", "CPUQuotaPerSecUSec"]);
         let new = r.to_properties(CgroupMode::Unified, 244).unwrap();
         assert_eq!(
             names(&new),
-            ["CPUQuotaPeriodUSec", "CPUQuotaPerSecUSec", "AllowedCPUs", "AllowedMemoryNodes"]
+            [
+                "CPUQuotaPeriodUSec",
+                "CPUQuotaPerSecUSec",
+                "AllowedCPUs",
+                "AllowedMemoryNodes"
+            ]
         );
         // 10ms quota over a 50ms period = 200ms per second.
         assert_eq!(get(&new, "CPUQuotaPerSecUSec"), Value::U64(200_000));
@@ -597,7 +649,10 @@ mod tests {
 
     #[test]
     fn period_alone_sets_infinite_quota() {
-        let r = Resources { cpu_period: Some(20_000), ..Resources::default() };
+        let r = Resources {
+            cpu_period: Some(20_000),
+            ..Resources::default()
+        };
         let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
         assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(INFINITY));
     }
@@ -605,37 +660,155 @@ mod tests {
     #[test]
     fn bad_input_is_rejected() {
         let cases: Vec<(Resources, &str)> = vec![
-            (Resources { memory_limit: Some(100), memory_swap: Some(99), ..Default::default() }, "swap below memory"),
-            (Resources { memory_swap: Some(100), ..Default::default() }, "swap without memory"),
-            (Resources { memory_limit: Some(-1), memory_swap: Some(100), ..Default::default() }, "swap with unlimited memory"),
-            (Resources { memory_limit: Some(-2), ..Default::default() }, "memory -2"),
-            (Resources { cpu_weight: Some(0), ..Default::default() }, "cpu weight 0"),
-            (Resources { cpu_weight: Some(10_001), ..Default::default() }, "cpu weight 10001"),
-            (Resources { blkio_weight: Some(9), ..Default::default() }, "blkio 9"),
-            (Resources { blkio_weight: Some(1001), ..Default::default() }, "blkio 1001"),
-            (Resources { io_weight: Some(0), ..Default::default() }, "io weight 0"),
-            (Resources { cpu_period: Some(999), ..Default::default() }, "period below 1ms"),
-            (Resources { cpu_quota: Some(-2), ..Default::default() }, "quota -2"),
-            (Resources { cpus: Some(String::new()), ..Default::default() }, "empty cpuset"),
-            (Resources { mems: Some("0-".into()), ..Default::default() }, "malformed mems"),
-            (Resources { device_allow: vec![DeviceAllow::new("/dev/null", "rwx")], ..Default::default() }, "access x"),
-            (Resources { device_allow: vec![DeviceAllow::new("/dev/null", "")], ..Default::default() }, "empty access"),
-            (Resources { device_allow: vec![DeviceAllow::new("null", "r")], ..Default::default() }, "relative path"),
-            (Resources { device_allow: vec![DeviceAllow::new("char-", "r")], ..Default::default() }, "empty class"),
+            (
+                Resources {
+                    memory_limit: Some(100),
+                    memory_swap: Some(99),
+                    ..Default::default()
+                },
+                "swap below memory",
+            ),
+            (
+                Resources {
+                    memory_swap: Some(100),
+                    ..Default::default()
+                },
+                "swap without memory",
+            ),
+            (
+                Resources {
+                    memory_limit: Some(-1),
+                    memory_swap: Some(100),
+                    ..Default::default()
+                },
+                "swap with unlimited memory",
+            ),
+            (
+                Resources {
+                    memory_limit: Some(-2),
+                    ..Default::default()
+                },
+                "memory -2",
+            ),
+            (
+                Resources {
+                    cpu_weight: Some(0),
+                    ..Default::default()
+                },
+                "cpu weight 0",
+            ),
+            (
+                Resources {
+                    cpu_weight: Some(10_001),
+                    ..Default::default()
+                },
+                "cpu weight 10001",
+            ),
+            (
+                Resources {
+                    blkio_weight: Some(9),
+                    ..Default::default()
+                },
+                "blkio 9",
+            ),
+            (
+                Resources {
+                    blkio_weight: Some(1001),
+                    ..Default::default()
+                },
+                "blkio 1001",
+            ),
+            (
+                Resources {
+                    io_weight: Some(0),
+                    ..Default::default()
+                },
+                "io weight 0",
+            ),
+            (
+                Resources {
+                    cpu_period: Some(999),
+                    ..Default::default()
+                },
+                "period below 1ms",
+            ),
+            (
+                Resources {
+                    cpu_quota: Some(-2),
+                    ..Default::default()
+                },
+                "quota -2",
+            ),
+            (
+                Resources {
+                    cpus: Some(String::new()),
+                    ..Default::default()
+                },
+                "empty cpuset",
+            ),
+            (
+                Resources {
+                    mems: Some("0-".into()),
+                    ..Default::default()
+                },
+                "malformed mems",
+            ),
+            (
+                Resources {
+                    device_allow: vec![DeviceAllow::new("/dev/null", "rwx")],
+                    ..Default::default()
+                },
+                "access x",
+            ),
+            (
+                Resources {
+                    device_allow: vec![DeviceAllow::new("/dev/null", "")],
+                    ..Default::default()
+                },
+                "empty access",
+            ),
+            (
+                Resources {
+                    device_allow: vec![DeviceAllow::new("null", "r")],
+                    ..Default::default()
+                },
+                "relative path",
+            ),
+            (
+                Resources {
+                    device_allow: vec![DeviceAllow::new("char-", "r")],
+                    ..Default::default()
+                },
+                "empty class",
+            ),
         ];
         for (r, what) in cases {
-            assert!(r.to_properties(CgroupMode::Unified, 252).is_err(), "{what} accepted");
+            assert!(
+                r.to_properties(CgroupMode::Unified, 252).is_err(),
+                "{what} accepted"
+            );
         }
-        let swap_equal = Resources { memory_limit: Some(100), memory_swap: Some(100), ..Default::default() };
+        let swap_equal = Resources {
+            memory_limit: Some(100),
+            memory_swap: Some(100),
+            ..Default::default()
+        };
         let p = swap_equal.to_properties(CgroupMode::Unified, 252).unwrap();
-        assert_eq!(get(&p, "MemorySwapMax"), Value::U64(0), "swap == memory means no swap");
+        assert_eq!(
+            get(&p, "MemorySwapMax"),
+            Value::U64(0),
+            "swap == memory means no swap"
+        );
     }
 
     #[test]
     fn devices_become_policy_and_allow_list() {
         let r = Resources {
             device_policy: Some(DevicePolicy::Strict),
-            device_allow: vec![DeviceAllow::new("/dev/null", "rw"), DeviceAllow::new("char-pts", "rwm")],
+            device_allow: vec![
+                DeviceAllow::new("/dev/null", "rw"),
+                DeviceAllow::new("char-pts", "rwm"),
+            ],
             ..Default::default()
         };
         let p = r.to_properties(CgroupMode::Legacy, 252).unwrap();

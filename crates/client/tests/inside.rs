@@ -24,9 +24,22 @@ fn run_inside(target: &str) {
     let exe = std::env::current_exe().unwrap();
     let out = sb
         .command(&exe)
-        .args(["--exact", "inner_checks", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "inner_checks",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("SDBUS_CGROUP_INNER", target)
-        .env("SDBUS_CGROUP_MODE", if sb.cgroup_layout().is_unified() { "unified" } else { "legacy" })
+        .env(
+            "SDBUS_CGROUP_MODE",
+            if sb.cgroup_layout().is_unified() {
+                "unified"
+            } else {
+                "legacy"
+            },
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
@@ -36,8 +49,14 @@ fn run_inside(target: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "inner checks ({target}) failed:\n{text}");
-    assert!(text.contains("1 passed"), "inner checks did not run:\n{text}");
+    assert!(
+        out.status.success(),
+        "inner checks ({target}) failed:\n{text}"
+    );
+    assert!(
+        text.contains("1 passed"),
+        "inner checks did not run:\n{text}"
+    );
 }
 
 #[test]
@@ -64,15 +83,24 @@ fn inner_checks() {
         other => panic!("unknown target {other}"),
     };
     let direct = target == Target::SystemdPrivate;
-    let opts = Options::default()
-        .with_cgroup_mode(mode)
-        .with_timeouts(Duration::from_secs(20), Duration::from_secs(20), Duration::from_secs(30));
+    let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
+        Duration::from_secs(20),
+        Duration::from_secs(20),
+        Duration::from_secs(30),
+    );
     let c = Client::connect(target, opts).expect("connect from inside");
     assert_eq!(c.version().unwrap(), 252.max(c.version().unwrap()));
-    let mut a = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
-    let mut b = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+    let mut a = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    let mut b = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
     let unit = "inside.scope";
-    c.start_scope(&Scope::new(unit, vec![a.id()])).expect("start_scope");
+    c.start_scope(&Scope::new(unit, vec![a.id()]))
+        .expect("start_scope");
     c.attach(unit, &[b.id()]).expect("attach");
     let cg = c.control_group(unit).unwrap();
     let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/systemd{cg}/cgroup.procs"))
@@ -87,7 +115,11 @@ fn inner_checks() {
     let s = c.stats();
     assert_eq!(s.unique_name.is_none(), direct, "{s:?}");
     assert_eq!(s.systemd_owner.is_none(), direct, "{s:?}");
-    assert_eq!((s.pending, s.waiting_calls, s.buffered_jobs), (0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.pending, s.waiting_calls, s.buffered_jobs),
+        (0, 0, 0),
+        "{s:?}"
+    );
     // The start job's JobRemoved at least (after SIGTERM the scope may be gone before
     // StopUnit, which then creates no job).
     assert!(s.jobs_removed >= 1, "{s:?}");

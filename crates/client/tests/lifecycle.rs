@@ -12,7 +12,9 @@ use sdbus_cgroup::{
 use zbus::zvariant::Value;
 
 fn u64_prop(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> u64 {
-    let v = c.cgroup_property(unit, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let v = c
+        .cgroup_property(unit, name)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     u64::try_from(v).unwrap_or_else(|e| panic!("{name} is not a u64: {e}"))
 }
 
@@ -46,7 +48,11 @@ fn scope_limits_land_over_dbus_and_in_host_cgroup_files_then_update() {
     assert_eq!(c.unit_state(unit, "ActiveState").unwrap(), "active");
     if mode == CgroupMode::Unified {
         assert_eq!(u64_prop(&c, unit, "MemoryMax"), 64 << 20);
-        assert_eq!(u64_prop(&c, unit, "CPUWeight"), 59, "512 shares -> weight 59");
+        assert_eq!(
+            u64_prop(&c, unit, "CPUWeight"),
+            59,
+            "512 shares -> weight 59"
+        );
         assert_eq!(u64_prop(&c, unit, "IOWeight"), 2979, "blkio 300 -> io 2979");
     } else {
         assert_eq!(u64_prop(&c, unit, "MemoryLimit"), 64 << 20);
@@ -54,22 +60,35 @@ fn scope_limits_land_over_dbus_and_in_host_cgroup_files_then_update() {
         assert_eq!(u64_prop(&c, unit, "BlockIOWeight"), 300);
     }
     assert_eq!(u64_prop(&c, unit, "TasksMax"), 42);
-    assert_eq!(u64_prop(&c, unit, "CPUQuotaPerSecUSec"), 340_000, "33.333 ms rounds up to 340 ms/s");
+    assert_eq!(
+        u64_prop(&c, unit, "CPUQuotaPerSecUSec"),
+        340_000,
+        "33.333 ms rounds up to 340 ms/s"
+    );
     assert_eq!(u64_prop(&c, unit, "CPUQuotaPeriodUSec"), 100_000);
     // systemd answers with its whole allocated CPU_SET (8 bytes here): compare the bits.
-    let mut cpus: Vec<u8> = c.cgroup_property(unit, "AllowedCPUs").unwrap().try_into().unwrap();
+    let mut cpus: Vec<u8> = c
+        .cgroup_property(unit, "AllowedCPUs")
+        .unwrap()
+        .try_into()
+        .unwrap();
     while cpus.last() == Some(&0) {
         cpus.pop();
     }
     assert_eq!(cpus, vec![1u8], "AllowedCPUs \"0\" is bit 0 of byte 0");
     let policy = String::try_from(c.cgroup_property(unit, "DevicePolicy").unwrap()).unwrap();
     assert_eq!(policy, "strict");
-    let allow: Vec<(String, String)> = c.cgroup_property(unit, "DeviceAllow").unwrap().try_into().unwrap();
+    let allow: Vec<(String, String)> = c
+        .cgroup_property(unit, "DeviceAllow")
+        .unwrap()
+        .try_into()
+        .unwrap();
     assert_eq!(allow, vec![("/dev/null".to_owned(), "rw".to_owned())]);
 
     // In the host's cgroup files.
     let read = |file: &str| {
-        sb.read_cgroup_file(&cg, file).unwrap_or_else(|e| panic!("reading {file} of {cg}: {e}"))
+        sb.read_cgroup_file(&cg, file)
+            .unwrap_or_else(|e| panic!("reading {file} of {cg}: {e}"))
     };
     assert_eq!(read("pids.max"), "42");
     if mode == CgroupMode::Unified {
@@ -82,10 +101,16 @@ fn scope_limits_land_over_dbus_and_in_host_cgroup_files_then_update() {
         assert_eq!(read("cpu.cfs_period_us"), "100000");
         assert_eq!(read("cpu.cfs_quota_us"), "34000");
         let devices = read("devices.list");
-        assert!(devices.lines().any(|l| l == "c 1:3 rw"), "devices.list: {devices:?}");
+        assert!(
+            devices.lines().any(|l| l == "c 1:3 rw"),
+            "devices.list: {devices:?}"
+        );
     }
     let procs = sb.read_cgroup_file(&cg, "cgroup.procs").unwrap();
-    assert!(procs.lines().any(|l| l == child.host_pid().to_string()), "procs: {procs:?}");
+    assert!(
+        procs.lines().any(|l| l == child.host_pid().to_string()),
+        "procs: {procs:?}"
+    );
 
     // Update at runtime.
     let update = Resources {
@@ -97,7 +122,11 @@ fn scope_limits_land_over_dbus_and_in_host_cgroup_files_then_update() {
     };
     let skipped = c.set_resources(unit, &update).expect("set_resources");
     assert!(skipped.is_empty());
-    assert_eq!(u64_prop(&c, unit, "TasksMax"), 1, "pids limit 0 -> TasksMax 1");
+    assert_eq!(
+        u64_prop(&c, unit, "TasksMax"),
+        1,
+        "pids limit 0 -> TasksMax 1"
+    );
     assert_eq!(u64_prop(&c, unit, "CPUQuotaPerSecUSec"), INFINITY);
     assert_eq!(read("pids.max"), "1");
     if mode == CgroupMode::Unified {
@@ -115,8 +144,20 @@ fn scope_limits_land_over_dbus_and_in_host_cgroup_files_then_update() {
     c.stop(unit).expect("stop");
     child.wait().unwrap();
     let s = c.stats();
-    assert_eq!((s.pending, s.waiting_calls, s.buffered_jobs), (0, 0, 0), "{s:?}");
-    assert_eq!((s.unmatched_replies, s.wrong_sender_replies, s.foreign_signals), (0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.pending, s.waiting_calls, s.buffered_jobs),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        (
+            s.unmatched_replies,
+            s.wrong_sender_replies,
+            s.foreign_signals
+        ),
+        (0, 0, 0),
+        "{s:?}"
+    );
     assert!(s.peer.messages > 0 && s.peer.last_serial > 0, "{s:?}");
 }
 
@@ -125,7 +166,11 @@ fn slice_with_limits_holds_a_scope_and_both_go_away() {
     let sb = boot();
     let c = client(&sb, options(&sb));
     let mut slice = Slice::new("pod-a.slice");
-    slice.resources = Resources { memory_limit: Some(256 << 20), pids_limit: Some(100), ..Resources::default() };
+    slice.resources = Resources {
+        memory_limit: Some(256 << 20),
+        pids_limit: Some(100),
+        ..Resources::default()
+    };
     c.start_slice(&slice).expect("start_slice");
     let mut child = sleeper(&sb);
     let mut scope = Scope::new("in-pod.scope", vec![child.pid()]);
@@ -140,7 +185,10 @@ fn slice_with_limits_holds_a_scope_and_both_go_away() {
     c.stop("pod-a.slice").unwrap();
     assert_eq!(c.unit_path("in-pod.scope").unwrap(), None);
     assert_eq!(c.unit_path("pod-a.slice").unwrap(), None);
-    assert!(sb.cgroup_file(&slice_cg, "cgroup.procs").is_err(), "slice cgroup left behind");
+    assert!(
+        sb.cgroup_file(&slice_cg, "cgroup.procs").is_err(),
+        "slice cgroup left behind"
+    );
 }
 
 #[test]
@@ -169,7 +217,12 @@ fn freeze_and_thaw_change_the_freezer_state_or_say_why_not() {
                 "freeze failed on a unified host: {e}"
             );
             match &e {
-                Error::Dbus { unit: u, step: Step::FreezeUnit, name, .. } => {
+                Error::Dbus {
+                    unit: u,
+                    step: Step::FreezeUnit,
+                    name,
+                    ..
+                } => {
                     assert_eq!(u, unit);
                     assert_eq!(name, "org.freedesktop.DBus.Error.NotSupported");
                 }
@@ -197,7 +250,12 @@ fn kill_ends_the_process_and_stop_reset_failed_leaves_no_unit_and_no_cgroup() {
 
     c.stop(unit).expect("stop");
     assert_eq!(c.unit_path(unit).unwrap(), None, "unit still loaded");
-    assert!(eventually(Duration::from_secs(5), || sb.cgroup_file(&cg, "cgroup.procs").is_err()), "cgroup left");
+    assert!(
+        eventually(Duration::from_secs(5), || sb
+            .cgroup_file(&cg, "cgroup.procs")
+            .is_err()),
+        "cgroup left"
+    );
     assert!(scope_cgroups(&sb).is_empty(), "{:?}", scope_cgroups(&sb));
     // Stopping what is not there is fine (runc's stopUnit ignores NoSuchUnit).
     c.stop(unit).expect("second stop");
@@ -226,10 +284,18 @@ fn leave_failed_scope(sb: &sdbus_sandbox::Sandbox, unit: &str) -> sdbus_sandbox:
     mgr("StartTransientUnit", &(unit, "replace", props, aux));
     // Wait for it to be active before stopping.
     let c = client(sb, options(sb));
-    assert!(eventually(Duration::from_secs(10), || c.unit_state(unit, "ActiveState").ok().as_deref() == Some("active")));
+    assert!(eventually(Duration::from_secs(10), || c
+        .unit_state(unit, "ActiveState")
+        .ok()
+        .as_deref()
+        == Some("active")));
     mgr("StopUnit", &(unit, "replace"));
     assert!(
-        eventually(Duration::from_secs(10), || c.unit_state(unit, "ActiveState").ok().as_deref() == Some("failed")),
+        eventually(Duration::from_secs(10), || c
+            .unit_state(unit, "ActiveState")
+            .ok()
+            .as_deref()
+            == Some("failed")),
         "scope did not fail: {:?}",
         c.unit_state(unit, "ActiveState")
     );
@@ -263,7 +329,9 @@ fn leftover_failed_unit_of_the_same_name_is_reset_and_start_retried_once() {
     let c = client(&sb, options(&sb));
     assert_eq!(c.unit_state(unit, "ActiveState").unwrap(), "failed");
     let mut child = sleeper(&sb);
-    let started = c.start_scope(&Scope::new(unit, vec![child.pid()])).expect("start over the leftover");
+    let started = c
+        .start_scope(&Scope::new(unit, vec![child.pid()]))
+        .expect("start over the leftover");
     assert!(started.retried, "the UnitExists path was not taken");
     assert_eq!(c.unit_state(unit, "ActiveState").unwrap(), "active");
     c.stop(unit).unwrap();
@@ -277,10 +345,15 @@ fn an_active_unit_of_the_same_name_is_a_typed_unit_exists_error() {
     let c = client(&sb, options(&sb));
     let mut a = sleeper(&sb);
     let mut b = sleeper(&sb);
-    c.start_scope(&Scope::new("dup.scope", vec![a.pid()])).unwrap();
-    let e = c.start_scope(&Scope::new("dup.scope", vec![b.pid()])).unwrap_err();
+    c.start_scope(&Scope::new("dup.scope", vec![a.pid()]))
+        .unwrap();
+    let e = c
+        .start_scope(&Scope::new("dup.scope", vec![b.pid()]))
+        .unwrap_err();
     assert!(e.is_unit_exists(), "{e:?}");
-    assert!(matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "dup.scope"));
+    assert!(
+        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "dup.scope")
+    );
     c.stop("dup.scope").unwrap();
     a.wait().unwrap();
     let _ = b.kill();
@@ -290,8 +363,13 @@ fn an_active_unit_of_the_same_name_is_a_typed_unit_exists_error() {
 fn a_pid_systemd_cannot_see_is_a_typed_error_at_start() {
     let sb = boot();
     let c = client(&sb, options(&sb));
-    let e = c.start_scope(&Scope::new("nopid.scope", vec![999_999])).unwrap_err();
-    assert!(matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "nopid.scope"), "{e:?}");
+    let e = c
+        .start_scope(&Scope::new("nopid.scope", vec![999_999]))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "nopid.scope"),
+        "{e:?}"
+    );
     let s = c.stats();
     assert_eq!((s.pending, s.waiting_calls), (0, 0), "{s:?}");
 }
@@ -315,7 +393,10 @@ fn a_canceled_start_job_is_a_typed_job_failed_error_naming_the_result() {
     let cont = ContOnDrop(sb.pid());
     let result = std::thread::scope(|s| {
         let ours = s.spawn(|| c.start_scope(&Scope::new(unit, vec![child.pid()])));
-        assert!(eventually(Duration::from_secs(5), || c.stats().waiting_calls == 1));
+        assert!(eventually(Duration::from_secs(5), || c
+            .stats()
+            .waiting_calls
+            == 1));
         std::thread::sleep(Duration::from_millis(500)); // let our call reach the bus first
         let theirs = s.spawn(|| {
             other.call_method(
@@ -328,12 +409,19 @@ fn a_canceled_start_job_is_a_typed_job_failed_error_naming_the_result() {
         });
         std::thread::sleep(Duration::from_millis(500));
         signal(sb.pid(), Signal::SIGCONT);
-        theirs.join().unwrap().expect("StopUnit from the other client");
+        theirs
+            .join()
+            .unwrap()
+            .expect("StopUnit from the other client");
         ours.join().unwrap()
     });
     drop(cont);
     match result {
-        Err(Error::JobFailed { unit: u, job, result }) => {
+        Err(Error::JobFailed {
+            unit: u,
+            job,
+            result,
+        }) => {
             assert_eq!(u, unit);
             assert_eq!(result, "canceled");
             assert!(job.starts_with("/org/freedesktop/systemd1/job/"), "{job}");
@@ -341,7 +429,11 @@ fn a_canceled_start_job_is_a_typed_job_failed_error_naming_the_result() {
         other => panic!("expected JobFailed(canceled), got {other:?}"),
     }
     let s = c.stats();
-    assert_eq!((s.pending, s.waiting_calls, s.buffered_jobs), (0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.pending, s.waiting_calls, s.buffered_jobs),
+        (0, 0, 0),
+        "{s:?}"
+    );
     c.stop(unit).unwrap();
     let _ = child.kill();
 }
@@ -371,12 +463,20 @@ fn v2_property_set_is_accepted_by_real_systemd_and_reads_back_converted() {
     let started = c.start_scope(&scope).expect("start with v2 properties");
     assert!(started.skipped.is_empty(), "{:?}", started.skipped);
     assert_eq!(u64_prop(&c, unit, "MemoryMax"), 300 << 20);
-    assert_eq!(u64_prop(&c, unit, "MemorySwapMax"), 100 << 20, "OCI total 400M - memory 300M");
+    assert_eq!(
+        u64_prop(&c, unit, "MemorySwapMax"),
+        100 << 20,
+        "OCI total 400M - memory 300M"
+    );
     assert_eq!(u64_prop(&c, unit, "MemoryLow"), 100 << 20);
     assert_eq!(u64_prop(&c, unit, "MemoryMin"), 10 << 20);
     assert_eq!(u64_prop(&c, unit, "MemoryHigh"), 250 << 20);
     assert_eq!(u64_prop(&c, unit, "CPUWeight"), 100, "1024 shares -> 100");
-    assert_eq!(u64_prop(&c, unit, "CPUQuotaPerSecUSec"), 10_000, "1us per 100ms rounds up to 10ms/s");
+    assert_eq!(
+        u64_prop(&c, unit, "CPUQuotaPerSecUSec"),
+        10_000,
+        "1us per 100ms rounds up to 10ms/s"
+    );
     assert_eq!(u64_prop(&c, unit, "IOWeight"), 10_000);
     assert_eq!(u64_prop(&c, unit, "TasksMax"), INFINITY);
     c.stop(unit).unwrap();

@@ -27,5 +27,8 @@ fn fifty_reconnects_leave_no_fd_or_thread_behind() {
     );
     assert!(blocking_pool_threads() <= 4, "{:?}", thread_names());
     drop(c);
-    assert!(eventually(Duration::from_secs(5), || fd_count() < fds), "dropping the client closes its socket");
+    assert!(
+        eventually(Duration::from_secs(5), || fd_count() < fds),
+        "dropping the client closes its socket"
+    );
 }

@@ -39,17 +39,30 @@ fn fifty_concurrent_scope_lifecycles_leak_no_unit_cgroup_cookie_or_fd() {
         }
     }
     let s = c.stats();
-    assert_eq!((s.pending, s.quarantined, s.waiting_calls, s.buffered_jobs), (0, 0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.pending, s.quarantined, s.waiting_calls, s.buffered_jobs),
+        (0, 0, 0, 0),
+        "{s:?}"
+    );
     assert_eq!((s.connects, s.timeouts), (1, 0), "{s:?}");
-    assert_eq!((s.unmatched_replies, s.wrong_sender_replies, s.late_replies), (0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.unmatched_replies, s.wrong_sender_replies, s.late_replies),
+        (0, 0, 0),
+        "{s:?}"
+    );
     // Joined threads (ours, async-io's blocking pool) leave the task list a moment later.
     assert!(
-        eventually(std::time::Duration::from_secs(10), || fd_count() == fds && thread_count() == threads),
+        eventually(std::time::Duration::from_secs(10), || fd_count() == fds
+            && thread_count() == threads),
         "leaked: fds before {targets:?}, after {:?}; threads before {names:?}, after {:?}",
         fd_targets(),
         thread_names()
     );
-    assert_eq!(scope_cgroups(&sb), Vec::<std::path::PathBuf>::new(), "scope cgroups left");
+    assert_eq!(
+        scope_cgroups(&sb),
+        Vec::<std::path::PathBuf>::new(),
+        "scope cgroups left"
+    );
     for round in 0..ROUNDS {
         for i in 0..THREADS {
             let name = format!("par-{round}-{i}.scope");

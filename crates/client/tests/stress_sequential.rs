@@ -11,7 +11,8 @@ const N: usize = 1000;
 
 fn lifecycle(sb: &sdbus_sandbox::Sandbox, c: &sdbus_cgroup::Client, name: &str) {
     let mut child = sleeper(sb);
-    c.start_scope(&Scope::new(name, vec![child.pid()])).unwrap_or_else(|e| panic!("start {name}: {e}"));
+    c.start_scope(&Scope::new(name, vec![child.pid()]))
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
     c.stop(name).unwrap_or_else(|e| panic!("stop {name}: {e}"));
     child.wait().unwrap();
 }
@@ -28,20 +29,33 @@ fn thousand_sequential_scope_lifecycles_leak_no_unit_cgroup_cookie_or_fd() {
         lifecycle(&sb, &c, &format!("seq-{i}.scope"));
     }
     let s = c.stats();
-    assert_eq!((s.pending, s.quarantined, s.waiting_calls, s.buffered_jobs), (0, 0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.pending, s.quarantined, s.waiting_calls, s.buffered_jobs),
+        (0, 0, 0, 0),
+        "{s:?}"
+    );
     assert_eq!((s.connects, s.disconnects, s.timeouts), (1, 0, 0), "{s:?}");
-    assert_eq!((s.unmatched_replies, s.wrong_sender_replies, s.late_replies), (0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.unmatched_replies, s.wrong_sender_replies, s.late_replies),
+        (0, 0, 0),
+        "{s:?}"
+    );
     assert!(s.jobs_removed >= 2 * N as u64, "{s:?}");
     // StartTransientUnit + StopUnit + ResetFailedUnit per lifecycle.
     assert_eq!(s.calls - calls_before, 3 * N as u64, "{s:?}");
     // Joined threads (ours, async-io's blocking pool) leave the task list a moment later.
     assert!(
-        eventually(std::time::Duration::from_secs(10), || fd_count() == fds && thread_count() == threads),
+        eventually(std::time::Duration::from_secs(10), || fd_count() == fds
+            && thread_count() == threads),
         "leaked: fds before {targets:?}, after {:?}; threads before {names:?}, after {:?}",
         fd_targets(),
         thread_names()
     );
-    assert_eq!(scope_cgroups(&sb), Vec::<std::path::PathBuf>::new(), "scope cgroups left");
+    assert_eq!(
+        scope_cgroups(&sb),
+        Vec::<std::path::PathBuf>::new(),
+        "scope cgroups left"
+    );
     for i in 0..N {
         let name = format!("seq-{i}.scope");
         assert_eq!(c.unit_path(&name).unwrap(), None, "{name} still loaded");

@@ -28,25 +28,35 @@ pub fn mode(sb: &Sandbox) -> CgroupMode {
 }
 
 pub fn options(sb: &Sandbox) -> Options {
-    Options::default()
-        .with_cgroup_mode(mode(sb))
-        .with_timeouts(Duration::from_secs(20), Duration::from_secs(20), Duration::from_secs(30))
+    Options::default().with_cgroup_mode(mode(sb)).with_timeouts(
+        Duration::from_secs(20),
+        Duration::from_secs(20),
+        Duration::from_secs(30),
+    )
 }
 
 /// A client on the sandbox's system bus.
 pub fn client(sb: &Sandbox, opts: Options) -> Client {
-    let target = Target::Address { address: sb.bus_address(), direct: false };
+    let target = Target::Address {
+        address: sb.bus_address(),
+        direct: false,
+    };
     Client::connect(target, opts).unwrap_or_else(|e| panic!("connecting to the sandbox bus: {e}"))
 }
 
 /// A long sleep inside the sandbox, for a scope to hold.
 pub fn sleeper(sb: &Sandbox) -> SandboxChild {
-    sb.command("sleep").arg("1000").spawn().expect("spawning sleep in the sandbox")
+    sb.command("sleep")
+        .arg("1000")
+        .spawn()
+        .expect("spawning sleep in the sandbox")
 }
 
 /// Open file descriptors of this process.
 pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 /// What each open fd of this process points to (for leak reports).
@@ -55,7 +65,9 @@ pub fn fd_targets() -> Vec<String> {
         .expect("/proc/self/fd")
         .flatten()
         .map(|e| {
-            let t = std::fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default();
+            let t = std::fs::read_link(e.path())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             format!("{}->{t}", e.file_name().to_string_lossy())
         })
         .collect();
@@ -68,7 +80,12 @@ pub fn thread_names() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task")
         .flatten()
-        .map(|e| std::fs::read_to_string(e.path().join("comm")).unwrap_or_default().trim().to_owned())
+        .map(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
         .collect();
     v.sort();
     v
@@ -78,18 +95,26 @@ pub fn thread_names() -> Vec<String> {
 /// connect) keeps its idle threads up to its own adaptive limit, shared by the whole
 /// process, so they are not per-connection state. [`blocking_pool_threads`] bounds it.
 pub fn thread_count() -> usize {
-    thread_names().iter().filter(|n| !n.starts_with("blocking-")).count()
+    thread_names()
+        .iter()
+        .filter(|n| !n.starts_with("blocking-"))
+        .count()
 }
 
 /// Threads of async-io's `blocking` pool.
 pub fn blocking_pool_threads() -> usize {
-    thread_names().iter().filter(|n| n.starts_with("blocking-")).count()
+    thread_names()
+        .iter()
+        .filter(|n| n.starts_with("blocking-"))
+        .count()
 }
 
 /// Every `*.scope` directory below the sandbox's cgroup subtrees on the host.
 pub fn scope_cgroups(sb: &Sandbox) -> Vec<PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
@@ -133,7 +158,11 @@ pub fn dbus_daemon_pid(sb: &Sandbox) -> Option<u32> {
         if comm.trim() != "dbus-daemon" {
             continue;
         }
-        if std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() == Some(&ns) {
+        if std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .as_ref()
+            == Some(&ns)
+        {
             return Some(pid);
         }
     }
