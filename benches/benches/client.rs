@@ -74,6 +74,23 @@ fn lifecycles(sb: &Sandbox, iters: u64, mut one: impl FnMut(&str, u32)) -> Durat
     total
 }
 
+/// `systemd-run --scope` of `sleep 1000` in the sandbox with the lifecycle's limits;
+/// returns once the start job is done, i.e. once systemd-run has exec'd `sleep`.
+fn systemd_run_scope(sb: &Sandbox, unit: &str, memory: &str) -> SandboxChild {
+    let mut run = sb
+        .command("systemd-run")
+        .args(["--quiet", "--scope", "--unit", unit])
+        .arg("-p")
+        .arg(format!("{memory}={MEMORY}"))
+        .arg("-p")
+        .arg(format!("TasksMax={TASKS}"))
+        .args(["sleep", "1000"])
+        .spawn()
+        .expect("running systemd-run in the sandbox");
+    wait_for_exec(&mut run, "sleep");
+    run
+}
+
 /// Waits until the sandboxed process has exec'd `comm` (polling `/proc`, 50 µs steps).
 fn wait_for_exec(child: &mut SandboxChild, comm: &str) {
     let path = format!("/proc/{}/comm", child.host_pid());
@@ -154,17 +171,7 @@ fn client_lifecycle(c: &mut Criterion) {
         for _ in 0..iters {
             let unit = unit_name("run");
             let start = Instant::now();
-            let mut run = sb
-                .command("systemd-run")
-                .args(["--quiet", "--scope", "--unit", &unit])
-                .arg("-p")
-                .arg(format!("{memory}={MEMORY}"))
-                .arg("-p")
-                .arg(format!("TasksMax={TASKS}"))
-                .args(["sleep", "1000"])
-                .spawn()
-                .expect("running systemd-run in the sandbox");
-            wait_for_exec(&mut run, "sleep");
+            let mut run = systemd_run_scope(&sb, &unit, memory);
             let stop = sb
                 .command("systemctl")
                 .args(["stop", &unit])
@@ -258,17 +265,7 @@ fn client_lifecycle(c: &mut Criterion) {
 
             let unit = unit_name("steps-run");
             let t = Instant::now();
-            let mut run = sb
-                .command("systemd-run")
-                .args(["--quiet", "--scope", "--unit", &unit])
-                .arg("-p")
-                .arg(format!("{memory}={MEMORY}"))
-                .arg("-p")
-                .arg(format!("TasksMax={TASKS}"))
-                .args(["sleep", "1000"])
-                .spawn()
-                .expect("systemd-run");
-            wait_for_exec(&mut run, "sleep");
+            let mut run = systemd_run_scope(&sb, &unit, memory);
             run_s.push(t.elapsed());
             let t = Instant::now();
             let _ = sb.command("systemctl").args(["stop", &unit]).status();

@@ -19,6 +19,17 @@ struct Run {
 }
 
 impl Run {
+    /// Each of `lines` is a whole line of stdout.
+    fn assert_lines(&self, lines: &[&str]) {
+        for line in lines {
+            assert!(
+                self.stdout.lines().any(|l| l == *line),
+                "no line {line:?}: {}",
+                self.context()
+            );
+        }
+    }
+
     fn context(&self) -> String {
         format!(
             "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -283,20 +294,14 @@ exit 3"#;
     );
     let r = run(&["sandbox", "--", "sh", "-c", &script]);
     assert_eq!(r.code, Some(0), "{}", r.context());
-    for line in [
+    r.assert_lines(&[
         "inscope",
         "mem=67108864",
         "pids=7",
         "quota=50000",
         "status=3",
         "LoadState=not-found",
-    ] {
-        assert!(
-            r.stdout.lines().any(|l| l == line),
-            "no line {line:?}: {}",
-            r.context()
-        );
-    }
+    ]);
 }
 
 #[test]
@@ -368,20 +373,14 @@ systemctl show -p LoadState sdc-u1.scope
     );
     let r = run(&["sandbox", "--", "sh", "-c", &script]);
     assert_eq!(r.code, Some(0), "{}", r.context());
-    for line in [
+    r.assert_lines(&[
         "update=0",
         "mem=134217728",
         "pids=9",
         "stop=0",
         "run=143",
         "LoadState=not-found",
-    ] {
-        assert!(
-            r.stdout.lines().any(|l| l == line),
-            "no line {line:?}: {}",
-            r.context()
-        );
-    }
+    ]);
 }
 
 /// The bus goes away while systemd itself is fine: the private socket still answers, so the

@@ -13,8 +13,7 @@ const ROUNDS: usize = 2;
 fn fifty_concurrent_scope_lifecycles_leak_no_unit_cgroup_cookie_or_fd() {
     let sb = boot();
     let c = client(&sb, options(&sb));
-    let (fds, threads) = (fd_count(), thread_count());
-    let (targets, names) = (fd_targets(), thread_names());
+    let baseline = Baseline::take();
     for round in 0..ROUNDS {
         // Spawn first (nsenter is the slow part), then race the D-Bus work.
         let mut children: Vec<_> = (0..THREADS).map(|_| sleeper(&sb)).collect();
@@ -50,19 +49,7 @@ fn fifty_concurrent_scope_lifecycles_leak_no_unit_cgroup_cookie_or_fd() {
         (0, 0, 0),
         "{s:?}"
     );
-    // Joined threads (ours, async-io's blocking pool) leave the task list a moment later.
-    assert!(
-        eventually(std::time::Duration::from_secs(10), || fd_count() == fds
-            && thread_count() == threads),
-        "leaked: fds before {targets:?}, after {:?}; threads before {names:?}, after {:?}",
-        fd_targets(),
-        thread_names()
-    );
-    assert_eq!(
-        scope_cgroups(&sb),
-        Vec::<std::path::PathBuf>::new(),
-        "scope cgroups left"
-    );
+    baseline.assert_nothing_leaked(&sb);
     for round in 0..ROUNDS {
         for i in 0..THREADS {
             let name = format!("par-{round}-{i}.scope");

@@ -22,8 +22,7 @@ fn thousand_sequential_scope_lifecycles_leak_no_unit_cgroup_cookie_or_fd() {
     let sb = boot();
     let c = client(&sb, options(&sb));
     lifecycle(&sb, &c, "warmup.scope");
-    let (fds, threads) = (fd_count(), thread_count());
-    let (targets, names) = (fd_targets(), thread_names());
+    let baseline = Baseline::take();
     let calls_before = c.stats().calls;
     for i in 0..N {
         lifecycle(&sb, &c, &format!("seq-{i}.scope"));
@@ -43,19 +42,7 @@ fn thousand_sequential_scope_lifecycles_leak_no_unit_cgroup_cookie_or_fd() {
     assert!(s.jobs_removed >= 2 * N as u64, "{s:?}");
     // StartTransientUnit + StopUnit + ResetFailedUnit per lifecycle.
     assert_eq!(s.calls - calls_before, 3 * N as u64, "{s:?}");
-    // Joined threads (ours, async-io's blocking pool) leave the task list a moment later.
-    assert!(
-        eventually(std::time::Duration::from_secs(10), || fd_count() == fds
-            && thread_count() == threads),
-        "leaked: fds before {targets:?}, after {:?}; threads before {names:?}, after {:?}",
-        fd_targets(),
-        thread_names()
-    );
-    assert_eq!(
-        scope_cgroups(&sb),
-        Vec::<std::path::PathBuf>::new(),
-        "scope cgroups left"
-    );
+    baseline.assert_nothing_leaked(&sb);
     for i in 0..N {
         let name = format!("seq-{i}.scope");
         assert_eq!(c.unit_path(&name).unwrap(), None, "{name} still loaded");

@@ -20,9 +20,10 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use proptest::test_runner::{
-    Config as ProptestConfig, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner,
-};
+use proptest::test_runner::{TestCaseError, TestError, TestRunner};
+
+mod common;
+use common::runner;
 use sdbus_cookie::{Allocator, Config, Error};
 use sdbus_cookie_upstream::{self as upstream, Params, UpstreamV242};
 
@@ -183,24 +184,6 @@ fn op(max_run: u16) -> impl Strategy<Value = Op> {
 
 fn ops(max_run: u16) -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(op(max_run), 1..64)
-}
-
-/// Fixed seed unless `PROPTEST_RNG_SEED` is set; no regression files (failures
-/// are turned into named tests by hand).
-fn runner(cases: u32, seed: u64) -> TestRunner {
-    let base = ProptestConfig::default();
-    let rng_seed = match base.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(seed),
-        fixed => fixed,
-    };
-    eprintln!("proptest: {cases} cases, rng seed {rng_seed}");
-    TestRunner::new(ProptestConfig {
-        cases,
-        rng_seed,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        failure_persistence: None,
-        ..base
-    })
 }
 
 fn report<T: std::fmt::Debug>(result: Result<(), TestError<T>>) {

@@ -8,9 +8,10 @@
 //! Seeds are fixed (override with `PROPTEST_RNG_SEED=<u64>`).
 
 use proptest::prelude::*;
-use proptest::test_runner::{
-    Config as ProptestConfig, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner,
-};
+use proptest::test_runner::{TestCaseError, TestError};
+
+mod common;
+use common::runner;
 use sdbus_cookie::{Error, LegacyAllocator};
 use sdbus_cookie_upstream::{errno, UpstreamLegacy};
 
@@ -99,22 +100,6 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         1 => any::<u32>().prop_map(Op::SealHuge),
     ];
     prop::collection::vec(op, 1..40)
-}
-
-fn runner(cases: u32, seed: u64) -> TestRunner {
-    let base = ProptestConfig::default();
-    let rng_seed = match base.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(seed),
-        fixed => fixed,
-    };
-    eprintln!("proptest: {cases} cases, rng seed {rng_seed}");
-    TestRunner::new(ProptestConfig {
-        cases,
-        rng_seed,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        failure_persistence: None,
-        ..base
-    })
 }
 
 #[test]

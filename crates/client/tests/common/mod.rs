@@ -184,3 +184,41 @@ impl Drop for ContOnDrop {
         );
     }
 }
+
+/// The process's file descriptors and threads at one moment, to check nothing leaked since.
+pub struct Baseline {
+    fds: usize,
+    threads: usize,
+    fd_targets: Vec<String>,
+    thread_names: Vec<String>,
+}
+
+impl Baseline {
+    pub fn take() -> Baseline {
+        Baseline {
+            fds: fd_count(),
+            threads: thread_count(),
+            fd_targets: fd_targets(),
+            thread_names: thread_names(),
+        }
+    }
+
+    /// Back to the baseline's fds and threads (joined threads, ours and async-io's blocking
+    /// pool, leave the task list a moment later, hence the wait), and no scope cgroup left.
+    pub fn assert_nothing_leaked(&self, sb: &Sandbox) {
+        assert!(
+            eventually(Duration::from_secs(10), || fd_count() == self.fds
+                && thread_count() == self.threads),
+            "leaked: fds before {:?}, after {:?}; threads before {:?}, after {:?}",
+            self.fd_targets,
+            fd_targets(),
+            self.thread_names,
+            thread_names()
+        );
+        assert_eq!(
+            scope_cgroups(sb),
+            Vec::<PathBuf>::new(),
+            "scope cgroups left"
+        );
+    }
+}
