@@ -224,7 +224,7 @@ fn pending_set_matches_std_hashset_under_mixed_inserts_and_removes() {
             1 => u64::MAX - (x >> 60),
             _ => 0x8000_0000 + (x >> 40) % 4096,
         };
-        if (x >> 32) % 3 == 0 {
+        if (x >> 32).is_multiple_of(3) {
             assert_eq!(
                 b.pending_remove(key),
                 model.remove(&key),

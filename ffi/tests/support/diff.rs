@@ -230,7 +230,7 @@ pub fn run(data: &[u8]) -> Stats {
                 }
                 5 => {
                     let mut n = usize::MAX;
-                    let out = if input.byte() % 2 == 0 {
+                    let out = if input.byte().is_multiple_of(2) {
                         &mut n as *mut usize
                     } else {
                         ptr::null_mut()
