@@ -311,6 +311,10 @@ const JOB_REMOVED_MATCH: &str = "type='signal',sender='org.freedesktop.systemd1'
 path='/org/freedesktop/systemd1',interface='org.freedesktop.systemd1.Manager',\
 member='JobRemoved'";
 
+const OWNER_CHANGED_MATCH: &str = "type='signal',sender='org.freedesktop.DBus',\
+path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',\
+arg0='org.freedesktop.systemd1'";
+
 /// The leading number of systemd's `Version` property (`252.38-1~deb12u1`, `v255`, `249`).
 pub fn parse_version(s: &str) -> Option<u32> {
     let s = s.trim().trim_start_matches('v');
@@ -480,6 +484,21 @@ impl Client {
                 BUS_NAME,
                 "AddMatch",
                 &(JOB_REMOVED_MATCH,),
+                "",
+                Step::AddMatch,
+                left(),
+                None,
+            )
+            .map_err(fail)?;
+            // Follow systemd's name from before we ask who owns it, so an owner change
+            // (daemon-reexec, a reconnect after its bus connection failed) between the two
+            // is not missed.
+            conn.call(
+                Dest::Bus,
+                "/org/freedesktop/DBus",
+                BUS_NAME,
+                "AddMatch",
+                &(OWNER_CHANGED_MATCH,),
                 "",
                 Step::AddMatch,
                 left(),

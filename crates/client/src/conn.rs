@@ -198,6 +198,15 @@ impl State {
                 }
             }
             MsgType::Signal => {
+                if sender == Some(BUS_NAME)
+                    && header
+                        .member()
+                        .is_some_and(|m| m.as_str() == "NameOwnerChanged")
+                {
+                    drop(header);
+                    self.owner_changed(&msg);
+                    return false;
+                }
                 let is_job_removed = header.member().is_some_and(|m| m.as_str() == "JobRemoved")
                     && header
                         .interface()
@@ -232,6 +241,27 @@ impl State {
                 }
             }
             _ => false,
+        }
+    }
+
+    /// `NameOwnerChanged` for systemd's name: a re-executed or reconnected systemd is a new
+    /// connection with a new unique name and a fresh cookie, so replies and signals are
+    /// expected from the new owner and its serials are watched from scratch. Only the bus
+    /// driver's signal counts (dbus-daemon stamps the sender, so no client can forge it).
+    fn owner_changed(&mut self, msg: &Message) {
+        if self.direct {
+            return;
+        }
+        let Ok((name, _old, new)) = msg.body().deserialize::<(String, String, String)>() else {
+            return;
+        };
+        if name != SYSTEMD_NAME {
+            return;
+        }
+        let new = (!new.is_empty()).then_some(new);
+        if new != self.systemd_owner {
+            self.systemd_owner = new;
+            self.peer = PeerSerials::default();
         }
     }
 
@@ -856,6 +886,39 @@ mod tests {
         assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 1);
         assert!(st.dispatch(&c, reply(&call(9), None, 11)));
         assert_eq!(st.peer.last, 11);
+    }
+
+    fn owner_changed(sender: &str, name: &str, old: &str, new: &str) -> Message {
+        Message::signal("/org/freedesktop/DBus", BUS_NAME, "NameOwnerChanged")
+            .unwrap()
+            .sender(sender)
+            .unwrap()
+            .serial(nz(40))
+            .build(&(name, old, new))
+            .unwrap()
+    }
+
+    #[test]
+    fn systemd_owner_follows_name_owner_changed_from_the_bus_driver_only() {
+        let (mut st, c) = (bus_state(), Counters::default());
+        park(&mut st, 5, Some(":1.0"));
+        assert!(st.dispatch(&c, reply(&call(5), Some(":1.0"), 0xffff_fff0)));
+        // A client cannot claim systemd's name for itself.
+        st.dispatch(&c, owner_changed(":1.66", SYSTEMD_NAME, ":1.0", ":1.66"));
+        assert_eq!(st.systemd_owner.as_deref(), Some(":1.0"));
+        // Another name's owner is none of our business.
+        st.dispatch(&c, owner_changed(BUS_NAME, "org.example.x", "", ":1.9"));
+        assert_eq!(st.systemd_owner.as_deref(), Some(":1.0"));
+        // systemd leaves the bus, then a re-executed systemd takes its name: a new
+        // connection, whose serials start over (not a wrap of the old cookie).
+        st.dispatch(&c, owner_changed(BUS_NAME, SYSTEMD_NAME, ":1.0", ""));
+        assert_eq!(st.systemd_owner, None);
+        st.dispatch(&c, owner_changed(BUS_NAME, SYSTEMD_NAME, "", ":1.260"));
+        assert_eq!(st.systemd_owner.as_deref(), Some(":1.260"));
+        assert_eq!(st.peer, PeerSerials::default());
+        park(&mut st, 6, Some(":1.260"));
+        assert!(st.dispatch(&c, reply(&call(6), Some(":1.260"), 7)));
+        assert_eq!((st.peer.last, st.peer.wraps), (7, 0));
     }
 
     fn job_removed(sender: &str, serial: u32, job: &str, result: &str) -> Message {
