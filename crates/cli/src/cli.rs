@@ -18,7 +18,8 @@ Exit codes:
   scope update,
   scope stop      0 done, 125 failed
   demo            0 every step worked, 1 a step failed
-  reproduce       0 every claim held, 1 a check failed, 125 build/sandbox failure
+  reproduce       0 every claim held, 1 a claim did not hold, 125 the run could not go on
+                  (build, sandbox, gdb, PID 1 died)
   any             2 bad command-line input (one line on stderr)";
 
 /// Reads and guards the D-Bus cookie of systemd (PID 1); drives transient scopes.
@@ -45,7 +46,8 @@ pub enum Command {
     /// Show the whole project working in a sandbox, in well under a minute.
     #[command(after_help = EXIT_CODES)]
     Demo(DemoArgs),
-    /// Reproduce the cookie-overflow incident in a patched systemd (legacy vs fixed).
+    /// The cookie-overflow incident on a real vulnerable PID 1, the way out, and the fix
+    /// holding (stock vs patched, cookie moved by gdb).
     #[command(after_help = EXIT_CODES)]
     Reproduce(crate::reproduce::ReproduceArgs),
 }

@@ -1,31 +1,37 @@
-//! `sdcookie reproduce`: the cookie-overflow incident (systemd#11809) on demand, in a real
-//! systemd, and the fix holding — issue 9.
+//! `sdcookie reproduce`: the cookie-overflow incident (systemd#11809) on a real vulnerable
+//! PID 1, the operator's way out, and our backport holding — on the same release.
 //!
-//! One patched systemd 252 (systemd-patch/build-pid1: a full PID 1 linked dynamically to
-//! `libsdbus_cookie.so.0`) is booted twice as PID 1 in a sandbox, each time with another
-//! test build of the C ABI in front of it (`LD_LIBRARY_PATH`):
+//! Two builds of one release (systemd-patch/build-pid1: stock upstream, and upstream with
+//! our backport; both full PID 1s with debug info) are booted in turn as PID 1 of a
+//! sandbox. In each, gdb attaches to the live PID 1, stops it in `bus_seal_message()` on
+//! its API-bus connection (`b->bus_client`) and writes `b->cookie`, then detaches: the
+//! binaries carry no knob, the counter is moved the way a post-mortem would inspect it.
+//! Then real runc-style work goes through sdbus-cgroup (scope lifecycles: start with
+//! limits, wait for `JobRemoved`, stop, reset-failed) while the serials of systemd's
+//! replies are watched up to and across `0xffffffff`.
 //!
-//! - legacy (`--features legacy,fault-injection`): cookies as in systemd <= v241, so once
-//!   the API-bus cookie passes 0xffffffff sd-bus cannot seal anything on that connection;
-//! - fixed (`--features fault-injection`): the v242 cycle rule.
+//! - stock: a runtime's `StartTransientUnit` is the first call past the edge. Checked: the
+//!   client returns its typed timeout, PID 1 lives, `systemctl` over the private socket
+//!   works, the doctor says critical; a caller without a deadline (busctl with its timeout
+//!   disabled) is still blocked after 10× the client's deadline and is ended by its pid.
+//!   Then the operator's way out: `systemctl daemon-reexec` over the private socket, with
+//!   the sandbox's `/usr/lib/systemd/systemd` (the release's compiled-in
+//!   `SYSTEMD_BINARY_PATH`) bind-mounted to the same binary in the sandbox's own mount
+//!   namespace. Checked: the bus answers again with a fresh cookie, the doctor says ok, and
+//!   the same client (no restart) cleans up what its failed call left and runs lifecycles.
+//! - patched: the serial after `0xffffffff` is `0x80000000`, the requested number of
+//!   lifecycles after it all succeed, the doctor says ok, cycled.
 //!
-//! `SDBUS_COOKIE_FAULT_START` (ffi/src/fault.rs) starts PID 1's API-bus connection near the
-//! edge, so real client work crosses it in seconds: scope lifecycles (spawn, start with
-//! limits, wait for the job, stop, reset-failed) while there is room, then single pings
-//! across the edge, one reply each, so every serial around it is seen. Then:
-//!
-//! - legacy: the next StartTransientUnit must fail with the client's typed timeout (no
-//!   hang), and `sdcookie doctor` (run inside the sandbox) must say: bus unresponsive,
-//!   private socket responsive, verdict critical;
-//! - fixed: the serial after 0xffffffff must be 0x80000000, N further lifecycles must all
-//!   succeed, and the doctor must say: bus responsive, cycled, verdict ok.
-//!
-//! Every claim is checked here; a failed check exits 1. The report is printed side by side
-//! (and as JSON with `--format json`); progress goes to stderr.
+//! Facts are checked here and listed as claims; the report is printed (text side by side,
+//! or one JSON object) and the exit status is 1 when a claim did not hold. What cannot go
+//! on (gdb cannot attach, no debug info, PID 1 died) is an error naming the step. The
+//! sandbox is torn down on every path; processes started here are ended by their pid.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -37,23 +43,41 @@ use sdbus_sandbox::{Sandbox, SandboxOptions};
 use crate::cli::Format;
 use crate::doctor::{CEILING, CYCLED};
 
+/// Where pre-v242 systemd re-executes itself from (`SYSTEMD_BINARY_PATH`, meson's default
+/// `rootlibexecdir`; `do_reexecute()` in src/core/main.c). On Debian 12 `/lib` links to it.
+const SYSTEMD_BINARY_PATH: &str = "/usr/lib/systemd/systemd";
+
+/// Lifecycles run before the edge only while this many serials are left: one lifecycle
+/// costs systemd a few dozen messages (replies and the signals of two jobs), and the last
+/// steps to the edge are single pings, one serial each, so every serial around it is seen.
+const LIFECYCLE_MARGIN: u32 = 160;
+
+/// Lifecycles the stock client runs after the way out, to show it works without a restart.
+const RECOVERY_LIFECYCLES: u64 = 10;
+
+/// How long gdb may take to attach, hit the breakpoint and detach.
+const GDB_PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long the bus may take to come back after `daemon-reexec`.
+const REEXEC_PATIENCE: Duration = Duration::from_secs(30);
+
 /// `sdcookie reproduce`.
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
-    /// The patched systemd (dynamically linked to libsdbus_cookie.so.0). Default: build
-    /// (or reuse) it with systemd-patch/build-pid1 of the source tree sdcookie was built in.
-    #[arg(long, value_name = "PATH", requires_all = ["legacy_lib", "fixed_lib"])]
-    pub systemd: Option<PathBuf>,
-    /// Directory holding the legacy test build's libsdbus_cookie.so.0.
-    #[arg(long, value_name = "DIR", requires = "systemd")]
-    pub legacy_lib: Option<PathBuf>,
-    /// Directory holding the fixed test build's libsdbus_cookie.so.0.
-    #[arg(long, value_name = "DIR", requires = "systemd")]
-    pub fixed_lib: Option<PathBuf>,
-    /// The first cookie PID 1's API-bus connection hands out (SDBUS_COOKIE_FAULT_START).
+    /// The stock PID 1 [default: built (or reused) by systemd-patch/build-pid1 RELEASE of
+    /// the source tree sdcookie was built in].
+    #[arg(long, value_name = "PATH", requires = "patched")]
+    pub stock: Option<PathBuf>,
+    /// The PID 1 with our backport (same release as --stock).
+    #[arg(long, value_name = "PATH", requires = "stock")]
+    pub patched: Option<PathBuf>,
+    /// The systemd release systemd-patch/build-pid1 builds when no paths are given.
+    #[arg(long, value_name = "N", default_value = "241", value_parser = parse_release)]
+    pub release: String,
+    /// The value gdb writes into PID 1's API-bus cookie.
     #[arg(long, value_name = "N", default_value = "0xffffff00", value_parser = parse_cookie)]
-    pub start: u32,
-    /// Scope lifecycles after the crossing in the fixed build.
+    pub cookie: u32,
+    /// Scope lifecycles after the edge on the patched PID 1.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub lifecycles: u32,
     /// Deadline of every client call and job wait, and of each doctor step.
@@ -64,171 +88,321 @@ pub struct ReproduceArgs {
     pub format: Format,
 }
 
+fn parse_release(s: &str) -> Result<String, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{s}: a release number such as 241"));
+    }
+    Ok(s.to_owned())
+}
+
+/// A cookie gdb may write: at least 2 (the next one must not be 0 or 1, which systemd's
+/// first messages use) and at most `0xffffffff - 2` (so the edge is still ahead).
 fn parse_cookie(s: &str) -> Result<u32, String> {
     let v = match s.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16),
         None => s.parse(),
     }
     .map_err(|e| format!("{s}: {e}"))?;
-    if v < 2 {
-        return Err(format!("{s}: must be at least 2"));
+    if !(2..=CEILING - 2).contains(&v) {
+        return Err(format!("{s}: must be between 2 and 0xfffffffd"));
     }
     Ok(v)
 }
 
-/// Why the reproduction failed.
+/// Which of the two PID 1s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// Upstream as released.
+    Stock,
+    /// Upstream with our backport.
+    Patched,
+}
+
+impl Build {
+    fn as_str(self) -> &'static str {
+        match self {
+            Build::Stock => "stock",
+            Build::Patched => "patched",
+        }
+    }
+}
+
+impl std::fmt::Display for Build {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why gdb could not move the cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GdbFailure {
+    /// No gdb on PATH (scripts/install-deps installs it).
+    NotInstalled,
+    /// gdb could not attach to PID 1 (ptrace refused).
+    Attach,
+    /// PID 1's sd-bus has no debug info: `bus_seal_message` or its `b` are unknown.
+    NoDebugInfo,
+    /// gdb did not finish (breakpoint never hit) in time.
+    NoBreakpointHit,
+    /// Anything else gdb said.
+    Other,
+}
+
+impl std::fmt::Display for GdbFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GdbFailure::NotInstalled => "gdb is not installed (run scripts/install-deps)",
+            GdbFailure::Attach => "gdb could not attach to PID 1",
+            GdbFailure::NoDebugInfo => {
+                "the binary has no debug info for sd-bus (bus_seal_message and its argument b)"
+            }
+            GdbFailure::NoBreakpointHit => "PID 1 never reached bus_seal_message on its API bus",
+            GdbFailure::Other => "gdb failed",
+        })
+    }
+}
+
+/// Why the reproduction could not run to the end.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReproduceError {
-    /// Building the systemd or the libraries failed.
+    /// Building (or finding) the two PID 1s failed.
     #[error("build: {0}")]
     Build(String),
     /// The sandbox failed.
-    #[error("sandbox ({mode}): {source}")]
+    #[error("{build}: {step}: sandbox: {source}")]
     Sandbox {
-        /// legacy or fixed.
-        mode: &'static str,
+        /// stock or patched.
+        build: Build,
+        /// The step.
+        step: &'static str,
         /// What the sandbox crate said.
         source: sdbus_sandbox::Error,
     },
-    /// The client failed where it must not.
-    #[error("client ({mode}): {source}")]
+    /// gdb could not move the cookie.
+    #[error("{build}: move the API-bus cookie with gdb: {kind}: {detail}")]
+    Gdb {
+        /// stock or patched.
+        build: Build,
+        /// What kind of failure.
+        kind: GdbFailure,
+        /// gdb's own words (its last lines).
+        detail: String,
+    },
+    /// PID 1 died (the sandbox is torn down; its last log lines are included).
+    #[error("{build}: PID 1 died during step '{step}'; its last log lines: {log}")]
+    Pid1Died {
+        /// stock or patched.
+        build: Build,
+        /// The step during which it was found dead.
+        step: &'static str,
+        /// The tail of systemd's console log.
+        log: String,
+    },
+    /// The client failed where the reproduction cannot go on.
+    #[error("{build}: {step}: {source}")]
     Client {
-        /// legacy or fixed.
-        mode: &'static str,
+        /// stock or patched.
+        build: Build,
+        /// The step.
+        step: &'static str,
         /// What the client said.
         source: sdbus_cgroup::Error,
     },
-    /// Something the reproduction claims was not so.
-    #[error("check failed ({mode}): {what}")]
-    Check {
-        /// legacy or fixed.
-        mode: &'static str,
-        /// What was expected and what was seen.
-        what: String,
+    /// A tool (mount, systemctl, busctl) failed.
+    #[error("{build}: {step}: {detail}")]
+    Tool {
+        /// stock or patched.
+        build: Build,
+        /// The step.
+        step: &'static str,
+        /// What failed.
+        detail: String,
     },
+    /// One or more claims did not hold (the report was printed).
+    #[error("{0} claim(s) did not hold: {1}")]
+    Claims(usize, String),
 }
 
-/// What the doctor said, the fields the report uses.
-#[derive(Debug, Clone, Serialize)]
+impl ReproduceError {
+    /// True when the reproduction ran but a claim did not hold (exit 1, not 125).
+    pub fn is_check(&self) -> bool {
+        matches!(self, ReproduceError::Claims(..))
+    }
+}
+
+/// What `sdcookie doctor --format json` said (inside the sandbox).
+#[derive(Debug, Clone, Default)]
 pub struct DoctorSays {
     /// `bus_responsive`.
     pub bus_responsive: bool,
     /// `private_responsive`.
     pub private_responsive: bool,
     /// `cookie` (the API-bus cookie), if the bus answered.
-    pub cookie: Option<u64>,
+    pub cookie: Option<u32>,
     /// `cycled`.
     pub cycled: Option<bool>,
+    /// `systemd_version_string`.
+    pub version: Option<String>,
     /// `verdict`.
     pub verdict: String,
     /// `message`.
     pub message: String,
-    /// How long the doctor ran (s).
-    pub seconds: f64,
 }
 
-/// One boot's results.
+/// The stock PID 1 after `systemctl daemon-reexec`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Run {
-    /// legacy or fixed.
-    pub mode: &'static str,
-    /// The libsdbus_cookie.so.0 PID 1 had mapped (from /proc/PID/maps).
-    pub library: String,
-    /// `Manager.Version`.
-    pub systemd_version: String,
+pub struct Reexec {
+    /// `Manager.Version` of the re-executed PID 1 (the doctor's reading).
+    pub systemd_version: Option<String>,
+    /// Its API-bus cookie (a fresh connection: small).
+    pub cookie: Option<u32>,
+    /// The doctor's verdict afterwards.
+    pub doctor_verdict: String,
+}
+
+/// One claim and whether it held.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// It held.
+    pub ok: bool,
+    /// What was claimed and what was seen.
+    pub what: String,
+}
+
+/// What the text report shows beyond the JSON fields.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
+    /// The PID 1 binary.
+    pub binary: PathBuf,
     /// Boot time (s).
     pub boot_seconds: f64,
-    /// PID 1's API-bus cookie as first seen (serial of its first reply to us).
-    pub cookie_before: u32,
-    /// The last serial seen before the edge (0xffffffff if the crossing was seen).
-    pub cookie_at_edge: u32,
-    /// The first serial seen after the edge (fixed: 0x80000000); None if nothing came.
-    pub cookie_landed: Option<u32>,
-    /// The last serial seen at the end.
-    pub cookie_after: u32,
-    /// Scope lifecycles that succeeded (before and after the edge).
-    pub lifecycles_ok: u64,
-    /// Scope lifecycles after the edge that succeeded.
-    pub lifecycles_after_edge: u64,
-    /// Calls that succeeded (client stats: replies).
-    pub calls_ok: u64,
-    /// Calls and job waits that failed (client stats: timeouts).
-    pub calls_failed: u64,
-    /// The first failure after the edge: the client's error, as it printed it.
-    pub failure: Option<String>,
-    /// Whether that failure is the client's typed timeout.
-    pub failure_is_timeout: bool,
-    /// The step of the typed timeout (e.g. StartTransientUnit).
-    pub failure_step: Option<String>,
-    /// Time from sending the failing call to the client's typed error (s).
+    /// The value PID 1's cookie had when gdb stopped it.
+    pub cookie_found: Option<u64>,
+    /// gdb's time from attach to detach (s).
+    pub gdb_seconds: f64,
+    /// The first serial of systemd the client saw after gdb.
+    pub first_serial_seen: u32,
+    /// Lifecycles before the edge.
+    pub lifecycles_before_edge: u64,
+    /// Time from the failing call to the client's error (s).
     pub detect_seconds: Option<f64>,
-    /// Replies that matched no call (must be 0).
-    pub mismatched_replies: u64,
-    /// Replies to a pending call from someone other than systemd (legacy: dbus-daemon's
-    /// NoReply for the call systemd could not answer; fixed: must be 0).
-    pub wrong_sender_replies: u64,
-    /// The doctor, run inside the sandbox after the edge.
-    pub doctor: DoctorSays,
-    /// What systemd logged on its console about its API bus (lines mentioning it, or a
-    /// failed send): in legacy, how 252's sd-bus reacts to the unsealable message.
+    /// systemd's name had an owner right after the failed call.
+    pub on_bus_after_failure: Option<bool>,
+    /// ... and after the doctor's probe.
+    pub on_bus_after_doctor: Option<bool>,
+    /// `systemctl show -p Version --value` over the private socket.
+    pub private_systemctl: Option<String>,
+    /// The doctor's message after the edge.
+    pub doctor_message: String,
+    /// The doctor's cycled flag after the edge.
+    pub doctor_cycled: Option<bool>,
+    /// How the unbounded caller ended: "killed by pid N" or what it printed.
+    pub unbounded_end: Option<String>,
+    /// How `/usr/lib/systemd/systemd` was made the same binary.
+    pub reexec_mount: Option<String>,
+    /// Seconds from `daemon-reexec` until systemd owned its name again.
+    pub reexec_seconds: Option<f64>,
+    /// The failed call's unit was still loaded after the way out.
+    pub left_behind: Option<bool>,
+    /// systemd's serial as the client last saw it.
+    pub last_serial: u32,
+    /// Client calls answered.
+    pub replies: u64,
+    /// systemd's console lines about its API bus.
     pub systemd_log: Vec<String>,
-    /// The whole boot (s).
+    /// The claims checked.
+    pub claims: Vec<Claim>,
+    /// The whole run (s).
     pub seconds: f64,
 }
 
-/// The report.
+/// One PID 1's results; the fields that are serialised are the report's contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    /// `Manager.Version` (e.g. "241").
+    pub systemd_version: String,
+    /// The value gdb wrote into PID 1's API-bus cookie.
+    pub cookie_set_to: u32,
+    /// The last serial systemd sent before the edge (0xffffffff when the edge was seen).
+    pub last_serial_before_edge: u32,
+    /// The serial systemd sent after 0xffffffff; None if none came.
+    pub first_serial_after_edge: Option<u32>,
+    /// The client's error at the edge ("timeout: ..." for its typed timeout).
+    pub client_error: Option<String>,
+    /// The doctor's verdict after the edge.
+    pub doctor_verdict: String,
+    /// The doctor found systemd answering on the bus.
+    pub bus_responsive: bool,
+    /// The doctor found systemd answering on its private socket.
+    pub private_socket_responsive: bool,
+    /// Scope lifecycles that succeeded after the edge.
+    pub lifecycles_after_edge: u64,
+    /// Client operations after the edge that returned an error.
+    pub failed_calls: u64,
+    /// Stock only: the operator's way out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reexec: Option<Reexec>,
+    /// Stock only: how long the caller without a deadline was blocked before we ended it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unbounded_caller_blocked_s: Option<f64>,
+    /// For the text report.
+    #[serde(skip)]
+    pub details: Details,
+}
+
+/// The report: `{"stock": {...}, "patched": {...}}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// SDBUS_COOKIE_FAULT_START.
-    pub start: u32,
-    /// Build time (s), 0 if prebuilt paths were given.
-    pub build_seconds: f64,
-    /// The legacy boot.
-    pub legacy: Run,
-    /// The fixed boot.
-    pub fixed: Run,
-    /// Total (s).
-    pub seconds: f64,
+    /// The stock PID 1.
+    pub stock: Run,
+    /// The patched PID 1.
+    pub patched: Run,
 }
 
 fn progress(msg: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr(), "reproduce: {}", msg.as_ref());
 }
 
-/// Runs `sdcookie reproduce`; 0 when every claim held.
+/// Runs `sdcookie reproduce`; Ok(0) when every claim held.
 pub fn run(args: &ReproduceArgs) -> Result<u8, ReproduceError> {
-    let started = Instant::now();
-    let (systemd, legacy_lib, fixed_lib, build_seconds) = match &args.systemd {
-        Some(s) => (
-            s.clone(),
-            args.legacy_lib.clone().expect("clap requires it"),
-            args.fixed_lib.clone().expect("clap requires it"),
-            0.0,
-        ),
-        None => build()?,
+    let (stock, patched) = match (&args.stock, &args.patched) {
+        (Some(s), Some(p)) => (s.clone(), p.clone()),
+        _ => build(&args.release)?,
     };
-    let legacy = boot_and_drive("legacy", &systemd, &legacy_lib, args)?;
-    let fixed = boot_and_drive("fixed", &systemd, &fixed_lib, args)?;
-    let report = Report {
-        start: args.start,
-        build_seconds,
-        legacy,
-        fixed,
-        seconds: started.elapsed().as_secs_f64(),
-    };
+    for p in [&stock, &patched] {
+        if !p.is_file() {
+            return Err(ReproduceError::Build(format!(
+                "{}: no such file",
+                p.display()
+            )));
+        }
+    }
+    let stock = drive(Build::Stock, &stock, args)?;
+    let patched = drive(Build::Patched, &patched, args)?;
+    let report = Report { stock, patched };
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report).expect("serialises") + "\n",
         _ => text(&report),
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
-    Ok(0)
+    let failed: Vec<String> = [&report.stock, &report.patched]
+        .iter()
+        .flat_map(|r| r.details.claims.iter())
+        .filter(|c| !c.ok)
+        .map(|c| c.what.clone())
+        .collect();
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        Err(ReproduceError::Claims(failed.len(), failed.join("; ")))
+    }
 }
 
-/// Runs systemd-patch/build-pid1 from the source tree this binary was built in, streaming
-/// its progress, and takes the paths it prints.
-fn build() -> Result<(PathBuf, PathBuf, PathBuf, f64), ReproduceError> {
-    let t = Instant::now();
+/// Runs systemd-patch/build-pid1 RELEASE of the source tree this binary was built in,
+/// streaming its progress; its last two lines are `stock: PATH` and `patched: PATH`.
+fn build(release: &str) -> Result<(PathBuf, PathBuf), ReproduceError> {
     let script = std::env::current_exe()
         .ok()
         .and_then(|exe| {
@@ -238,83 +412,144 @@ fn build() -> Result<(PathBuf, PathBuf, PathBuf, f64), ReproduceError> {
         })
         .ok_or_else(|| {
             ReproduceError::Build(
-                "no systemd-patch/build-pid1 above this binary; pass --systemd, --legacy-lib and --fixed-lib".into(),
+                "no systemd-patch/build-pid1 above this binary; pass --stock and --patched"
+                    .into(),
             )
         })?;
     progress(format!(
-        "building with {} (cached builds are reused)",
+        "building with {} {release} (cached builds are reused)",
         script.display()
     ));
     let mut child = Command::new(&script)
+        .arg(release)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| ReproduceError::Build(format!("running {}: {e}", script.display())))?;
-    let mut vars = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some((k, v)) = line.split_once('=') {
-                vars.push((k.to_string(), PathBuf::from(v)));
-            }
-        }
-    }
+    let lines: Vec<String> = child
+        .stdout
+        .take()
+        .map(|out| BufReader::new(out).lines().map_while(Result::ok).collect())
+        .unwrap_or_default();
     let status = child
         .wait()
         .map_err(|e| ReproduceError::Build(format!("waiting for {}: {e}", script.display())))?;
     if !status.success() {
         return Err(ReproduceError::Build(format!(
-            "{} failed: {status}",
+            "{} {release} failed: {status}",
             script.display()
         )));
     }
-    let get = |k: &str| {
-        vars.iter()
-            .find(|(name, _)| name == k)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| ReproduceError::Build(format!("{} printed no {k}=", script.display())))
-    };
-    Ok((
-        get("SYSTEMD")?,
-        get("LEGACY_LIB")?,
-        get("FIXED_LIB")?,
-        t.elapsed().as_secs_f64(),
-    ))
+    parse_build_output(&lines).ok_or_else(|| {
+        ReproduceError::Build(format!(
+            "{} did not end with the lines 'stock: PATH' and 'patched: PATH' (got {:?})",
+            script.display(),
+            &lines[lines.len().saturating_sub(2)..]
+        ))
+    })
 }
 
-/// The path of the libsdbus_cookie.so.0 mapped into process `pid`.
-fn mapped_library(pid: u32) -> Option<String> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-    maps.lines()
-        .filter_map(|l| l.split_whitespace().nth(5))
-        .find(|p| p.contains("libsdbus_cookie.so"))
-        .map(str::to_owned)
+/// The two paths from build-pid1's last two lines.
+pub fn parse_build_output(lines: &[String]) -> Option<(PathBuf, PathBuf)> {
+    let [.., a, b] = lines else { return None };
+    let stock = a.strip_prefix("stock: ")?;
+    let patched = b.strip_prefix("patched: ")?;
+    let abs = |p: &str| Some(PathBuf::from(p)).filter(|p| p.is_absolute());
+    Some((abs(stock)?, abs(patched)?))
 }
 
-struct Driver<'a> {
-    mode: &'static str,
+/// True while the process exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z"))
+        })
+        .unwrap_or(false)
+}
+
+/// A host process we started; ended by its pid when dropped (on every path).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// The run's context: which build, its sandbox, its client, and the step it is in.
+struct Ctx<'a> {
+    build: Build,
     sandbox: &'a Sandbox,
+    binary: &'a Path,
     client: Client,
     timeout: Duration,
+    step: &'static str,
     n: u64,
+    claims: Vec<Claim>,
 }
 
-impl Driver<'_> {
-    fn check(&self, ok: bool, what: impl FnOnce() -> String) -> Result<(), ReproduceError> {
-        if ok {
-            Ok(())
-        } else {
-            Err(ReproduceError::Check {
-                mode: self.mode,
-                what: what(),
-            })
+impl Ctx<'_> {
+    fn step(&mut self, step: &'static str) -> Result<(), ReproduceError> {
+        self.step = step;
+        progress(format!("[{}] {step}", self.build));
+        self.pid1()
+    }
+
+    /// PID 1 must be alive; if not, say during which step it died.
+    fn pid1(&self) -> Result<(), ReproduceError> {
+        if alive(self.sandbox.pid()) {
+            return Ok(());
         }
+        let log = self.sandbox.log();
+        let tail: Vec<&str> = log.lines().rev().take(8).collect();
+        Err(ReproduceError::Pid1Died {
+            build: self.build,
+            step: self.step,
+            log: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
+        })
+    }
+
+    /// An error of the current step, unless PID 1 died (then that is the error).
+    fn fail(&self, e: ReproduceError) -> ReproduceError {
+        self.pid1().err().unwrap_or(e)
     }
 
     fn client_err(&self, source: sdbus_cgroup::Error) -> ReproduceError {
-        ReproduceError::Client {
-            mode: self.mode,
+        self.fail(ReproduceError::Client {
+            build: self.build,
+            step: self.step,
             source,
-        }
+        })
+    }
+
+    fn tool_err(&self, detail: String) -> ReproduceError {
+        self.fail(ReproduceError::Tool {
+            build: self.build,
+            step: self.step,
+            detail,
+        })
+    }
+
+    fn sandbox_err(&self, source: sdbus_sandbox::Error) -> ReproduceError {
+        self.fail(ReproduceError::Sandbox {
+            build: self.build,
+            step: self.step,
+            source,
+        })
+    }
+
+    fn claim(&mut self, ok: bool, what: String) {
+        progress(format!(
+            "[{}] {} {what}",
+            self.build,
+            if ok { "ok  " } else { "FAIL" }
+        ));
+        self.claims.push(Claim { ok, what });
     }
 
     /// systemd's serial as last seen by the client (its API-bus cookie).
@@ -322,27 +557,27 @@ impl Driver<'_> {
         self.client.stats().peer.last_serial
     }
 
-    /// One runc-style scope lifecycle around a `sleep` inside the sandbox.
-    fn lifecycle(&mut self) -> Result<Result<(), sdbus_cgroup::Error>, ReproduceError> {
-        self.n += 1;
-        let mut sleeper = self
-            .sandbox
+    fn sleeper(&self) -> Result<sdbus_sandbox::SandboxChild, ReproduceError> {
+        self.sandbox
             .command("sleep")
             .arg("300")
             .spawn()
-            .map_err(|source| ReproduceError::Sandbox {
-                mode: self.mode,
-                source,
-            })?;
-        let unit = format!("sdcookie-reproduce-{}.scope", self.n);
-        let mut scope = Scope::new(unit.clone(), vec![sleeper.pid()]);
-        scope.resources = Resources {
-            pids_limit: Some(8),
-            ..Resources::default()
-        };
+            .map_err(|e| self.sandbox_err(e))
+    }
+
+    fn next_unit(&mut self) -> String {
+        self.n += 1;
+        format!("sdcookie-reproduce-{}.scope", self.n)
+    }
+
+    /// One runc-style scope lifecycle around a `sleep` inside the sandbox: start with a
+    /// limit (waits for its job), stop (waits for its job), reset-failed.
+    fn lifecycle(&mut self) -> Result<Result<(), sdbus_cgroup::Error>, ReproduceError> {
+        let mut sleeper = self.sleeper()?;
+        let unit = self.next_unit();
         let r = self
             .client
-            .start_scope(&scope)
+            .start_scope(&scope(&unit, sleeper.pid()))
             .and_then(|_| self.client.stop(&unit));
         if r.is_ok() {
             let _ = sleeper.wait();
@@ -350,56 +585,67 @@ impl Driver<'_> {
         // On failure the sleeper stays; the sandbox's teardown kills it.
         Ok(r)
     }
+
+    /// Whether systemd's well-known name has an owner on the bus (asked with busctl).
+    fn on_bus(&self) -> Option<bool> {
+        let out = Command::new("busctl")
+            .arg(format!("--address={}", self.sandbox.bus_address()))
+            .args([
+                "call",
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "NameHasOwner",
+                "s",
+                "org.freedesktop.systemd1",
+            ])
+            .output()
+            .ok()?;
+        match String::from_utf8_lossy(&out.stdout).trim() {
+            "b true" => Some(true),
+            "b false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The systemctl of the same build, or the host's.
+    fn systemctl(&self) -> PathBuf {
+        let beside = self.binary.with_file_name("systemctl");
+        if beside.is_file() {
+            beside
+        } else {
+            PathBuf::from("systemctl")
+        }
+    }
 }
 
-fn boot_and_drive(
-    mode: &'static str,
-    systemd: &Path,
-    lib: &Path,
-    args: &ReproduceArgs,
-) -> Result<Run, ReproduceError> {
-    let started = Instant::now();
-    let sandbox_err = |source| ReproduceError::Sandbox { mode, source };
-    let check = |ok: bool, what: String| {
-        if ok {
-            Ok(())
-        } else {
-            Err(ReproduceError::Check { mode, what })
-        }
+fn scope(unit: &str, pid: u32) -> Scope {
+    let mut scope = Scope::new(unit.to_owned(), vec![pid]);
+    scope.resources = Resources {
+        pids_limit: Some(8),
+        ..Resources::default()
     };
-    progress(format!(
-        "[{mode}] booting {} as PID 1 with LD_LIBRARY_PATH={} SDBUS_COOKIE_FAULT_START={:#x}",
-        systemd.display(),
-        lib.display(),
-        args.start
-    ));
-    let mut opts = SandboxOptions::default();
-    // systemd's own log level, for looking into a failing run (the log is in the error).
-    if let Some(level) = std::env::var_os("SYSTEMD_LOG_LEVEL") {
-        opts = opts.env("SYSTEMD_LOG_LEVEL", level);
-    }
-    let opts = opts
-        .systemd(systemd)
-        .env("LD_LIBRARY_PATH", lib.as_os_str())
-        .env("SDBUS_COOKIE_FAULT_START", format!("{:#x}", args.start))
+    scope
+}
+
+/// Boots `binary`, moves its cookie, drives it across the edge and checks the claims.
+fn drive(build: Build, binary: &Path, args: &ReproduceArgs) -> Result<Run, ReproduceError> {
+    let started = Instant::now();
+    progress(format!("[{build}] booting {} as PID 1", binary.display()));
+    let opts = SandboxOptions::default()
+        .systemd(binary)
         .boot_timeout(Duration::from_secs(60));
-    let sandbox = Sandbox::boot(opts).map_err(sandbox_err)?;
+    let sandbox = Sandbox::boot(opts).map_err(|source| ReproduceError::Sandbox {
+        build,
+        step: "boot",
+        source,
+    })?;
     let boot_seconds = started.elapsed().as_secs_f64();
-    let library = mapped_library(sandbox.pid()).unwrap_or_default();
-    let want = lib.canonicalize().unwrap_or_else(|_| lib.to_path_buf());
-    check(
-        Path::new(&library).parent() == Some(want.as_path()),
-        format!(
-            "PID 1 mapped {library:?}, expected the library in {}",
-            want.display()
-        ),
-    )?;
     progress(format!(
-        "[{mode}] systemd {} up as host pid {} in {boot_seconds:.1} s, with {library}",
+        "[{build}] systemd {} up as host pid {} in {boot_seconds:.1} s",
         sandbox.systemd_version(),
         sandbox.pid()
     ));
-
     let t = args.timeout;
     let client = Client::new(
         Target::Address {
@@ -408,413 +654,922 @@ fn boot_and_drive(
         },
         Options::default().with_timeouts(t, t, t),
     );
-    let mut d = Driver {
-        mode,
+    let mut cx = Ctx {
+        build,
         sandbox: &sandbox,
+        binary,
         client,
         timeout: t,
+        step: "boot",
         n: 0,
+        claims: Vec::new(),
     };
-    d.client.version().map_err(|e| d.client_err(e))?;
-    let cookie_before = d.peer();
-    d.check(cookie_before >= args.start, || {
-        format!("systemd's first reply had serial {cookie_before:#x}, below SDBUS_COOKIE_FAULT_START {:#x}: the knob did not reach the API bus", args.start)
-    })?;
-    progress(format!(
-        "[{mode}] PID 1's API-bus cookie: {cookie_before:#010x}"
-    ));
+    let mut details = Details {
+        binary: binary.to_path_buf(),
+        boot_seconds,
+        ..Details::default()
+    };
+    let result = drive_booted(&mut cx, &mut details, args);
+    // The log before teardown, for the report (and for a failure).
+    details.systemd_log = api_bus_lines(&sandbox.log());
+    let run = result?;
+    drop(cx);
+    sandbox
+        .shutdown()
+        .map_err(|source| ReproduceError::Sandbox {
+            build,
+            step: "teardown",
+            source,
+        })?;
+    details.seconds = started.elapsed().as_secs_f64();
+    Ok(Run { details, ..run })
+}
 
-    // Lifecycles while one surely fits below the edge (a lifecycle costs systemd a few
-    // dozen messages at most), then pings: one reply each, so the serials around the edge
-    // are all seen.
-    let mut ok = 0u64;
-    while CEILING - d.peer() > 64 {
-        if let Err(e) = d.lifecycle()? {
-            return Err(d.client_err(e));
-        }
-        ok += 1;
-        if ok.is_multiple_of(5) {
-            progress(format!(
-                "[{mode}] {ok} lifecycles, cookie {:#010x}",
-                d.peer()
-            ));
-        }
+fn drive_booted(
+    cx: &mut Ctx<'_>,
+    details: &mut Details,
+    args: &ReproduceArgs,
+) -> Result<Run, ReproduceError> {
+    if cx.build == Build::Stock {
+        // Before anything else: a mount is a unit state change, and v241 reconnects a
+        // closed API bus on any unit state change (unit_notify() → manager_recheck_dbus()),
+        // which would blur what daemon-reexec alone does.
+        cx.step("prepare the way out: the same binary at SYSTEMD_BINARY_PATH")?;
+        details.reexec_mount = Some(bind_binary(cx)?);
     }
-    progress(format!(
-        "[{mode}] {ok} lifecycles, cookie {:#010x}; now single pings across the edge",
-        d.peer()
-    ));
-    let mut at_edge = d.peer();
+
+    cx.step("move the API-bus cookie with gdb")?;
+    let gdb = move_cookie(cx, args.cookie)?;
+    details.cookie_found = gdb.found;
+    details.gdb_seconds = gdb.seconds;
+
+    cx.step("connect the client")?;
+    cx.client.version().map_err(|e| cx.client_err(e))?;
+    let first = cx.peer();
+    details.first_serial_seen = first;
+    cx.claim(
+        first > args.cookie,
+        format!(
+            "systemd's first reply after gdb has serial {first:#010x}, past the cookie gdb set ({:#010x})",
+            args.cookie
+        ),
+    );
+    if first <= args.cookie {
+        return Err(ReproduceError::Tool {
+            build: cx.build,
+            step: "move the API-bus cookie with gdb",
+            detail: format!(
+                "gdb's write did not reach the API bus: systemd answered with serial {first:#x}"
+            ),
+        });
+    }
+
+    cx.step("scope lifecycles up to the edge")?;
+    let mut before = 0u64;
+    while CEILING - cx.peer() > LIFECYCLE_MARGIN {
+        if let Err(e) = cx.lifecycle()? {
+            return Err(cx.client_err(e));
+        }
+        before += 1;
+    }
+    details.lifecycles_before_edge = before;
+    cx.step("single pings up to the edge")?;
+    let mut at_edge = cx.peer();
     let mut landed = None;
-    let mut failure = None;
-    let mut pings = String::new();
-    for _ in 0..200 {
-        match d.client.ping(PingTarget::Systemd, None, d.timeout) {
+    loop {
+        if cx.build == Build::Stock && at_edge == CEILING {
+            break;
+        }
+        match cx.client.ping(PingTarget::Systemd, None, cx.timeout) {
             Ok(_) => {
-                let s = d.peer();
-                pings += &format!(" {s:#010x}");
+                let s = cx.peer();
                 if s < at_edge {
                     landed = Some(s);
                     break;
                 }
                 at_edge = s;
-                // Legacy: stop with systemd's cookie at 0xffffffff, so that its very next
-                // message (the reply to the runtime's StartTransientUnit) is the one that
-                // cannot be sealed — the incident.
-                if mode == "legacy" && s == CEILING {
+            }
+            Err(e) => {
+                // Something other than our ping took the last serial: the edge was
+                // crossed by another message, not by the runtime's call.
+                return Err(cx.fail(ReproduceError::Tool {
+                    build: cx.build,
+                    step: "single pings up to the edge",
+                    detail: format!(
+                        "a ping got no reply at serial {at_edge:#x} (the edge was crossed by another message): {e}"
+                    ),
+                }));
+            }
+        }
+    }
+    progress(format!(
+        "[{}] {before} lifecycles, then pings: last serial {at_edge:#010x}, next {}",
+        cx.build,
+        hex(landed)
+    ));
+    let run = match cx.build {
+        Build::Stock => stock_after_edge(cx, details, at_edge)?,
+        Build::Patched => patched_after_edge(cx, details, at_edge, landed, args)?,
+    };
+    let stats = cx.client.stats();
+    details.last_serial = stats.peer.last_serial;
+    details.replies = stats.replies;
+    cx.claim(
+        stats.unmatched_replies == 0,
+        format!(
+            "every reply matched a call ({} unmatched)",
+            stats.unmatched_replies
+        ),
+    );
+    details.claims = std::mem::take(&mut cx.claims);
+    Ok(Run {
+        cookie_set_to: args.cookie,
+        ..run
+    })
+}
+
+/// Makes `/usr/lib/systemd/systemd` in the sandbox's mount namespace the booted binary,
+/// and proves it runs from there (`--version`) before PID 1 would exec it. A binary that
+/// finds its libraries relative to itself (`$ORIGIN`, as a meson build tree does) cannot
+/// run from another directory; then its whole directory is mounted there instead.
+fn bind_binary(cx: &Ctx<'_>) -> Result<String, ReproduceError> {
+    let mount = |src: &Path, dst: &str| -> Result<(), ReproduceError> {
+        let out = cx
+            .sandbox
+            .command("mount")
+            .arg("--bind")
+            .arg(src)
+            .arg(dst)
+            .output()
+            .map_err(|e| cx.sandbox_err(e))?;
+        if !out.status.success() {
+            return Err(cx.tool_err(format!(
+                "mount --bind {} {dst}: {}",
+                src.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    };
+    let runs = || -> Result<Option<String>, ReproduceError> {
+        let out = cx
+            .sandbox
+            .command(SYSTEMD_BINARY_PATH)
+            .arg("--version")
+            .output()
+            .map_err(|e| cx.sandbox_err(e))?;
+        let first = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        Ok(if out.status.success() && first.starts_with("systemd ") {
+            Some(first)
+        } else {
+            None
+        })
+    };
+    let binary = cx
+        .binary
+        .canonicalize()
+        .map_err(|e| cx.tool_err(format!("{}: {e}", cx.binary.display())))?;
+    mount(&binary, SYSTEMD_BINARY_PATH)?;
+    if let Some(v) = runs()? {
+        return Ok(format!(
+            "{SYSTEMD_BINARY_PATH} bind-mounted to {} ({v})",
+            binary.display()
+        ));
+    }
+    let out = cx
+        .sandbox
+        .command("umount")
+        .arg(SYSTEMD_BINARY_PATH)
+        .output()
+        .map_err(|e| cx.sandbox_err(e))?;
+    if !out.status.success() {
+        return Err(cx.tool_err(format!(
+            "umount {SYSTEMD_BINARY_PATH}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let dir = binary.parent().unwrap_or(Path::new("/"));
+    let libexec = Path::new(SYSTEMD_BINARY_PATH)
+        .parent()
+        .and_then(Path::to_str)
+        .unwrap_or("/usr/lib/systemd");
+    mount(dir, libexec)?;
+    match runs()? {
+        Some(v) => Ok(format!(
+            "{libexec} bind-mounted to {} (the binary finds its libraries relative to itself; {v})",
+            dir.display()
+        )),
+        None => Err(cx.tool_err(format!(
+            "{SYSTEMD_BINARY_PATH} does not run in the sandbox even with {} mounted on {libexec}: daemon-reexec would kill PID 1",
+            dir.display()
+        ))),
+    }
+}
+
+struct GdbOutcome {
+    found: Option<u64>,
+    seconds: f64,
+}
+
+/// Attaches gdb to PID 1, stops it in `bus_seal_message()` on its API-bus connection,
+/// writes `b->cookie` and detaches. Fresh connections ping systemd meanwhile so that it
+/// seals a message soon. A failed command ends gdb's script, and gdb detaches on exit.
+fn move_cookie(cx: &Ctx<'_>, value: u32) -> Result<GdbOutcome, ReproduceError> {
+    let gdb_err = |kind, detail: String| {
+        cx.fail(ReproduceError::Gdb {
+            build: cx.build,
+            kind,
+            detail,
+        })
+    };
+    let dir = std::env::temp_dir();
+    let tag = format!("sdcookie-gdb-{}-{}", std::process::id(), cx.build);
+    let script = dir.join(format!("{tag}.gdb"));
+    let log = dir.join(format!("{tag}.log"));
+    // Signals PID 1 receives while attached pass through without stopping it; `info scope`
+    // names the argument `b` only with debug info.
+    let text = format!(
+        "set pagination off\nset confirm off\nhandle all nostop noprint pass\n\
+         info scope bus_seal_message\nbreak bus_seal_message if b->bus_client\ncontinue\n\
+         print/x b->cookie\nset var b->cookie = {value:#x}\nprint/x b->cookie\n\
+         delete\ndetach\nquit\n"
+    );
+    let cleanup = || {
+        let _ = std::fs::remove_file(&script);
+        let _ = std::fs::remove_file(&log);
+    };
+    std::fs::write(&script, text)
+        .map_err(|e| gdb_err(GdbFailure::Other, format!("{}: {e}", script.display())))?;
+    let out = File::create(&log)
+        .and_then(|f| Ok((f.try_clone()?, f)))
+        .map_err(|e| gdb_err(GdbFailure::Other, format!("{}: {e}", log.display())))?;
+    let t = Instant::now();
+    let child = Command::new("gdb")
+        .args(["-nx", "-batch", "-iex", "set debuginfod enabled off", "-p"])
+        .arg(cx.sandbox.pid().to_string())
+        .arg("-x")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(out.0)
+        .stderr(out.1)
+        .spawn();
+    let mut gdb = match child {
+        Ok(c) => Reaped(c),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            cleanup();
+            return Err(gdb_err(GdbFailure::NotInstalled, e.to_string()));
+        }
+        Err(e) => {
+            cleanup();
+            return Err(gdb_err(GdbFailure::Other, format!("running gdb: {e}")));
+        }
+    };
+    // A connection of its own, so the main client's counters see none of this.
+    let trigger = Client::new(
+        Target::Address {
+            address: cx.sandbox.bus_address(),
+            direct: false,
+        },
+        Options::default().with_timeouts(
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        ),
+    );
+    let status = loop {
+        match gdb.0.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if t.elapsed() > GDB_PATIENCE => break None,
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        let _ = trigger.ping(PingTarget::Systemd, None, Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(trigger);
+    let seconds = t.elapsed().as_secs_f64();
+    drop(gdb);
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    cleanup();
+    let tail = || {
+        said.lines()
+            .filter(|l| !l.trim().is_empty())
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let printed: Vec<u64> = said
+        .lines()
+        .filter_map(|l| l.strip_prefix('$'))
+        .filter_map(|l| l.split_once(" = 0x"))
+        .filter_map(|(_, v)| u64::from_str_radix(v.trim(), 16).ok())
+        .collect();
+    if status.is_none() {
+        return Err(gdb_err(GdbFailure::NoBreakpointHit, tail()));
+    }
+    if printed.len() == 2 && printed[1] == u64::from(value) {
+        return Ok(GdbOutcome {
+            found: Some(printed[0]),
+            seconds,
+        });
+    }
+    let kind = if said.contains("ptrace:") || said.contains("Could not attach") {
+        GdbFailure::Attach
+    } else if !said.contains("Symbol b is")
+        || said.contains("No symbol \"b\"")
+        || said.contains("No symbol table")
+    {
+        GdbFailure::NoDebugInfo
+    } else {
+        GdbFailure::Other
+    };
+    Err(gdb_err(kind, tail()))
+}
+
+/// stock: the runtime's call past the edge, the unbounded caller, the doctor, the way out.
+fn stock_after_edge(
+    cx: &mut Ctx<'_>,
+    details: &mut Details,
+    at_edge: u32,
+) -> Result<Run, ReproduceError> {
+    cx.claim(
+        at_edge == CEILING,
+        format!("systemd's serial reached 0xffffffff ({at_edge:#010x})"),
+    );
+    cx.step("StartTransientUnit past the edge")?;
+    let failed_unit = cx.next_unit();
+    let sleeper = cx.sleeper()?;
+    let sent = Instant::now();
+    let r = cx.client.start_scope(&scope(&failed_unit, sleeper.pid()));
+    let detect = sent.elapsed();
+    details.detect_seconds = Some(detect.as_secs_f64());
+    let mut failed_calls = 0u64;
+    let client_error = match r {
+        Ok(_) => None,
+        Err(e) => {
+            failed_calls += 1;
+            Some(match &e {
+                sdbus_cgroup::Error::Timeout { .. } => format!("timeout: {e}"),
+                _ => e.to_string(),
+            })
+        }
+    };
+    let serial_after = cx.peer();
+    let first_after = (serial_after != CEILING).then_some(serial_after);
+    cx.claim(
+        client_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("timeout")),
+        format!(
+            "the client returned its typed timeout after {:.1} s (deadline {:?}): {}",
+            detect.as_secs_f64(),
+            cx.timeout,
+            client_error.as_deref().unwrap_or("no error")
+        ),
+    );
+    cx.claim(
+        first_after.is_none(),
+        format!(
+            "no serial came from systemd after 0xffffffff (last seen {serial_after:#010x})"
+        ),
+    );
+    details.on_bus_after_failure = cx.on_bus();
+
+    cx.step("a caller without a deadline")?;
+    let blocked = unbounded_caller(cx, details)?;
+
+    cx.step("PID 1 and its private socket")?;
+    cx.pid1()?;
+    cx.claim(true, format!("PID 1 (host pid {}) is alive", cx.sandbox.pid()));
+    let out = cx
+        .sandbox
+        .command(cx.systemctl())
+        .args(["show", "-p", "Version", "--value"])
+        .output()
+        .map_err(|e| cx.sandbox_err(e))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    cx.claim(
+        out.status.success() && !version.is_empty(),
+        format!("systemctl over the private socket answers (Version {version:?})"),
+    );
+    details.private_systemctl = Some(version);
+
+    cx.step("the doctor")?;
+    let doctor = run_doctor(cx)?;
+    details.doctor_message = doctor.message.clone();
+    details.doctor_cycled = doctor.cycled;
+    details.on_bus_after_doctor = cx.on_bus();
+    cx.claim(
+        !doctor.bus_responsive && doctor.private_responsive && doctor.verdict == "critical",
+        format!(
+            "doctor: bus {}, private socket {}, verdict {}",
+            answers(doctor.bus_responsive),
+            answers(doctor.private_responsive),
+            doctor.verdict
+        ),
+    );
+
+    cx.step("the way out: systemctl daemon-reexec over the private socket")?;
+    let t = Instant::now();
+    let out = cx
+        .sandbox
+        .command(cx.systemctl())
+        .arg("daemon-reexec")
+        .output()
+        .map_err(|e| cx.sandbox_err(e))?;
+    if !out.status.success() {
+        return Err(cx.tool_err(format!(
+            "systemctl daemon-reexec: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    while cx.on_bus() != Some(true) && t.elapsed() < REEXEC_PATIENCE {
+        cx.pid1()?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    details.reexec_seconds = Some(t.elapsed().as_secs_f64());
+    let after = run_doctor(cx)?;
+    let reexec = Reexec {
+        systemd_version: after.version.clone(),
+        cookie: after.cookie,
+        doctor_verdict: after.verdict.clone(),
+    };
+    let booted = cx.sandbox.systemd_version().to_owned();
+    cx.claim(
+        after.bus_responsive
+            && after.version.as_deref() == Some(booted.as_str())
+            // A fresh connection's cookie: nowhere near where gdb put the old one.
+            && after.cookie.is_some_and(|c| c < CYCLED)
+            && after.verdict == "ok",
+        format!(
+            "after daemon-reexec ({:.1} s): bus {}, version {:?} (booted {booted}), cookie {}, doctor {}",
+            t.elapsed().as_secs_f64(),
+            answers(after.bus_responsive),
+            after.version,
+            hex(after.cookie),
+            after.verdict
+        ),
+    );
+
+    cx.step("the same client recovers and cleans up")?;
+    details.left_behind = match cx.client.unit_path(&failed_unit) {
+        Ok(p) => Some(p.is_some()),
+        Err(_) => {
+            failed_calls += 1;
+            None
+        }
+    };
+    let cleaned = cx.client.stop(&failed_unit);
+    if cleaned.is_err() {
+        failed_calls += 1;
+    }
+    cx.claim(
+        cleaned.is_ok(),
+        format!(
+            "the client (no restart) stopped and reset {failed_unit} (loaded after the way out: {:?}): {}",
+            details.left_behind,
+            cleaned.as_ref().err().map_or("done".into(), |e| e.to_string())
+        ),
+    );
+    let mut ok = 0;
+    for _ in 0..RECOVERY_LIFECYCLES {
+        match cx.lifecycle()? {
+            Ok(()) => ok += 1,
+            Err(_) => failed_calls += 1,
+        }
+    }
+    drop(sleeper);
+    cx.claim(
+        ok == RECOVERY_LIFECYCLES,
+        format!("{ok} of {RECOVERY_LIFECYCLES} lifecycles after the way out succeeded"),
+    );
+    Ok(Run {
+        systemd_version: cx.sandbox.systemd_version().to_owned(),
+        cookie_set_to: 0,
+        last_serial_before_edge: at_edge,
+        first_serial_after_edge: first_after,
+        client_error,
+        doctor_verdict: doctor.verdict,
+        bus_responsive: doctor.bus_responsive,
+        private_socket_responsive: doctor.private_responsive,
+        lifecycles_after_edge: ok,
+        failed_calls,
+        reexec: Some(reexec),
+        unbounded_caller_blocked_s: blocked,
+        details: Details::default(),
+    })
+}
+
+/// A runtime without a deadline (as runc was): busctl's StartTransientUnit with its
+/// timeout disabled. Still blocked after 10× the client's deadline → ended by its pid.
+fn unbounded_caller(
+    cx: &mut Ctx<'_>,
+    details: &mut Details,
+) -> Result<Option<f64>, ReproduceError> {
+    let unit = cx.next_unit();
+    let sleeper = cx.sleeper()?;
+    let child = Command::new("busctl")
+        .arg(format!("--address={}", cx.sandbox.bus_address()))
+        .args([
+            "call",
+            "--timeout=infinity",
+            "org.freedesktop.systemd1",
+            "/org/freedesktop/systemd1",
+            "org.freedesktop.systemd1.Manager",
+            "StartTransientUnit",
+            "ssa(sv)a(sa(sv))",
+            &unit,
+            "fail",
+            "2",
+            "PIDs",
+            "au",
+            "1",
+            &sleeper.pid().to_string(),
+            "Description",
+            "s",
+            "a runtime without a deadline",
+            "0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| cx.tool_err(format!("running busctl: {e}")))?;
+    let pid = child.id();
+    let mut caller = Reaped(child);
+    let t = Instant::now();
+    let wait = cx.timeout * 10;
+    let ended = loop {
+        match caller.0.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if t.elapsed() >= wait => break None,
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(cx.tool_err(format!("waiting for busctl: {e}"))),
+        }
+    };
+    let blocked = t.elapsed().as_secs_f64();
+    match ended {
+        None => {
+            let _ = caller.0.kill();
+            let status = caller.0.wait().ok();
+            details.unbounded_end = Some(format!(
+                "still blocked after {blocked:.1} s; ended by its pid {pid} ({})",
+                status.map_or("?".into(), |s| s
+                    .signal()
+                    .map_or(s.to_string(), |n| format!("signal {n}")))
+            ));
+            cx.claim(
+                true,
+                format!(
+                    "a caller without a deadline was still blocked after {blocked:.1} s (10x the client's deadline), ended by pid {pid}"
+                ),
+            );
+        }
+        Some(status) => {
+            let mut err = String::new();
+            if let Some(mut e) = caller.0.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            details.unbounded_end = Some(format!(
+                "returned by itself after {blocked:.1} s: {status}: {}",
+                err.trim()
+            ));
+            cx.claim(
+                false,
+                format!(
+                    "a caller without a deadline returned after {blocked:.1} s ({}), before 10x the client's deadline",
+                    err.trim()
+                ),
+            );
+        }
+    }
+    drop(sleeper);
+    Ok(Some(blocked))
+}
+
+/// patched: 0x80000000 after 0xffffffff, the lifecycles, the doctor.
+fn patched_after_edge(
+    cx: &mut Ctx<'_>,
+    details: &mut Details,
+    at_edge: u32,
+    landed: Option<u32>,
+    args: &ReproduceArgs,
+) -> Result<Run, ReproduceError> {
+    cx.claim(
+        at_edge == CEILING && landed == Some(CYCLED),
+        format!(
+            "after {at_edge:#010x} systemd's next serial was {}",
+            hex(landed)
+        ),
+    );
+    cx.step("scope lifecycles after the edge")?;
+    let (mut ok, mut failed_calls, mut in_a_row) = (0u64, 0u64, 0u32);
+    let mut first_error = None;
+    for i in 0..args.lifecycles {
+        match cx.lifecycle()? {
+            Ok(()) => {
+                ok += 1;
+                in_a_row = 0;
+            }
+            Err(e) => {
+                failed_calls += 1;
+                in_a_row += 1;
+                first_error.get_or_insert_with(|| e.to_string());
+                if in_a_row >= 3 {
                     break;
                 }
             }
-            Err(e) => {
-                pings += " (no reply)";
-                failure = Some(e);
-                break;
-            }
+        }
+        if (i + 1) % 100 == 0 {
+            progress(format!(
+                "[{}] {} lifecycles after the edge, serial {:#010x}",
+                cx.build,
+                i + 1,
+                cx.peer()
+            ));
         }
     }
-    progress(format!("[{mode}] systemd's serials:{pings}"));
+    cx.claim(
+        ok == u64::from(args.lifecycles) && failed_calls == 0,
+        format!(
+            "{ok} of {} lifecycles after the edge succeeded, {failed_calls} failed calls{}",
+            args.lifecycles,
+            first_error.map_or(String::new(), |e| format!(" (first: {e})"))
+        ),
+    );
+    cx.step("the doctor")?;
+    let doctor = run_doctor(cx)?;
+    details.doctor_message = doctor.message.clone();
+    details.doctor_cycled = doctor.cycled;
+    cx.claim(
+        doctor.bus_responsive && doctor.cycled == Some(true) && doctor.verdict == "ok",
+        format!(
+            "doctor: bus {}, cycled {:?}, verdict {}",
+            answers(doctor.bus_responsive),
+            doctor.cycled,
+            doctor.verdict
+        ),
+    );
+    Ok(Run {
+        systemd_version: cx.sandbox.systemd_version().to_owned(),
+        cookie_set_to: 0,
+        last_serial_before_edge: at_edge,
+        first_serial_after_edge: landed,
+        client_error: None,
+        doctor_verdict: doctor.verdict,
+        bus_responsive: doctor.bus_responsive,
+        private_socket_responsive: doctor.private_responsive,
+        lifecycles_after_edge: ok,
+        failed_calls,
+        reexec: None,
+        unbounded_caller_blocked_s: None,
+        details: Details::default(),
+    })
+}
 
-    let mut lifecycles_after_edge = 0u64;
-    let mut failure_text = None;
-    let mut failure_is_timeout = false;
-    let mut failure_step = None;
-    let mut detect_seconds = None;
-    match mode {
-        "legacy" => {
-            if let Some(e) = failure {
-                return Err(d.client_err(e));
-            }
-            check(
-                at_edge == CEILING,
-                format!("pings stopped at serial {at_edge:#x}, expected 0xffffffff"),
-            )?;
-            // The incident: a container runtime creating its scope.
-            progress(format!(
-                "[{mode}] StartTransientUnit past the edge (deadline {:?})",
-                d.timeout
-            ));
-            let sent = Instant::now();
-            let r = d.lifecycle()?;
-            detect_seconds = Some(sent.elapsed().as_secs_f64());
-            let e = match r {
-                Ok(()) => {
-                    return Err(ReproduceError::Check {
-                        mode,
-                        what: "a scope lifecycle succeeded past the edge".into(),
-                    })
-                }
-                Err(e) => e,
-            };
-            failure_is_timeout = e.is_timeout();
-            match &e {
-                sdbus_cgroup::Error::Timeout { step, .. } => {
-                    failure_step = Some(step.as_str().to_string())
-                }
-                // 252's sd-bus closes the API-bus connection once sealing fails, and then
-                // dbus-daemon answers pending calls itself with NoReply; a client that takes
-                // that answer from the driver fails just as fast, still without hanging.
-                sdbus_cgroup::Error::Dbus { step, name, .. }
-                    if name == "org.freedesktop.DBus.Error.NoReply" =>
-                {
-                    failure_step = Some(step.as_str().to_string())
-                }
-                _ => {}
-            }
-            failure_text = Some(e.to_string());
-            progress(format!(
-                "[{mode}] client: {e} ({:.1} s)",
-                detect_seconds.unwrap_or(0.0)
-            ));
-            check(
-                failure_step.as_deref() == Some("StartTransientUnit"),
-                format!("expected the typed timeout of StartTransientUnit, got: {e}"),
-            )?;
-        }
-        _ => {
-            if let Some(e) = failure {
-                return Err(d.client_err(e));
-            }
-            check(
-                at_edge == CEILING,
-                format!("last serial before the wrap was {at_edge:#x}, expected 0xffffffff"),
-            )?;
-            check(
-                landed == Some(CYCLED),
-                format!("after 0xffffffff came {landed:?}, expected 0x80000000"),
-            )?;
-            for i in 0..args.lifecycles {
-                if let Err(e) = d.lifecycle()? {
-                    return Err(d.client_err(e));
-                }
-                lifecycles_after_edge += 1;
-                if (i + 1).is_multiple_of(100) {
-                    progress(format!(
-                        "[{mode}] {} lifecycles after the edge, cookie {:#010x}",
-                        i + 1,
-                        d.peer()
-                    ));
-                }
-            }
-        }
-    }
-
-    let doctor = run_doctor(&sandbox, mode, d.timeout)?;
+/// `sdcookie doctor --format json`, inside the sandbox (the private socket only answers
+/// peers in systemd's PID namespace).
+fn run_doctor(cx: &Ctx<'_>) -> Result<DoctorSays, ReproduceError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| cx.tool_err(format!("finding our own binary: {e}")))?;
+    let t = Instant::now();
+    let mut doctor = cx.sandbox.command(&exe);
+    doctor.args(["doctor", "--format", "json", "--timeout"]);
+    doctor.arg(format!("{}ms", cx.timeout.as_millis()));
+    doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
+    let out = doctor.output().map_err(|e| cx.sandbox_err(e))?;
+    let seconds = t.elapsed().as_secs_f64();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        cx.tool_err(format!(
+            "doctor printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    })?;
+    let f = |k: &str| v.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let says = DoctorSays {
+        bus_responsive: f("bus_responsive") == true,
+        private_responsive: f("private_responsive") == true,
+        cookie: f("cookie").as_u64().and_then(|c| u32::try_from(c).ok()),
+        cycled: f("cycled").as_bool(),
+        version: f("systemd_version_string").as_str().map(str::to_owned),
+        verdict: f("verdict").as_str().unwrap_or("?").to_owned(),
+        message: f("message").as_str().unwrap_or("").to_owned(),
+    };
     progress(format!(
-        "[{mode}] doctor: bus {} | private socket {} | cookie {:?} | cycled {:?} | verdict {} ({:.1} s)",
-        if doctor.bus_responsive { "answers" } else { "silent" },
-        if doctor.private_responsive { "answers" } else { "silent" },
-        doctor.cookie,
-        doctor.cycled,
-        doctor.verdict,
-        doctor.seconds
+        "[{}] doctor: bus {} | private socket {} | cookie {} | cycled {:?} | {} ({seconds:.1} s)",
+        cx.build,
+        answers(says.bus_responsive),
+        answers(says.private_responsive),
+        hex(says.cookie),
+        says.cycled,
+        says.verdict
     ));
-    if mode == "legacy" {
-        check(!doctor.bus_responsive, "doctor says the bus answers".into())?;
-        check(
-            doctor.private_responsive,
-            "doctor says the private socket is silent".into(),
-        )?;
-        check(
-            doctor.verdict == "critical",
-            format!("doctor verdict {}, expected critical", doctor.verdict),
-        )?;
-    } else {
-        check(
-            doctor.bus_responsive,
-            "doctor says the bus is silent".into(),
-        )?;
-        check(
-            doctor.cycled == Some(true),
-            format!("doctor says cycled {:?}", doctor.cycled),
-        )?;
-        check(
-            doctor.verdict == "ok",
-            format!("doctor verdict {}, expected ok", doctor.verdict),
-        )?;
-    }
+    Ok(says)
+}
 
-    let systemd_log: Vec<String> = sandbox
-        .log()
-        .lines()
+/// What systemd logged about its API bus.
+fn api_bus_lines(log: &str) -> Vec<String> {
+    log.lines()
         .map(str::trim)
         .filter(|l| {
             [
                 "API bus",
                 "Operation not supported",
                 "closing down",
-                "sdbus-cookie: ",
+                "Reexecuting",
             ]
             .iter()
             .any(|k| l.contains(k))
         })
         .map(str::to_owned)
-        .collect();
-    for line in &systemd_log {
-        progress(format!("[{mode}] systemd: {line}"));
-    }
-
-    let stats = d.client.stats();
-    // Wrong-sender replies are expected in legacy only: dbus-daemon's NoReply for the call
-    // systemd could not answer (it answers for a callee that left the bus).
-    let mismatched = stats.unmatched_replies;
-    check(
-        mismatched == 0,
-        format!("{mismatched} replies matched no call"),
-    )?;
-    check(
-        mode == "legacy" || stats.wrong_sender_replies == 0,
-        format!(
-            "{} replies came from a wrong sender",
-            stats.wrong_sender_replies
-        ),
-    )?;
-    let run = Run {
-        mode,
-        library,
-        systemd_version: sandbox.systemd_version().to_string(),
-        boot_seconds,
-        cookie_before,
-        cookie_at_edge: at_edge,
-        cookie_landed: landed,
-        cookie_after: stats.peer.last_serial,
-        lifecycles_ok: ok + lifecycles_after_edge,
-        lifecycles_after_edge,
-        calls_ok: stats.replies,
-        calls_failed: stats.timeouts,
-        failure: failure_text,
-        failure_is_timeout,
-        failure_step,
-        detect_seconds,
-        mismatched_replies: mismatched,
-        wrong_sender_replies: stats.wrong_sender_replies,
-        doctor,
-        systemd_log,
-        seconds: 0.0,
-    };
-    drop(d);
-    sandbox.shutdown().map_err(sandbox_err)?;
-    Ok(Run {
-        seconds: started.elapsed().as_secs_f64(),
-        ..run
-    })
+        .collect()
 }
 
-/// `sdcookie doctor --format json`, inside the sandbox (the private socket only answers
-/// peers in systemd's PID namespace).
-fn run_doctor(
-    sandbox: &Sandbox,
-    mode: &'static str,
-    timeout: Duration,
-) -> Result<DoctorSays, ReproduceError> {
-    let exe = std::env::current_exe().map_err(|e| ReproduceError::Check {
-        mode,
-        what: format!("finding our own binary: {e}"),
-    })?;
-    let t = Instant::now();
-    let mut doctor = sandbox.command(&exe);
-    doctor.args(["doctor", "--format", "json", "--timeout"]);
-    doctor.arg(format!("{}ms", timeout.as_millis()));
-    doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
-    let out = doctor
-        .output()
-        .map_err(|source| ReproduceError::Sandbox { mode, source })?;
-    let seconds = t.elapsed().as_secs_f64();
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| ReproduceError::Check {
-            mode,
-            what: format!(
-                "doctor printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        })?;
-    let f = |k: &str| v.get(k).cloned().unwrap_or(serde_json::Value::Null);
-    Ok(DoctorSays {
-        bus_responsive: f("bus_responsive") == true,
-        private_responsive: f("private_responsive") == true,
-        cookie: f("cookie").as_u64(),
-        cycled: f("cycled").as_bool(),
-        verdict: f("verdict").as_str().unwrap_or("?").to_string(),
-        message: f("message").as_str().unwrap_or("").to_string(),
-        seconds,
-    })
+fn answers(b: bool) -> &'static str {
+    if b {
+        "answers"
+    } else {
+        "SILENT"
+    }
 }
 
 fn hex(v: Option<u32>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:#010x}"))
 }
 
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
 /// The side-by-side report.
 pub fn text(r: &Report) -> String {
-    let (l, f) = (&r.legacy, &r.fixed);
-    let yes = |b: bool| if b { "answers" } else { "SILENT" };
+    let (s, p) = (&r.stock, &r.patched);
+    let (sd, pd) = (&s.details, &p.details);
     let rows: Vec<(&str, String, String)> = vec![
-        ("library", l.library.clone(), f.library.clone()),
+        (
+            "binary",
+            sd.binary.display().to_string(),
+            pd.binary.display().to_string(),
+        ),
         (
             "systemd",
-            l.systemd_version.clone(),
-            f.systemd_version.clone(),
+            s.systemd_version.clone(),
+            p.systemd_version.clone(),
         ),
         (
             "boot",
-            format!("{:.1} s", l.boot_seconds),
-            format!("{:.1} s", f.boot_seconds),
+            format!("{:.1} s", sd.boot_seconds),
+            format!("{:.1} s", pd.boot_seconds),
         ),
         (
-            "cookie before",
-            hex(Some(l.cookie_before)),
-            hex(Some(f.cookie_before)),
+            "gdb: cookie found / set",
+            format!("{} / {:#010x}", opt(sd.cookie_found), s.cookie_set_to),
+            format!("{} / {:#010x}", opt(pd.cookie_found), p.cookie_set_to),
         ),
         (
-            "last before edge",
-            hex(Some(l.cookie_at_edge)),
-            hex(Some(f.cookie_at_edge)),
+            "lifecycles before edge",
+            sd.lifecycles_before_edge.to_string(),
+            pd.lifecycles_before_edge.to_string(),
         ),
         (
-            "first after edge",
-            l.cookie_landed
+            "last serial before edge",
+            hex(Some(s.last_serial_before_edge)),
+            hex(Some(p.last_serial_before_edge)),
+        ),
+        (
+            "first serial after edge",
+            s.first_serial_after_edge
                 .map_or("none (systemd silent)".into(), |v| hex(Some(v))),
-            hex(f.cookie_landed),
+            hex(p.first_serial_after_edge),
         ),
         (
-            "cookie after",
-            hex(Some(l.cookie_after)),
-            hex(Some(f.cookie_after)),
+            "client error",
+            s.client_error.clone().unwrap_or("-".into()),
+            p.client_error.clone().unwrap_or("-".into()),
         ),
         (
-            "lifecycles ok",
-            l.lifecycles_ok.to_string(),
-            format!(
-                "{} ({} after the edge)",
-                f.lifecycles_ok, f.lifecycles_after_edge
-            ),
-        ),
-        (
-            "calls ok / failed",
-            format!("{} / {}", l.calls_ok, l.calls_failed),
-            format!("{} / {}", f.calls_ok, f.calls_failed),
-        ),
-        (
-            "failure",
-            l.failure.clone().unwrap_or("-".into()),
-            f.failure.clone().unwrap_or("-".into()),
-        ),
-        (
-            "time to detect",
-            l.detect_seconds
-                .map_or("-".into(), |s| format!("{s:.1} s (client deadline)")),
+            "time to the error",
+            sd.detect_seconds.map_or("-".into(), |t| format!("{t:.1} s")),
             "-".into(),
         ),
         (
-            "doctor: bus",
-            yes(l.doctor.bus_responsive).into(),
-            yes(f.doctor.bus_responsive).into(),
+            "systemd1 on the bus",
+            format!(
+                "after the failure: {}, after the doctor: {}",
+                opt(sd.on_bus_after_failure),
+                opt(sd.on_bus_after_doctor)
+            ),
+            "yes".into(),
         ),
         (
-            "doctor: private socket",
-            yes(l.doctor.private_responsive).into(),
-            yes(f.doctor.private_responsive).into(),
+            "caller without deadline",
+            sd.unbounded_end.clone().unwrap_or("-".into()),
+            "-".into(),
         ),
         (
-            "doctor: cookie",
-            l.doctor.cookie.map_or("-".into(), |c| format!("{c:#010x}")),
-            f.doctor.cookie.map_or("-".into(), |c| format!("{c:#010x}")),
+            "private socket (systemctl)",
+            sd.private_systemctl.clone().unwrap_or("-".into()),
+            "-".into(),
+        ),
+        (
+            "doctor: bus / private",
+            format!(
+                "{} / {}",
+                answers(s.bus_responsive),
+                answers(s.private_socket_responsive)
+            ),
+            format!(
+                "{} / {}",
+                answers(p.bus_responsive),
+                answers(p.private_socket_responsive)
+            ),
         ),
         (
             "doctor: cycled",
-            format!("{:?}", l.doctor.cycled),
-            format!("{:?}", f.doctor.cycled),
+            opt(sd.doctor_cycled),
+            opt(pd.doctor_cycled),
         ),
         (
             "doctor: verdict",
-            format!("{} ({:.1} s)", l.doctor.verdict, l.doctor.seconds),
-            format!("{} ({:.1} s)", f.doctor.verdict, f.doctor.seconds),
+            s.doctor_verdict.clone(),
+            p.doctor_verdict.clone(),
+        ),
+        (
+            "daemon-reexec",
+            s.reexec.as_ref().map_or("-".into(), |x| {
+                format!(
+                    "systemd {} on the bus after {:.1} s, cookie {}, doctor {}",
+                    opt(x.systemd_version.as_deref()),
+                    sd.reexec_seconds.unwrap_or(0.0),
+                    hex(x.cookie),
+                    x.doctor_verdict
+                )
+            }),
+            "-".into(),
+        ),
+        (
+            "failed unit left behind",
+            opt(sd.left_behind),
+            "-".into(),
+        ),
+        (
+            "lifecycles after edge",
+            s.lifecycles_after_edge.to_string(),
+            p.lifecycles_after_edge.to_string(),
+        ),
+        (
+            "failed calls after edge",
+            s.failed_calls.to_string(),
+            p.failed_calls.to_string(),
+        ),
+        (
+            "last serial seen",
+            hex(Some(sd.last_serial)),
+            hex(Some(pd.last_serial)),
         ),
         (
             "run",
-            format!("{:.1} s", l.seconds),
-            format!("{:.1} s", f.seconds),
+            format!("{:.1} s", sd.seconds),
+            format!("{:.1} s", pd.seconds),
         ),
     ];
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(24);
-    let mut s = format!(
-        "sdcookie reproduce: PID 1's API-bus cookie started at {:#010x} (SDBUS_COOKIE_FAULT_START)\n\n{:<w0$}  {:<w1$}  {}\n",
-        r.start, "", "legacy (systemd <= v241 rule)", "fixed (v242 rule, sdbus-cookie)"
+    let mut out = format!(
+        "sdcookie reproduce: systemd {} as PID 1, its API-bus cookie moved by gdb\n\n{:<w0$}  {:<w1$}  {}\n",
+        s.systemd_version, "", "stock", "patched (our backport)"
     );
     for (k, a, b) in rows {
-        s += &format!("{k:<w0$}  {a:<w1$}  {b}\n");
+        out += &format!("{k:<w0$}  {a:<w1$}  {b}\n");
     }
-    for line in &l.systemd_log {
-        s += &format!("legacy systemd log: {line}\n");
+    if let Some(m) = &sd.reexec_mount {
+        out += &format!("\nway out prepared: {m}\n");
     }
-    for line in &f.systemd_log {
-        s += &format!("fixed systemd log:  {line}\n");
+    out += "\n";
+    for (name, d) in [("stock", sd), ("patched", pd)] {
+        for line in &d.systemd_log {
+            out += &format!("{name} systemd log: {line}\n");
+        }
     }
-    s += &format!(
-        "\nlegacy: the incident — systemd cannot send on its bus, the client times out instead of hanging,\n        the doctor sees it without gdb ({}).\nfixed:  the cookie cycles to 0x80000000 and systemd keeps working.\nbuild {:.1} s, total {:.1} s\n",
-        l.doctor.message, r.build_seconds, r.seconds
-    );
-    s
+    for (name, d) in [("stock", sd), ("patched", pd)] {
+        for c in &d.claims {
+            out += &format!(
+                "{name:<7} {} {}\n",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.what
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -822,12 +1577,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn start_cookie_parses_hex_and_decimal_and_rejects_what_cannot_be_a_start() {
+    fn cookie_parses_hex_and_decimal_and_rejects_what_leaves_no_edge_ahead() {
         assert_eq!(parse_cookie("0xffffff00"), Ok(0xffff_ff00));
         assert_eq!(parse_cookie("4294967040"), Ok(0xffff_ff00));
         assert!(parse_cookie("0").is_err());
         assert!(parse_cookie("1").is_err());
+        assert!(parse_cookie("0xfffffffe").is_err());
         assert!(parse_cookie("0x100000000").is_err());
         assert!(parse_cookie("edge").is_err());
+    }
+
+    #[test]
+    fn release_is_a_number() {
+        assert_eq!(parse_release("241"), Ok("241".into()));
+        assert!(parse_release("v241").is_err());
+        assert!(parse_release("").is_err());
+    }
+
+    #[test]
+    fn build_output_paths_come_from_the_last_two_lines_only() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_build_output(&l(&["noise", "stock: /a/systemd", "patched: /b/systemd"])),
+            Some(("/a/systemd".into(), "/b/systemd".into()))
+        );
+        assert_eq!(
+            parse_build_output(&l(&["stock: /a/systemd", "patched: /b/systemd", "done"])),
+            None
+        );
+        assert_eq!(
+            parse_build_output(&l(&["stock: a/systemd", "patched: /b/systemd"])),
+            None
+        );
+        assert_eq!(parse_build_output(&l(&["patched: /b/systemd"])), None);
     }
 }
