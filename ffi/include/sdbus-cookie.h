@@ -105,8 +105,6 @@ int sdbus_cookie_next(uint64_t *cookie, bool (*in_use)(uint64_t cookie, void *us
  * Same contract, returns and errors as sdbus_cookie_next(). Use it where the price of the
  * call matters: a function in a static library cannot be inlined without LTO, and the call
  * costs about 6 cycles per cookie against 1-2 inline (benches/README.md, question 1).
- * The test-only fault-injection build of the library (systemd-patch/build-pid1) acts in
- * sdbus_cookie_next() itself, so callers under that test must use the out-of-line call.
  */
 static inline int sdbus_cookie_next_inline(uint64_t *cookie,
                                            bool (*in_use)(uint64_t cookie, void *userdata),

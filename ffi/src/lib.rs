@@ -21,9 +21,6 @@
 use core::ffi::{c_char, c_int, c_void};
 
 mod error;
-// Test builds only (features `fault-injection`, `legacy`): see fault.rs.
-#[cfg(any(feature = "fault-injection", feature = "legacy"))]
-mod fault;
 mod panic;
 mod ptr;
 
@@ -120,9 +117,6 @@ pub unsafe extern "C" fn sdbus_cookie_next(
     in_use: Option<InUseFn>,
     userdata: *mut c_void,
 ) -> c_int {
-    #[cfg(any(feature = "fault-injection", feature = "legacy"))]
-    return guard_int(|| fault::next(cookie, in_use, userdata));
-    #[cfg(not(any(feature = "fault-injection", feature = "legacy")))]
     guard_int(|| stateless_next(cookie, &Config::DEFAULT, in_use, userdata))
 }
 

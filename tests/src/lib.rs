@@ -1,6 +1,137 @@
-//! End-to-end tests that span several crates, C and real systemd.
+//! End-to-end tests that span several crates, C and real systemd: the helpers they share.
 //!
-//! Nothing lives here yet: today's end-to-end suites sit next to what they drive —
-//! `crates/cli/tests` runs the built `sdcookie` binary against a sandboxed systemd, and
-//! `scripts/test-reproduce` boots the patched systemd as PID 1 and drives its cookie across
-//! `0xffffffff`. Tests that need several crates at once and belong to none of them go here.
+//! The tests themselves are in `tests/tests/`. They drive the built `sdcookie` binary (built
+//! here with the same cargo and profile, since another package's binary has no
+//! `CARGO_BIN_EXE_*`) against real PID 1s built by `systemd-patch/build-pid1`. What they
+//! need and cannot find (root, gdb, a build) makes them fail with the reason, never skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The repository's root (this crate sits in `tests/`).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Builds `sdcookie` with the cargo and profile this test was built with and returns the
+/// executable's path (cargo's own report of it, `--message-format=json`).
+pub fn sdcookie() -> PathBuf {
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(repo())
+        .args(["build", "--locked", "-p", "sdcookie", "--bin", "sdcookie"])
+        .arg("--message-format=json-render-diagnostics")
+        .stderr(Stdio::inherit());
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("run cargo build -p sdcookie");
+    assert!(out.status.success(), "cargo build -p sdcookie failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "sdcookie")
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no sdcookie executable")
+}
+
+/// The stock and the patched PID 1 of `release`: runs `systemd-patch/build-pid1 RELEASE`
+/// (cached, so cheap on a rerun) and takes its last two lines, `stock: PATH` and
+/// `patched: PATH`.
+pub fn pid1s(release: &str) -> (PathBuf, PathBuf) {
+    let script = repo().join("systemd-patch/build-pid1");
+    let out = Command::new(&script)
+        .arg(release)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} {release} failed: {}",
+        script.display(),
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let paths = match lines.as_slice() {
+        [.., a, b] => a
+            .strip_prefix("stock: ")
+            .zip(b.strip_prefix("patched: "))
+            .map(|(s, p)| (PathBuf::from(s), PathBuf::from(p))),
+        _ => None,
+    };
+    let (stock, patched) = paths.unwrap_or_else(|| {
+        panic!(
+            "{} {release} did not end with 'stock: PATH' and 'patched: PATH': {lines:?}",
+            script.display()
+        )
+    });
+    for p in [&stock, &patched] {
+        assert!(
+            p.is_file(),
+            "build-pid1 printed {}, which is no file",
+            p.display()
+        );
+    }
+    (stock, patched)
+}
+
+/// The host's mount table, without the mount ids (which a remount would change too).
+pub fn host_mounts() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("read /proc/self/mountinfo")
+        .lines()
+        .map(|l| l.split(' ').skip(2).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Every cgroup directory on the host named `name` (a sandbox's is `sandbox-<id>`).
+pub fn cgroups_named(name: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, name: &str, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name().to_string_lossy() == name {
+                out.push(e.path());
+            }
+            walk(&e.path(), name, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), name, &mut out);
+    out
+}
+
+/// A finished command: its status and both outputs.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code (None if killed by a signal).
+    pub code: Option<i32>,
+    /// stdout.
+    pub stdout: String,
+    /// stderr.
+    pub stderr: String,
+}
+
+/// Runs `exe args` to the end.
+pub fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Output {
+    let out = Command::new(exe)
+        .args(args)
+        .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", exe.display()));
+    Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

@@ -46,8 +46,7 @@ fn main() -> ExitCode {
             let code = if let Some(e) = e.downcast_ref::<ScopeError>() {
                 e.exit_code()
             } else if e.is::<demo::DemoError>()
-                || e
-                    .downcast_ref::<reproduce::ReproduceError>()
+                || e.downcast_ref::<reproduce::ReproduceError>()
                     .is_some_and(reproduce::ReproduceError::is_check)
             {
                 EXIT_DEMO_FAILED

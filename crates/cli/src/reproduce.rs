@@ -412,8 +412,7 @@ fn build(release: &str) -> Result<(PathBuf, PathBuf), ReproduceError> {
         })
         .ok_or_else(|| {
             ReproduceError::Build(
-                "no systemd-patch/build-pid1 above this binary; pass --stock and --patched"
-                    .into(),
+                "no systemd-patch/build-pid1 above this binary; pass --stock and --patched".into(),
             )
         })?;
     progress(format!(
@@ -642,9 +641,10 @@ fn drive(build: Build, binary: &Path, args: &ReproduceArgs) -> Result<Run, Repro
     })?;
     let boot_seconds = started.elapsed().as_secs_f64();
     progress(format!(
-        "[{build}] systemd {} up as host pid {} in {boot_seconds:.1} s",
+        "[{build}] systemd {} up as host pid {} in cgroup sandbox-{}, {boot_seconds:.1} s",
         sandbox.systemd_version(),
-        sandbox.pid()
+        sandbox.pid(),
+        sandbox.id()
     ));
     let t = args.timeout;
     let client = Client::new(
@@ -966,32 +966,44 @@ fn move_cookie(cx: &Ctx<'_>, value: u32) -> Result<GdbOutcome, ReproduceError> {
             .collect::<Vec<_>>()
             .join(" | ")
     };
+    if status.is_none() {
+        return Err(gdb_err(GdbFailure::NoBreakpointHit, tail()));
+    }
+    match gdb_outcome(&said, value) {
+        Ok(found) => Ok(GdbOutcome {
+            found: Some(found),
+            seconds,
+        }),
+        Err(kind) => Err(gdb_err(kind, tail())),
+    }
+}
+
+/// What gdb's script did, from its output: the cookie it found (the first `print/x`)
+/// when the second shows the value written, or why not.
+pub fn gdb_outcome(said: &str, value: u32) -> Result<u64, GdbFailure> {
     let printed: Vec<u64> = said
         .lines()
         .filter_map(|l| l.strip_prefix('$'))
         .filter_map(|l| l.split_once(" = 0x"))
         .filter_map(|(_, v)| u64::from_str_radix(v.trim(), 16).ok())
         .collect();
-    if status.is_none() {
-        return Err(gdb_err(GdbFailure::NoBreakpointHit, tail()));
+    if let [found, written] = printed[..] {
+        if written == u64::from(value) {
+            return Ok(found);
+        }
     }
-    if printed.len() == 2 && printed[1] == u64::from(value) {
-        return Ok(GdbOutcome {
-            found: Some(printed[0]),
-            seconds,
-        });
-    }
-    let kind = if said.contains("ptrace:") || said.contains("Could not attach") {
-        GdbFailure::Attach
-    } else if !said.contains("Symbol b is")
-        || said.contains("No symbol \"b\"")
-        || said.contains("No symbol table")
-    {
-        GdbFailure::NoDebugInfo
-    } else {
-        GdbFailure::Other
-    };
-    Err(gdb_err(kind, tail()))
+    Err(
+        if said.contains("ptrace:") || said.contains("Could not attach") {
+            GdbFailure::Attach
+        } else if !said.contains("Symbol b is")
+            || said.contains("No symbol \"b\"")
+            || said.contains("No symbol table")
+        {
+            GdbFailure::NoDebugInfo
+        } else {
+            GdbFailure::Other
+        },
+    )
 }
 
 /// stock: the runtime's call past the edge, the unbounded caller, the doctor, the way out.
@@ -1037,9 +1049,7 @@ fn stock_after_edge(
     );
     cx.claim(
         first_after.is_none(),
-        format!(
-            "no serial came from systemd after 0xffffffff (last seen {serial_after:#010x})"
-        ),
+        format!("no serial came from systemd after 0xffffffff (last seen {serial_after:#010x})"),
     );
     details.on_bus_after_failure = cx.on_bus();
 
@@ -1048,7 +1058,10 @@ fn stock_after_edge(
 
     cx.step("PID 1 and its private socket")?;
     cx.pid1()?;
-    cx.claim(true, format!("PID 1 (host pid {}) is alive", cx.sandbox.pid()));
+    cx.claim(
+        true,
+        format!("PID 1 (host pid {}) is alive", cx.sandbox.pid()),
+    );
     let out = cx
         .sandbox
         .command(cx.systemctl())
@@ -1339,8 +1352,8 @@ fn patched_after_edge(
 /// `sdcookie doctor --format json`, inside the sandbox (the private socket only answers
 /// peers in systemd's PID namespace).
 fn run_doctor(cx: &Ctx<'_>) -> Result<DoctorSays, ReproduceError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| cx.tool_err(format!("finding our own binary: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| cx.tool_err(format!("finding our own binary: {e}")))?;
     let t = Instant::now();
     let mut doctor = cx.sandbox.command(&exe);
     doctor.args(["doctor", "--format", "json", "--timeout"]);
@@ -1458,7 +1471,8 @@ pub fn text(r: &Report) -> String {
         ),
         (
             "time to the error",
-            sd.detect_seconds.map_or("-".into(), |t| format!("{t:.1} s")),
+            sd.detect_seconds
+                .map_or("-".into(), |t| format!("{t:.1} s")),
             "-".into(),
         ),
         (
@@ -1504,6 +1518,11 @@ pub fn text(r: &Report) -> String {
             p.doctor_verdict.clone(),
         ),
         (
+            "doctor: message",
+            sd.doctor_message.clone(),
+            pd.doctor_message.clone(),
+        ),
+        (
             "daemon-reexec",
             s.reexec.as_ref().map_or("-".into(), |x| {
                 format!(
@@ -1516,11 +1535,7 @@ pub fn text(r: &Report) -> String {
             }),
             "-".into(),
         ),
-        (
-            "failed unit left behind",
-            opt(sd.left_behind),
-            "-".into(),
-        ),
+        ("failed unit left behind", opt(sd.left_behind), "-".into()),
         (
             "lifecycles after edge",
             s.lifecycles_after_edge.to_string(),
@@ -1585,6 +1600,34 @@ mod tests {
         assert!(parse_cookie("0xfffffffe").is_err());
         assert!(parse_cookie("0x100000000").is_err());
         assert!(parse_cookie("edge").is_err());
+    }
+
+    /// gdb's output on the stock v241 PID 1 (gdb 13, Debian 12), abridged.
+    const GDB_OK: &str = "\
+Symbol b is a variable at frame base reg $rbp offset 16+-40, length 8.
+Breakpoint 1 at 0x7ffb80982dcb: file ../src/libsystemd/sd-bus/sd-bus.c, line 1650.
+
+Breakpoint 1, bus_seal_message (b=0x5624d59d6160, m=0x5624d59fff00, timeout=0) at ../src/libsystemd/sd-bus/sd-bus.c:1650
+1650\t        assert(b);
+$1 = 0x4
+$2 = 0xffffff00
+[Inferior 1 (process 5641) detached]
+";
+
+    #[test]
+    fn gdb_outcome_takes_the_cookie_found_when_the_write_shows() {
+        assert_eq!(gdb_outcome(GDB_OK, 0xffff_ff00), Ok(4));
+        // A write that did not take is not success.
+        assert_eq!(gdb_outcome(GDB_OK, 0xffff_fff0), Err(GdbFailure::Other));
+    }
+
+    #[test]
+    fn gdb_outcome_names_attach_and_debug_info_failures() {
+        let attach = "ptrace: Operation not permitted.\nNo symbol table is loaded.";
+        assert_eq!(gdb_outcome(attach, 1), Err(GdbFailure::Attach));
+        let stripped = "Symbol bus_seal_message is a function at address 0x7f00.\n\
+            No symbol \"b\" in current context.";
+        assert_eq!(gdb_outcome(stripped, 1), Err(GdbFailure::NoDebugInfo));
     }
 
     #[test]

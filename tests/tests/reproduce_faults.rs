@@ -1,0 +1,88 @@
+//! `sdcookie reproduce` on a PID 1 it cannot debug: a clear error naming the step, and
+//! nothing left behind. The PID 1 is the stock v241 of `systemd-patch/build-pid1 241`,
+//! copied with its debug info stripped (`objcopy --strip-debug`), libraries it loads from
+//! its build tree included, so gdb finds `bus_seal_message` but not its argument `b`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sdbus_cookie_tests::{cgroups_named, host_mounts, pid1s, run, sdcookie};
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn strip_into(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    let st = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(src)
+        .arg(dst)
+        .status()
+        .expect("run objcopy (binutils)");
+    assert!(st.success(), "objcopy --strip-debug {}", src.display());
+}
+
+/// `binary` and every library it loads from below its own directory, debug info stripped,
+/// at the same relative paths under `dir` (so `$ORIGIN`-relative lookups still work).
+fn stripped_copy(binary: &Path, dir: &Path) -> PathBuf {
+    let root = binary.parent().unwrap();
+    let copy = dir.join(binary.file_name().unwrap());
+    strip_into(binary, &copy);
+    let ldd = Command::new("ldd").arg(binary).output().expect("run ldd");
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let Some((_, rest)) = line.split_once("=> ") else {
+            continue;
+        };
+        let lib = Path::new(rest.split(" (").next().unwrap_or("").trim());
+        if let Ok(rel) = lib.strip_prefix(root) {
+            strip_into(lib, &dir.join(rel));
+        }
+    }
+    copy
+}
+
+#[test]
+fn reproduce_on_a_binary_without_debug_info_fails_at_the_gdb_step_and_leaves_nothing() {
+    let (stock, _) = pid1s("241");
+    let exe = sdcookie();
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("sdcookie-nodebug-{}", std::process::id())));
+    let bin = stripped_copy(&stock, &dir.0);
+    let mounts = host_mounts();
+    let out = run(
+        &exe,
+        &[
+            "reproduce".as_ref(),
+            "--stock".as_ref(),
+            bin.as_os_str(),
+            "--patched".as_ref(),
+            bin.as_os_str(),
+            "--lifecycles".as_ref(),
+            "1".as_ref(),
+        ],
+    );
+    assert_eq!(out.code, Some(125), "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("stock: move the API-bus cookie with gdb: the binary has no debug info"),
+        "{last}"
+    );
+    assert_eq!(host_mounts(), mounts, "the host's mount table changed");
+    let sandbox = out
+        .stderr
+        .split_whitespace()
+        .find(|w| w.starts_with("sandbox-"))
+        .map(|w| w.trim_end_matches(','))
+        .expect("the run names its sandbox");
+    assert_eq!(
+        cgroups_named(sandbox),
+        Vec::<PathBuf>::new(),
+        "{sandbox} left behind"
+    );
+}
