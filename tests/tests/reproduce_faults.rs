@@ -86,3 +86,69 @@ fn reproduce_on_a_binary_without_debug_info_fails_at_the_gdb_step_and_leaves_not
         "{sandbox} left behind"
     );
 }
+
+#[test]
+fn reproduce_names_the_step_in_which_pid1_died_and_leaves_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let (stock, patched) = pid1s("241");
+    let exe = sdcookie();
+    let mounts = host_mounts();
+    let mut child = Command::new(&exe)
+        .arg("reproduce")
+        .arg("--stock")
+        .arg(&stock)
+        .arg("--patched")
+        .arg(&patched)
+        .arg("--lifecycles")
+        .arg("1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sdcookie reproduce");
+    let mut pid1 = None;
+    let mut stderr = Vec::new();
+    let mut killed = false;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        // "reproduce: [stock] systemd 241 up as host pid N in cgroup sandbox-ID, ..."
+        if let Some(rest) = line.split_once("up as host pid ").map(|(_, r)| r) {
+            pid1 = rest
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<i32>().ok());
+        }
+        // The unbounded caller waits 10x the deadline: PID 1 dies in the middle of it.
+        if !killed && line.ends_with("[stock] a caller without a deadline") {
+            let pid = pid1.expect("the run printed PID 1's host pid");
+            let st = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            assert!(st.is_ok_and(|s| s.success()), "kill -KILL {pid}");
+            killed = true;
+        }
+        stderr.push(line);
+    }
+    let status = child.wait().unwrap();
+    let text = stderr.join("\n");
+    assert!(killed, "the run never reached the unbounded caller: {text}");
+    assert_eq!(status.code(), Some(125), "{text}");
+    let last = stderr.last().cloned().unwrap_or_default();
+    assert!(
+        last.contains("stock: PID 1 died during step 'a caller without a deadline'"),
+        "{last}"
+    );
+    assert_eq!(host_mounts(), mounts, "the host's mount table changed");
+    let sandbox = text
+        .split_whitespace()
+        .find(|w| w.starts_with("sandbox-"))
+        .map(|w| w.trim_end_matches(','))
+        .expect("the run names its sandbox");
+    assert_eq!(
+        cgroups_named(sandbox),
+        Vec::<PathBuf>::new(),
+        "{sandbox} left behind"
+    );
+}

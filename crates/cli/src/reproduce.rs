@@ -1248,6 +1248,8 @@ fn unbounded_caller(
             );
         }
         Some(status) => {
+            // A dead PID 1 (and its dbus-daemon) ends the call too: that is the error.
+            cx.pid1()?;
             let mut err = String::new();
             if let Some(mut e) = caller.0.stderr.take() {
                 let _ = std::io::Read::read_to_string(&mut e, &mut err);
