@@ -768,7 +768,7 @@ fn drive_booted(
         hex(landed)
     ));
     let run = match cx.build {
-        Build::Stock => stock_after_edge(cx, details, at_edge)?,
+        Build::Stock => stock_after_edge(cx, details, at_edge, args)?,
         Build::Patched => patched_after_edge(cx, details, at_edge, landed, args)?,
     };
     let stats = cx.client.stats();
@@ -782,10 +782,7 @@ fn drive_booted(
         ),
     );
     details.claims = std::mem::take(&mut cx.claims);
-    Ok(Run {
-        cookie_set_to: args.cookie,
-        ..run
-    })
+    Ok(run)
 }
 
 /// Makes `/usr/lib/systemd/systemd` in the sandbox's mount namespace the booted binary,
@@ -1011,6 +1008,7 @@ fn stock_after_edge(
     cx: &mut Ctx<'_>,
     details: &mut Details,
     at_edge: u32,
+    args: &ReproduceArgs,
 ) -> Result<Run, ReproduceError> {
     cx.claim(
         at_edge == CEILING,
@@ -1167,7 +1165,7 @@ fn stock_after_edge(
     );
     Ok(Run {
         systemd_version: cx.sandbox.systemd_version().to_owned(),
-        cookie_set_to: 0,
+        cookie_set_to: args.cookie,
         last_serial_before_edge: at_edge,
         first_serial_after_edge: first_after,
         client_error,
@@ -1336,7 +1334,7 @@ fn patched_after_edge(
     );
     Ok(Run {
         systemd_version: cx.sandbox.systemd_version().to_owned(),
-        cookie_set_to: 0,
+        cookie_set_to: args.cookie,
         last_serial_before_edge: at_edge,
         first_serial_after_edge: landed,
         client_error: None,
