@@ -83,25 +83,27 @@ sp_packages() {
     fi
 }
 
-# deb-src for `apt-get source systemd` (252 only).
-sp_enable_deb_src() {
-    local apt_sources=/etc/apt/sources.list.d/sdbus-cookie-deb-src.sources
-    apt-cache showsrc systemd 2>/dev/null | grep '^Package: systemd' >/dev/null && return 0
+# `apt-get source systemd` (252 only) with a private apt state: the deb-src stanzas of the
+# host's debian.sources (same URIs, Suites, Components, Signed-By) in a temporary folder, so
+# the host's apt configuration and package lists stay as they were.
+sp_apt_source_systemd() {
+    local into=$1 tmp opts rc=0
     [[ -f /etc/apt/sources.list.d/debian.sources ]] ||
-        die "no /etc/apt/sources.list.d/debian.sources to copy the deb-src entries from"
-    say "enabling deb-src in $apt_sources"
-    # Each stanza of debian.sources again, as deb-src: same URIs, Suites, Components, Signed-By.
+        die "no /etc/apt/sources.list.d/debian.sources to take the deb-src entries from"
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/parts" "$tmp/lists/partial" "$tmp/cache/archives/partial"
     awk '
         /^[[:space:]]*#/ { next }
         /^[[:space:]]*$/ { if (n) print ""; n = 0; next }
         /^Types:/ { print "Types: deb-src"; n++; next }
         /^(URIs|Suites|Components|Signed-By):/ { print; n++ }
-    ' /etc/apt/sources.list.d/debian.sources > "$apt_sources.tmp"
-    grep -q '^Types: deb-src' "$apt_sources.tmp" || die "no stanza in debian.sources"
-    mv "$apt_sources.tmp" "$apt_sources"
-    apt-get update -qq
-    apt-cache showsrc systemd 2>/dev/null | grep '^Package: systemd' >/dev/null ||
-        die "deb-src enabled in $apt_sources, but apt still knows no source package systemd"
+    ' /etc/apt/sources.list.d/debian.sources > "$tmp/parts/deb-src.sources"
+    opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$tmp/parts"
+          -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache")
+    apt-get "${opts[@]}" update -qq > "$tmp/update.log" 2>&1 &&
+        (cd "$into" && apt-get "${opts[@]}" source --download-only -qq systemd) > "$tmp/source.log" 2>&1 || rc=$?
+    ((rc == 0)) || { cat "$tmp"/*.log >&2; rm -rf "$tmp"; die "apt-get source systemd failed"; }
+    rm -rf "$tmp"
 }
 
 # ------------------------------------------------------------------------------ sources
@@ -113,12 +115,10 @@ sp_fetch_source() {
         dir=$sp_cache/sources/debian-systemd
         sp_source=$(ls "$dir"/systemd_252*.dsc 2>/dev/null | sort -V | tail -n1 || true)
         if [[ -z $sp_source ]]; then
-            sp_enable_deb_src
             say "apt-get source systemd (Debian bookworm's 252) into $dir"
             # Into a fresh directory first, so an interrupted download never looks complete.
             rm -rf "$dir.part" && mkdir -p "$dir.part"
-            (cd "$dir.part" && apt-get source --download-only -qq systemd 2>&1 |
-                grep -v '^W: Download is performed unsandboxed' || true)
+            sp_apt_source_systemd "$dir.part"
             ls "$dir.part"/systemd_252*.dsc >/dev/null 2>&1 ||
                 die "apt-get source systemd gave no systemd_252*.dsc (is this Debian bookworm?)"
             rm -rf "$dir" && mv "$dir.part" "$dir"
@@ -134,7 +134,12 @@ sp_fetch_source() {
     [[ -n $want ]] || die "systemd-patch/SHA256SUMS has no checksum for $name"
     dir=$sp_cache/sources
     if [[ -n ${SYSTEMD_SOURCES:-} && -f $SYSTEMD_SOURCES/$name ]]; then
-        sp_source=$(realpath "$SYSTEMD_SOURCES/$name")
+        # Copied into the cache, so that later runs without SYSTEMD_SOURCES find it there.
+        if ! cmp -s "$SYSTEMD_SOURCES/$name" "$dir/$name"; then
+            mkdir -p "$dir"
+            cp "$SYSTEMD_SOURCES/$name" "$dir/$name.part" && mv "$dir/$name.part" "$dir/$name"
+        fi
+        sp_source=$dir/$name
     elif [[ -f $dir/$name ]]; then
         sp_source=$dir/$name
     else
