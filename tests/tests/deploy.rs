@@ -263,7 +263,7 @@ fn run_pipeline(target: &Target) {
     );
 
     // node_exporter serves exactly what the doctor wrote.
-    let node_exporter = Server::start(&scratch, "prometheus-node-exporter", |port| {
+    let node_exporter = Server::start(&scratch, "prometheus-node-exporter", "/metrics", |port| {
         vec![
             format!("--web.listen-address=127.0.0.1:{port}"),
             "--collector.disable-defaults".into(),
@@ -296,7 +296,7 @@ fn run_pipeline(target: &Target) {
     )
     .unwrap();
     let data = scratch.path.join("prometheus-data");
-    let prometheus = Server::start(&scratch, "prometheus", |port| {
+    let prometheus = Server::start(&scratch, "prometheus", "/-/ready", |port| {
         vec![
             format!("--config.file={}", config.display()),
             format!("--storage.tsdb.path={}", data.display()),
@@ -304,14 +304,15 @@ fn run_pipeline(target: &Target) {
         ]
     });
     let seen = wait_for("Prometheus to have scraped the doctor's report", || {
-        let v = prometheus.api("/api/v1/query?query=sdcookie_doctor_last_run_timestamp_seconds");
+        let v =
+            prometheus.try_api("/api/v1/query?query=sdcookie_doctor_last_run_timestamp_seconds")?;
         let result = v["data"]["result"].as_array()?;
         let value: f64 = result.first()?["value"][1].as_str()?.parse().ok()?;
         (value == written["sdcookie_doctor_last_run_timestamp_seconds"]).then(unix_now)
     });
     // A rule evaluation that started after the sample was queryable has seen it.
     wait_for("a rule evaluation after the scrape", || {
-        let own = parse_samples(&prometheus.get("/metrics"));
+        let own = parse_samples(&prometheus.try_get("/metrics")?);
         let last = own
             .iter()
             .find(|(k, _)| {
@@ -614,12 +615,13 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `program` with the arguments `args(port)` and waits until it answers HTTP.
-    /// The port is free when the kernel hands it out; should another process take it
+    /// Starts `program` with the arguments `args(port)` and waits until `ready` answers
+    /// 200. The port is free when the kernel hands it out; should another process take it
     /// before the server binds, the server exits and the next port is tried.
     fn start(
         scratch: &Scratch,
         program: &'static str,
+        ready: &str,
         args: impl Fn(u16) -> Vec<String>,
     ) -> Server {
         for _ in 0..3 {
@@ -651,7 +653,7 @@ impl Server {
                     );
                     break;
                 }
-                if matches!(http_get(port, "/"), Ok((status, _)) if status < 500) {
+                if server.try_get(ready).is_some() {
                     return server;
                 }
                 assert!(
@@ -665,6 +667,14 @@ impl Server {
         panic!("{program} could not start on three free ports");
     }
 
+    /// The body of a 200 answer; `None` for anything else (not up yet, not ready).
+    fn try_get(&self, path: &str) -> Option<String> {
+        match http_get(self.port, path) {
+            Ok((200, body)) => Some(body),
+            _ => None,
+        }
+    }
+
     fn get(&self, path: &str) -> String {
         match http_get(self.port, path) {
             Ok((200, body)) => body,
@@ -672,9 +682,16 @@ impl Server {
         }
     }
 
+    /// A Prometheus API answer with status success, or `None` while it is not there yet.
+    fn try_api(&self, path: &str) -> Option<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_str(&self.try_get(path)?).ok()?;
+        (v["status"] == "success").then_some(v)
+    }
+
     fn api(&self, path: &str) -> serde_json::Value {
-        let v: serde_json::Value = serde_json::from_str(&self.get(path))
-            .unwrap_or_else(|e| panic!("{} GET {path}: not JSON: {e}", self.name));
+        let body = self.get(path);
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{} GET {path}: not JSON ({e}): {body}", self.name));
         assert_eq!(v["status"], "success", "{} GET {path}: {v}", self.name);
         v
     }
