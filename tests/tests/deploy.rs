@@ -37,6 +37,10 @@ const SHIPPED_BIN: &str = "/usr/local/bin/sdcookie";
 const SHIPPED_TEXTFILE_DIR: &str = "/var/lib/prometheus/node-exporter";
 const SHIPPED_NPD_BIN: &str = "/opt/sdcookie/bin/sdcookie";
 const TEXTFILE: &str = "sdcookie.prom";
+/// Where, inside the sandbox, the binary and the textfile directory go. The sandbox's /run
+/// is its own tmpfs, which the shipped unit's PrivateTmp= and ProtectHome= leave visible
+/// wherever the repository is checked out (under /tmp or /root, they would hide it).
+const INSIDE: &str = "/run/sdcookie-e2e";
 
 /// A node state the pipeline is run on.
 struct Target {
@@ -154,16 +158,16 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
 
 fn run_pipeline(target: &Target) {
     let scratch = Scratch::new(target.name);
-    let textfile_dir = scratch.path.join("textfile");
-    fs::create_dir(&textfile_dir).unwrap();
-    let bin = sdcookie_bin();
+    let inside_bin = format!("{INSIDE}/sdcookie");
+    let inside_textfile_dir = format!("{INSIDE}/textfile");
 
-    // The shipped units, pointed at the binary under test and the scratch directory.
+    // The shipped units, pointed at the binary under test and a textfile directory in the
+    // sandbox's own /run.
     let service = shipped_unit(
         "sdcookie-textfile.service",
         &[
-            (SHIPPED_BIN, bin.to_str().unwrap()),
-            (SHIPPED_TEXTFILE_DIR, textfile_dir.to_str().unwrap()),
+            (SHIPPED_BIN, &inside_bin),
+            (SHIPPED_TEXTFILE_DIR, &inside_textfile_dir),
         ],
     );
     let timer = shipped_unit("sdcookie-textfile.timer", &[]);
@@ -173,6 +177,11 @@ fn run_pipeline(target: &Target) {
             .unit("sdcookie-textfile.timer", timer),
     )
     .unwrap_or_else(|e| panic!("boot the sandbox: {e}"));
+    // The host's view of the sandbox's /run: it goes away with the sandbox.
+    let host_view = |inside: &str| PathBuf::from(format!("/proc/{}/root{inside}", sandbox.pid()));
+    let textfile_dir = host_view(&inside_textfile_dir);
+    fs::create_dir_all(&textfile_dir).unwrap();
+    fs::copy(sdcookie_bin(), host_view(&inside_bin)).unwrap();
 
     // The timer is not started (its runs would change the file while it is compared);
     // systemd must load it and see what it triggers.
@@ -201,11 +210,11 @@ fn run_pipeline(target: &Target) {
     // node-problem-detector's command line from the shipped monitor config, as NPD would
     // run it (in the host's PID namespace, which is the sandbox's here).
     let npd = npd_rule();
-    let out = sandbox_run(&sandbox, bin.to_str().unwrap(), &npd.args);
+    let out = sandbox_run(&sandbox, &inside_bin, &npd.args);
     let line = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
-        Some(if target.verdict == "ok" { 0 } else { 1 }),
+        Some(npd_exit_code(target.verdict)),
         "NPD plugin: {}",
         show(&out)
     );
@@ -435,6 +444,16 @@ fn npd_rule() -> NpdRule {
     NpdRule { args }
 }
 
+/// node-problem-detector's custom-plugin protocol: 0 ok, 1 problem, 2 unknown.
+fn npd_exit_code(verdict: &str) -> i32 {
+    match verdict {
+        "ok" => 0,
+        "warning" | "critical" => 1,
+        "unknown" => 2,
+        other => panic!("verdict {other:?}"),
+    }
+}
+
 /// `30s`, `1m`, `5m` → seconds (the forms the shipped config uses).
 fn seconds(d: &str) -> u64 {
     let (n, unit) = d.split_at(d.len() - 1);
@@ -501,27 +520,32 @@ fn series_key(metric: &serde_json::Value) -> String {
 
 /// Runs `program` inside the sandbox and collects its output; a hang fails the test.
 fn sandbox_run(sandbox: &Sandbox, program: &str, args: &[impl AsRef<str>]) -> Output {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let mut child = sandbox
-        .command(program)
-        .args(&args)
+    let mut cmd = sandbox.command(program);
+    cmd.args(args.iter().map(AsRef::as_ref));
+    // nsenter itself, which waits for the command and exits with its status (the
+    // sandbox's own spawn() looks for the forked pid, which a quick command may not
+    // leave time for).
+    run_checked(cmd.as_std_mut())
+}
+
+/// Runs `cmd` to completion and collects its output; a hang fails the test, after the
+/// process is killed by its pid.
+fn run_checked(cmd: &mut Command) -> Output {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("run {program} in the sandbox: {e}"));
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let reader = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                p.read_to_end(&mut buf).unwrap();
-            }
+            pipe.read_to_end(&mut buf).unwrap();
             buf
         })
     };
-    let std_child = child.std_child_mut();
-    let stdout = reader(std_child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = reader(std_child.stderr.take().map(|p| Box::new(p) as _));
+    let stdout = reader(Box::new(child.stdout.take().unwrap()));
+    let stderr = reader(Box::new(child.stderr.take().unwrap()));
     let deadline = Instant::now() + HANG;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -529,7 +553,8 @@ fn sandbox_run(sandbox: &Sandbox, program: &str, args: &[impl AsRef<str>]) -> Ou
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{program} {args:?} in the sandbox hung");
+            let _ = child.wait();
+            panic!("{cmd:?} hung");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -538,12 +563,6 @@ fn sandbox_run(sandbox: &Sandbox, program: &str, args: &[impl AsRef<str>]) -> Ou
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
     }
-}
-
-fn run_checked(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"))
 }
 
 fn show(out: &Output) -> String {
@@ -583,8 +602,7 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// A directory of this test's own under Cargo's scratch area (not /tmp: the shipped
-/// service has PrivateTmp=yes), removed on drop.
+/// A directory of this test's own under Cargo's scratch area, removed on drop.
 struct Scratch {
     path: PathBuf,
 }
