@@ -343,8 +343,15 @@ fn run_pipeline(target: &Target) {
     for rule in &rules {
         assert_eq!(rule["health"], "ok", "rule evaluated without error: {rule}");
     }
+    // {__name__=~"sdcookie_.*"}: every series the doctor wrote, with its value.
     let values = prometheus.api("/api/v1/query?query=%7B__name__%3D~%22sdcookie_.*%22%7D");
-    for sample in values["data"]["result"].as_array().unwrap() {
+    let values = values["data"]["result"].as_array().unwrap();
+    assert_eq!(
+        values.len(),
+        written.len(),
+        "Prometheus has every series: {values:?}"
+    );
+    for sample in values {
         let series = series_key(&sample["metric"]);
         let value: f64 = sample["value"][1].as_str().unwrap().parse().unwrap();
         assert_eq!(
