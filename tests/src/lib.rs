@@ -4,4 +4,5 @@
 //! systemd, a real node_exporter and a real Prometheus on 127.0.0.1. Other end-to-end
 //! suites still sit next to what they drive — `crates/cli/tests` runs the built `sdcookie`
 //! binary against a sandboxed systemd, and `scripts/test-reproduce` boots the patched
-//! systemd as PID 1 and drives its cookie across `0xffffffff`. Tests that need several crates at once and belong to none of them go here.
+//! systemd as PID 1 and drives its cookie across `0xffffffff`. Tests that need several
+//! crates at once and belong to none of them go here.
