@@ -230,9 +230,13 @@ sp_autotools_cflags='-g -O0'
 
 # The allocator's sources as the patched build links them (content, not paths or mtimes).
 sp_ffi_fingerprint() {
-    (cd "$repo" && git ls-files -z -- Cargo.lock Cargo.toml crates/cookie/Cargo.toml crates/cookie/src \
+    (cd "$repo" && git ls-files -z -- Cargo.toml crates/cookie/Cargo.toml crates/cookie/src \
         ffi/Cargo.toml ffi/build.rs ffi/src ffi/include scripts/install-ffi |
         sort -z | xargs -0 sha256sum)
+    # The locked versions of what the library links, not of the whole workspace (paths of
+    # path dependencies differ between clones).
+    (cd "$repo" && cargo tree -p sdbus-cookie-ffi -e normal,build --prefix none --locked --offline |
+        sed 's| (/[^)]*)||' | sort -u)
     rustc -V
     cargo -V
 }
