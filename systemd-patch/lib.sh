@@ -230,9 +230,11 @@ sp_autotools_cflags='-g -O0'
 
 # The allocator's sources as the patched build links them (content, not paths or mtimes).
 sp_ffi_fingerprint() {
-    (cd "$repo" && git ls-files -z -- Cargo.toml crates/cookie/Cargo.toml crates/cookie/src \
+    (cd "$repo" && git ls-files -z -- crates/cookie/Cargo.toml crates/cookie/src \
         ffi/Cargo.toml ffi/build.rs ffi/src ffi/include scripts/install-ffi |
         sort -z | xargs -0 sha256sum)
+    # Of the workspace's Cargo.toml, what changes how the library is compiled.
+    /usr/bin/python3 -c 'import sys, tomllib; d = tomllib.load(open(sys.argv[1], "rb")); print(d.get("profile"), d["workspace"].get("package"))' "$repo/Cargo.toml"
     # The locked versions of what the library links, not of the whole workspace (paths of
     # path dependencies differ between clones).
     (cd "$repo" && cargo tree -p sdbus-cookie-ffi -e normal,build --prefix none --locked --offline |
