@@ -19,6 +19,16 @@
  * the peer reads everything the daemon delivered, which proves the serials on the wire are
  * the cookies the client reported.
  *
+ * It prints one line that the proof script reads, whatever the outcome:
+ *   overflow: first call after 0xffffffff: 0x80000000        (the fixed rule)
+ *   overflow: first call after 0xffffffff: EOPNOTSUPP        (systemd#11809: <= v241 stock)
+ *
+ * systemd v219 (-DOVERFLOW_V219): its public API has no sd_bus_message_seal() (public since
+ * v236) and no sd_bus_flush_close_unref() (v222), and its message handlers take the bus as a
+ * first argument. Built that way, the test is linked against v219's internal static libraries
+ * (libsystemd-internal, libsystemd-shared: what its own test-bus-* programs link) and seals
+ * with the internal bus_message_seal(), which is what sd_bus_message_seal() became public as.
+ *
  * Exit status: 0 pass, 1 fail (every failed check is printed with its line). There is no
  * skip: a missing dbus-daemon is a failure.
  */
@@ -38,6 +48,26 @@
 #include <unistd.h>
 
 #include <systemd/sd-bus.h>
+
+#ifdef OVERFLOW_V219
+/* v219's internal sealing entry point (src/libsystemd/sd-bus/bus-message.h). */
+int bus_message_seal(sd_bus_message *m, uint64_t cookie, uint64_t timeout);
+#  define seal_message(m, cookie, timeout) bus_message_seal((m), (cookie), (timeout))
+#  define HANDLER_ARGS sd_bus *handler_bus, sd_bus_message *m, void *userdata, sd_bus_error *error
+#  define UNUSED_HANDLER_BUS (void) handler_bus
+static sd_bus *flush_close_unref(sd_bus *bus) {
+        if (!bus)
+                return NULL;
+        sd_bus_flush(bus);
+        sd_bus_close(bus);
+        return sd_bus_unref(bus);
+}
+#else
+#  define seal_message(m, cookie, timeout) sd_bus_message_seal((m), (cookie), (timeout))
+#  define HANDLER_ARGS sd_bus_message *m, void *userdata, sd_bus_error *error
+#  define UNUSED_HANDLER_BUS do { } while (0)
+#  define flush_close_unref(bus) sd_bus_flush_close_unref(bus)
+#endif
 
 #define COOKIE_MAX UINT64_C(0xffffffff)
 #define COOKIE_CYCLED UINT64_C(0x80000000)
@@ -230,7 +260,8 @@ struct peer {
         uint64_t answer;
 };
 
-static int peer_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int peer_filter(HANDLER_ARGS) {
+        UNUSED_HANDLER_BUS;
         struct peer *peer = userdata;
         uint64_t cookie;
         int r;
@@ -280,7 +311,8 @@ static int run_until(sd_bus *bus, const size_t *count, size_t want, const bool *
         return 0;
 }
 
-static int never_called(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int never_called(HANDLER_ARGS) {
+        UNUSED_HANDLER_BUS;
         (void) m;
         (void) userdata;
         (void) error;
@@ -289,7 +321,8 @@ static int never_called(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return 0;
 }
 
-static int answered(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int answered(HANDLER_ARGS) {
+        UNUSED_HANDLER_BUS;
         bool *flag = userdata;
 
         (void) error;
@@ -314,7 +347,7 @@ static int send_sealed_max(sd_bus *client, const char *peer) {
         if (r >= 0)
                 r = sd_bus_message_set_expect_reply(m, 0);
         if (r >= 0)
-                r = sd_bus_message_seal(m, COOKIE_MAX, 0);
+                r = seal_message(m, COOKIE_MAX, 0);
         if (r >= 0)
                 r = sd_bus_send(client, m, &cookie);
         sd_bus_message_unref(m);
@@ -339,6 +372,29 @@ static int call_async(sd_bus *client, const char *peer, sd_bus_slot **slot,
         return r;
 }
 
+/* The line the proof script reads: the cookie the first call after the edge got, or the name
+ * of the error it failed with. */
+static void report_first_after_edge(int r, uint64_t cookie) {
+        const char *name;
+
+        if (r >= 0) {
+                printf("overflow: first call after 0xffffffff: 0x%" PRIx64 "\n", cookie);
+                return;
+        }
+        switch (-r) {
+        case EOPNOTSUPP: name = "EOPNOTSUPP"; break; /* == ENOTSUP on Linux */
+        case EBUSY:      name = "EBUSY"; break;
+        case EINVAL:     name = "EINVAL"; break;
+        case EEXIST:     name = "EEXIST"; break;
+        case ENOMEM:     name = "ENOMEM"; break;
+        default:         name = NULL; break;
+        }
+        if (name)
+                printf("overflow: first call after 0xffffffff: %s\n", name);
+        else
+                printf("overflow: first call after 0xffffffff: errno %d\n", -r);
+}
+
 static const char *library_of(void *symbol) {
         Dl_info info;
 
@@ -358,7 +414,7 @@ int main(void) {
         size_t n_wire = 0;
         bool got_answer = false;
 
-        printf("overflow: libsystemd: %s\n", library_of((void *) sd_bus_message_seal));
+        printf("overflow: libsystemd: %s\n", library_of((void *) sd_bus_call_async));
 
         REQUIRE_OK(daemon_start(&d), "start a private dbus-daemon (is dbus-daemon installed?)");
         printf("overflow: private dbus-daemon pid %d at %s\n", (int) d.pid, d.address);
@@ -375,10 +431,12 @@ int main(void) {
         REQUIRE_OK(send_sealed_max(client, peer_name), "send a message sealed with 0xffffffff");
         wire[n_wire++] = COOKIE_MAX;
         for (size_t i = 0; i < N_PENDING; i++) {
-                REQUIRE_OK(call_async(client, peer_name, &slots[i],
-                                      i == 1 ? answered : never_called,
-                                      i == 1 ? &got_answer : NULL, &cookie),
-                           "async call");
+                int r = call_async(client, peer_name, &slots[i],
+                                   i == 1 ? answered : never_called,
+                                   i == 1 ? &got_answer : NULL, &cookie);
+                if (i == 0)
+                        report_first_after_edge(r, cookie);
+                REQUIRE_OK(r, "async call");
                 CHECK(cookie == COOKIE_CYCLED + i,
                       "call %zu after 0xffffffff got cookie 0x%" PRIx64 ", want 0x%" PRIx64,
                       i, cookie, COOKIE_CYCLED + i);
@@ -431,8 +489,8 @@ finish:
         for (size_t i = 0; i < N_PENDING; i++)
                 sd_bus_slot_unref(slots[i]);
         sd_bus_slot_unref(extra);
-        sd_bus_flush_close_unref(client);
-        sd_bus_flush_close_unref(peer_bus);
+        flush_close_unref(client);
+        flush_close_unref(peer_bus);
         daemon_stop(&d);
 
         if (failures) {

@@ -11,7 +11,8 @@ use crate::parse;
 const EXIT_CODES: &str = "\
 Exit codes:
   doctor          0 ok, 1 problem (warning or critical), 2 unknown (no systemd could be asked)
-                  -- node-problem-detector's custom-plugin protocol
+                  -- node-problem-detector's custom-plugin protocol; 125 if --output
+                  could not be written (the previous file is left as it was)
   scope run,
   sandbox         the command's own status (128+N if killed by signal N); 125 if sdcookie
                   itself failed, 126 if the command could not be run, 127 if not found
@@ -85,6 +86,10 @@ pub struct DoctorArgs {
     /// node-problem-detector mode: print one line ("ok: ...") whatever --format says.
     #[arg(long)]
     pub npd: bool,
+    /// Write the report to FILE instead of stdout, atomically: a temporary file in the same
+    /// directory, synced, then renamed over FILE (for node_exporter's textfile directory).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `sdcookie scope ...`.

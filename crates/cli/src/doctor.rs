@@ -16,7 +16,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_io::Timer;
 use serde::Serialize;
@@ -542,8 +542,10 @@ pub fn text(r: &Report) -> String {
 }
 
 /// Prometheus text exposition format (for node_exporter's textfile collector). Values that
-/// are unknown are left out, as Prometheus expects, except the verdict and responsiveness.
-pub fn prometheus(r: &Report) -> String {
+/// are unknown are left out, as Prometheus expects, except the verdict, responsiveness and
+/// `generated`: the time the report was made, which lets an alert tell a stale textfile
+/// (the doctor stopped running) from a fresh one.
+pub fn prometheus(r: &Report, generated: SystemTime) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, value: Option<String>| {
         if let Some(v) = value {
@@ -600,6 +602,14 @@ pub fn prometheus(r: &Report) -> String {
         "sdcookie_systemd_private_responsive",
         "1 if systemd answered on its private socket.",
         b(r.private_responsive),
+    );
+    let generated = generated
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    gauge(
+        "sdcookie_doctor_last_run_timestamp_seconds",
+        "Unix time at which the doctor made this report.",
+        Some(format!("{generated:.3}")),
     );
     out += "# HELP sdcookie_doctor_verdict 1 for the doctor's current verdict.\n";
     out += "# TYPE sdcookie_doctor_verdict gauge\n";
@@ -745,8 +755,9 @@ mod tests {
     fn prometheus_output_has_one_sample_per_metric() {
         let now = Instant::now();
         let r = assess(&obs(Ok(answer(77, "252", now)), Ok(answer(3, "252", now))));
-        let p = prometheus(&r);
+        let p = prometheus(&r, UNIX_EPOCH + Duration::from_millis(1_700_000_000_250));
         assert!(p.contains("\nsdcookie_systemd_cookie 77\n"));
+        assert!(p.contains("\nsdcookie_doctor_last_run_timestamp_seconds 1700000000.250\n"));
         assert!(p.contains("sdcookie_doctor_verdict{verdict=\"ok\"} 1\n"));
         assert!(!p.contains("eta_seconds"), "unknown values are left out");
     }

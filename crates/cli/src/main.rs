@@ -5,6 +5,7 @@
 //! one line on stderr; `doctor` speaks node-problem-detector (0/1/2); commands that run a
 //! command pass its status through. This is the only place where errors are type-erased.
 
+mod atomic;
 mod cli;
 mod demo;
 mod doctor;
@@ -108,7 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-fn run_doctor(args: &DoctorArgs) -> std::io::Result<u8> {
+fn run_doctor(args: &DoctorArgs) -> anyhow::Result<u8> {
     let report = doctor::run(&doctor::Options {
         address: args.address.clone(),
         private: args.private.clone(),
@@ -123,9 +124,14 @@ fn run_doctor(args: &DoctorArgs) -> std::io::Result<u8> {
             Format::Json => {
                 serde_json::to_string_pretty(&report).expect("a report always serialises") + "\n"
             }
-            Format::Prometheus => doctor::prometheus(&report),
+            Format::Prometheus => doctor::prometheus(&report, std::time::SystemTime::now()),
         }
     };
-    std::io::stdout().write_all(out.as_bytes())?;
+    // The report is complete in memory before anything is written, so a probe that ran
+    // into its deadlines still yields a whole file (verdict unknown), never a partial one.
+    match &args.output {
+        Some(path) => atomic::replace(path, out.as_bytes())?,
+        None => std::io::stdout().write_all(out.as_bytes())?,
+    }
     Ok(report.verdict.exit_code())
 }
