@@ -457,15 +457,26 @@ pub fn parse_build_output(lines: &[String]) -> Option<(PathBuf, PathBuf)> {
     Some((abs(stock)?, abs(patched)?))
 }
 
-/// True while the process exists and is not a zombie.
+/// True while the process exists and is not exiting. A PID namespace's init that was
+/// killed stays visible, flagged `PF_EXITING`, until the kernel has reaped every other
+/// process of its namespace, and only then becomes a zombie.
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z"))
-        })
-        .unwrap_or(false)
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // After the command name (which may hold spaces): state, ppid, pgrp, session, tty_nr,
+    // tpgid, flags, ...
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first().copied().unwrap_or("X");
+    let flags = fields
+        .get(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .unwrap_or(0);
+    !matches!(state, "Z" | "X" | "x") && flags & PF_EXITING == 0
 }
 
 /// A host process we started; ended by its pid when dropped (on every path).
@@ -1628,6 +1639,19 @@ $2 = 0xffffff00
         let stripped = "Symbol bus_seal_message is a function at address 0x7f00.\n\
             No symbol \"b\" in current context.";
         assert_eq!(gdb_outcome(stripped, 1), Err(GdbFailure::NoDebugInfo));
+    }
+
+    #[test]
+    fn alive_is_false_for_a_zombie_and_a_missing_pid() {
+        assert!(alive(std::process::id()));
+        let mut child = Command::new("true").spawn().unwrap();
+        let zombie = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            !alive(child.id())
+        });
+        assert!(zombie, "an exited, unreaped child counts as dead");
+        child.wait().unwrap();
+        assert!(!alive(child.id()));
     }
 
     #[test]
