@@ -1529,11 +1529,6 @@ pub fn text(r: &Report) -> String {
             p.doctor_verdict.clone(),
         ),
         (
-            "doctor: message",
-            sd.doctor_message.clone(),
-            pd.doctor_message.clone(),
-        ),
-        (
             "daemon-reexec",
             s.reexec.as_ref().map_or("-".into(), |x| {
                 format!(
@@ -1577,8 +1572,12 @@ pub fn text(r: &Report) -> String {
     for (k, a, b) in rows {
         out += &format!("{k:<w0$}  {a:<w1$}  {b}\n");
     }
+    out += &format!(
+        "\nstock doctor:   {}\npatched doctor: {}\n",
+        sd.doctor_message, pd.doctor_message
+    );
     if let Some(m) = &sd.reexec_mount {
-        out += &format!("\nway out prepared: {m}\n");
+        out += &format!("way out prepared: {m}\n");
     }
     out += "\n";
     for (name, d) in [("stock", sd), ("patched", pd)] {
