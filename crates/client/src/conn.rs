@@ -381,7 +381,9 @@ impl Conn {
         if unique.is_some() {
             st.unique_name = unique;
         }
-        if systemd_owner.is_some() {
+        // A NameOwnerChanged that the reader already applied is at least as new as the
+        // handshake's GetNameOwner answer (the match is added before asking).
+        if systemd_owner.is_some() && st.systemd_owner.is_none() {
             st.systemd_owner = systemd_owner;
         }
     }
