@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 /// The repository's root (this crate sits in `tests/`).
 pub fn repo() -> PathBuf {
@@ -43,8 +44,21 @@ pub fn sdcookie() -> PathBuf {
 
 /// The stock and the patched PID 1 of `release`: runs `systemd-patch/build-pid1 RELEASE`
 /// (cached, so cheap on a rerun) and takes its last two lines, `stock: PATH` and
-/// `patched: PATH`.
+/// `patched: PATH`. Once per release and test binary: the tests of one binary run in
+/// parallel, and two builds of the same release into one cache must not.
 pub fn pid1s(release: &str) -> (PathBuf, PathBuf) {
+    type Built = Vec<(String, (PathBuf, PathBuf))>;
+    static BUILT: Mutex<Built> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, paths)) = built.iter().find(|(r, _)| r == release) {
+        return paths.clone();
+    }
+    let paths = build_pid1s(release);
+    built.push((release.to_owned(), paths.clone()));
+    paths
+}
+
+fn build_pid1s(release: &str) -> (PathBuf, PathBuf) {
     let script = repo().join("systemd-patch/build-pid1");
     let out = Command::new(&script)
         .arg(release)
