@@ -27,7 +27,6 @@
 //! on (gdb cannot attach, no debug info, PID 1 died) is an error naming the step. The
 //! sandbox is torn down on every path; processes started here are ended by their pid.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -43,6 +42,14 @@ use sdbus_sandbox::{Sandbox, SandboxOptions};
 use crate::cli::Format;
 use crate::doctor::{CEILING, CYCLED};
 
+mod gdb;
+mod text;
+
+use gdb::move_cookie;
+pub use gdb::GdbFailure;
+pub use text::text;
+use text::{answers, hex};
+
 /// Where pre-v242 systemd re-executes itself from (`SYSTEMD_BINARY_PATH`, meson's default
 /// `rootlibexecdir`; `do_reexecute()` in src/core/main.c). On Debian 12 `/lib` links to it.
 const SYSTEMD_BINARY_PATH: &str = "/usr/lib/systemd/systemd";
@@ -54,9 +61,6 @@ const LIFECYCLE_MARGIN: u32 = 160;
 
 /// Lifecycles the stock client runs after the way out, to show it works without a restart.
 const RECOVERY_LIFECYCLES: u64 = 10;
-
-/// How long gdb may take to attach, hit the breakpoint and detach.
-const GDB_PATIENCE: Duration = Duration::from_secs(60);
 
 /// How long the bus may take to come back after `daemon-reexec`.
 const REEXEC_PATIENCE: Duration = Duration::from_secs(30);
@@ -130,36 +134,6 @@ impl Build {
 impl std::fmt::Display for Build {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Why gdb could not move the cookie.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum GdbFailure {
-    /// No gdb on PATH (scripts/install-deps installs it).
-    NotInstalled,
-    /// gdb could not attach to PID 1 (ptrace refused).
-    Attach,
-    /// PID 1's sd-bus has no debug info: `bus_seal_message` or its `b` are unknown.
-    NoDebugInfo,
-    /// gdb did not finish (breakpoint never hit) in time.
-    NoBreakpointHit,
-    /// Anything else gdb said.
-    Other,
-}
-
-impl std::fmt::Display for GdbFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            GdbFailure::NotInstalled => "gdb is not installed (run scripts/install-deps)",
-            GdbFailure::Attach => "gdb could not attach to PID 1",
-            GdbFailure::NoDebugInfo => {
-                "the binary has no debug info for sd-bus (bus_seal_message and its argument b)"
-            }
-            GdbFailure::NoBreakpointHit => "PID 1 never reached bus_seal_message on its API bus",
-            GdbFailure::Other => "gdb failed",
-        })
     }
 }
 
@@ -878,142 +852,6 @@ fn bind_binary(cx: &Ctx<'_>) -> Result<String, ReproduceError> {
     }
 }
 
-struct GdbOutcome {
-    found: Option<u64>,
-    seconds: f64,
-}
-
-/// Attaches gdb to PID 1, stops it in `bus_seal_message()` on its API-bus connection,
-/// writes `b->cookie` and detaches. Fresh connections ping systemd meanwhile so that it
-/// seals a message soon. A failed command ends gdb's script, and gdb detaches on exit.
-fn move_cookie(cx: &Ctx<'_>, value: u32) -> Result<GdbOutcome, ReproduceError> {
-    let gdb_err = |kind, detail: String| {
-        cx.fail(ReproduceError::Gdb {
-            build: cx.build,
-            kind,
-            detail,
-        })
-    };
-    let dir = std::env::temp_dir();
-    let tag = format!("sdcookie-gdb-{}-{}", std::process::id(), cx.build);
-    let script = dir.join(format!("{tag}.gdb"));
-    let log = dir.join(format!("{tag}.log"));
-    // Signals PID 1 receives while attached pass through without stopping it; `info scope`
-    // names the argument `b` only with debug info.
-    let text = format!(
-        "set pagination off\nset confirm off\nhandle all nostop noprint pass\n\
-         info scope bus_seal_message\nbreak bus_seal_message if b->bus_client\ncontinue\n\
-         print/x b->cookie\nset var b->cookie = {value:#x}\nprint/x b->cookie\n\
-         delete\ndetach\nquit\n"
-    );
-    let cleanup = || {
-        let _ = std::fs::remove_file(&script);
-        let _ = std::fs::remove_file(&log);
-    };
-    std::fs::write(&script, text)
-        .map_err(|e| gdb_err(GdbFailure::Other, format!("{}: {e}", script.display())))?;
-    let out = File::create(&log)
-        .and_then(|f| Ok((f.try_clone()?, f)))
-        .map_err(|e| gdb_err(GdbFailure::Other, format!("{}: {e}", log.display())))?;
-    let t = Instant::now();
-    let child = Command::new("gdb")
-        .args(["-nx", "-batch", "-iex", "set debuginfod enabled off", "-p"])
-        .arg(cx.sandbox.pid().to_string())
-        .arg("-x")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stdout(out.0)
-        .stderr(out.1)
-        .spawn();
-    let mut gdb = match child {
-        Ok(c) => Reaped(c),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            cleanup();
-            return Err(gdb_err(GdbFailure::NotInstalled, e.to_string()));
-        }
-        Err(e) => {
-            cleanup();
-            return Err(gdb_err(GdbFailure::Other, format!("running gdb: {e}")));
-        }
-    };
-    // A connection of its own, so the main client's counters see none of this.
-    let trigger = Client::new(
-        Target::Address {
-            address: cx.sandbox.bus_address(),
-            direct: false,
-        },
-        Options::default().with_timeouts(
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-        ),
-    );
-    let status = loop {
-        match gdb.0.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if t.elapsed() > GDB_PATIENCE => break None,
-            Ok(None) => {}
-            Err(_) => break None,
-        }
-        let _ = trigger.ping(PingTarget::Systemd, None, Duration::from_millis(500));
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(trigger);
-    let seconds = t.elapsed().as_secs_f64();
-    drop(gdb);
-    let said = std::fs::read_to_string(&log).unwrap_or_default();
-    cleanup();
-    let tail = || {
-        said.lines()
-            .filter(|l| !l.trim().is_empty())
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join(" | ")
-    };
-    if status.is_none() {
-        return Err(gdb_err(GdbFailure::NoBreakpointHit, tail()));
-    }
-    match gdb_outcome(&said, value) {
-        Ok(found) => Ok(GdbOutcome {
-            found: Some(found),
-            seconds,
-        }),
-        Err(kind) => Err(gdb_err(kind, tail())),
-    }
-}
-
-/// What gdb's script did, from its output: the cookie it found (the first `print/x`)
-/// when the second shows the value written, or why not.
-pub fn gdb_outcome(said: &str, value: u32) -> Result<u64, GdbFailure> {
-    let printed: Vec<u64> = said
-        .lines()
-        .filter_map(|l| l.strip_prefix('$'))
-        .filter_map(|l| l.split_once(" = 0x"))
-        .filter_map(|(_, v)| u64::from_str_radix(v.trim(), 16).ok())
-        .collect();
-    if let [found, written] = printed[..] {
-        if written == u64::from(value) {
-            return Ok(found);
-        }
-    }
-    Err(
-        if said.contains("ptrace:") || said.contains("Could not attach") {
-            GdbFailure::Attach
-        } else if !said.contains("Symbol b is")
-            || said.contains("No symbol \"b\"")
-            || said.contains("No symbol table")
-        {
-            GdbFailure::NoDebugInfo
-        } else {
-            GdbFailure::Other
-        },
-    )
-}
-
 /// stock: the runtime's call past the edge, the unbounded caller, the doctor, the way out.
 fn stock_after_edge(
     cx: &mut Ctx<'_>,
@@ -1418,185 +1256,6 @@ fn api_bus_lines(log: &str) -> Vec<String> {
         .collect()
 }
 
-fn answers(b: bool) -> &'static str {
-    if b {
-        "answers"
-    } else {
-        "SILENT"
-    }
-}
-
-fn hex(v: Option<u32>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:#010x}"))
-}
-
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "-".into(), |v| v.to_string())
-}
-
-/// The side-by-side report.
-pub fn text(r: &Report) -> String {
-    let (s, p) = (&r.stock, &r.patched);
-    let (sd, pd) = (&s.details, &p.details);
-    let rows: Vec<(&str, String, String)> = vec![
-        (
-            "binary",
-            sd.binary.display().to_string(),
-            pd.binary.display().to_string(),
-        ),
-        (
-            "systemd",
-            s.systemd_version.clone(),
-            p.systemd_version.clone(),
-        ),
-        (
-            "boot",
-            format!("{:.1} s", sd.boot_seconds),
-            format!("{:.1} s", pd.boot_seconds),
-        ),
-        (
-            "gdb: cookie found / set",
-            format!("{} / {:#010x}", opt(sd.cookie_found), s.cookie_set_to),
-            format!("{} / {:#010x}", opt(pd.cookie_found), p.cookie_set_to),
-        ),
-        (
-            "lifecycles before edge",
-            sd.lifecycles_before_edge.to_string(),
-            pd.lifecycles_before_edge.to_string(),
-        ),
-        (
-            "last serial before edge",
-            hex(Some(s.last_serial_before_edge)),
-            hex(Some(p.last_serial_before_edge)),
-        ),
-        (
-            "first serial after edge",
-            s.first_serial_after_edge
-                .map_or("none (systemd silent)".into(), |v| hex(Some(v))),
-            hex(p.first_serial_after_edge),
-        ),
-        (
-            "client error",
-            s.client_error.clone().unwrap_or("-".into()),
-            p.client_error.clone().unwrap_or("-".into()),
-        ),
-        (
-            "time to the error",
-            sd.detect_seconds
-                .map_or("-".into(), |t| format!("{t:.1} s")),
-            "-".into(),
-        ),
-        (
-            "systemd1 on the bus",
-            format!(
-                "after the failure: {}, after the doctor: {}",
-                opt(sd.on_bus_after_failure),
-                opt(sd.on_bus_after_doctor)
-            ),
-            "yes".into(),
-        ),
-        (
-            "caller without deadline",
-            sd.unbounded_end.clone().unwrap_or("-".into()),
-            "-".into(),
-        ),
-        (
-            "private socket (systemctl)",
-            sd.private_systemctl.clone().unwrap_or("-".into()),
-            "-".into(),
-        ),
-        (
-            "doctor: bus / private",
-            format!(
-                "{} / {}",
-                answers(s.bus_responsive),
-                answers(s.private_socket_responsive)
-            ),
-            format!(
-                "{} / {}",
-                answers(p.bus_responsive),
-                answers(p.private_socket_responsive)
-            ),
-        ),
-        (
-            "doctor: cycled",
-            opt(sd.doctor_cycled),
-            opt(pd.doctor_cycled),
-        ),
-        (
-            "doctor: verdict",
-            s.doctor_verdict.clone(),
-            p.doctor_verdict.clone(),
-        ),
-        (
-            "daemon-reexec",
-            s.reexec.as_ref().map_or("-".into(), |x| {
-                format!(
-                    "systemd {} on the bus after {:.1} s, cookie {}, doctor {}",
-                    opt(x.systemd_version.as_deref()),
-                    sd.reexec_seconds.unwrap_or(0.0),
-                    hex(x.cookie),
-                    x.doctor_verdict
-                )
-            }),
-            "-".into(),
-        ),
-        ("failed unit left behind", opt(sd.left_behind), "-".into()),
-        (
-            "lifecycles after edge",
-            s.lifecycles_after_edge.to_string(),
-            p.lifecycles_after_edge.to_string(),
-        ),
-        (
-            "failed calls after edge",
-            s.failed_calls.to_string(),
-            p.failed_calls.to_string(),
-        ),
-        (
-            "last serial seen",
-            hex(Some(sd.last_serial)),
-            hex(Some(pd.last_serial)),
-        ),
-        (
-            "run",
-            format!("{:.1} s", sd.seconds),
-            format!("{:.1} s", pd.seconds),
-        ),
-    ];
-    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(24);
-    let mut out = format!(
-        "sdcookie reproduce: systemd {} as PID 1, its API-bus cookie moved by gdb\n\n{:<w0$}  {:<w1$}  {}\n",
-        s.systemd_version, "", "stock", "patched (our backport)"
-    );
-    for (k, a, b) in rows {
-        out += &format!("{k:<w0$}  {a:<w1$}  {b}\n");
-    }
-    out += &format!(
-        "\nstock doctor:   {}\npatched doctor: {}\n",
-        sd.doctor_message, pd.doctor_message
-    );
-    if let Some(m) = &sd.reexec_mount {
-        out += &format!("way out prepared: {m}\n");
-    }
-    out += "\n";
-    for (name, d) in [("stock", sd), ("patched", pd)] {
-        for line in &d.systemd_log {
-            out += &format!("{name} systemd log: {line}\n");
-        }
-    }
-    for (name, d) in [("stock", sd), ("patched", pd)] {
-        for c in &d.claims {
-            out += &format!(
-                "{name:<7} {} {}\n",
-                if c.ok { "ok  " } else { "FAIL" },
-                c.what
-            );
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1610,34 +1269,6 @@ mod tests {
         assert!(parse_cookie("0xfffffffe").is_err());
         assert!(parse_cookie("0x100000000").is_err());
         assert!(parse_cookie("edge").is_err());
-    }
-
-    /// gdb's output on the stock v241 PID 1 (gdb 13, Debian 12), abridged.
-    const GDB_OK: &str = "\
-Symbol b is a variable at frame base reg $rbp offset 16+-40, length 8.
-Breakpoint 1 at 0x7ffb80982dcb: file ../src/libsystemd/sd-bus/sd-bus.c, line 1650.
-
-Breakpoint 1, bus_seal_message (b=0x5624d59d6160, m=0x5624d59fff00, timeout=0) at ../src/libsystemd/sd-bus/sd-bus.c:1650
-1650\t        assert(b);
-$1 = 0x4
-$2 = 0xffffff00
-[Inferior 1 (process 5641) detached]
-";
-
-    #[test]
-    fn gdb_outcome_takes_the_cookie_found_when_the_write_shows() {
-        assert_eq!(gdb_outcome(GDB_OK, 0xffff_ff00), Ok(4));
-        // A write that did not take is not success.
-        assert_eq!(gdb_outcome(GDB_OK, 0xffff_fff0), Err(GdbFailure::Other));
-    }
-
-    #[test]
-    fn gdb_outcome_names_attach_and_debug_info_failures() {
-        let attach = "ptrace: Operation not permitted.\nNo symbol table is loaded.";
-        assert_eq!(gdb_outcome(attach, 1), Err(GdbFailure::Attach));
-        let stripped = "Symbol bus_seal_message is a function at address 0x7f00.\n\
-            No symbol \"b\" in current context.";
-        assert_eq!(gdb_outcome(stripped, 1), Err(GdbFailure::NoDebugInfo));
     }
 
     #[test]
