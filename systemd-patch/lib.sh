@@ -298,6 +298,11 @@ sp_build() {
     sp_src=$sp_dir/src
     [[ $kind == autotools ]] && sp_bld=$sp_src || sp_bld=$sp_dir/build
     started=$SECONDS
+    # One build at a time per cache (two runs would build into, or prune, the same entry);
+    # a second caller waits here. The lock goes with the process if it dies.
+    mkdir -p "$sp_cache/build"
+    exec {sp_lock}>>"$sp_cache/build/.lock"
+    flock "$sp_lock"
     if [[ -f $sp_dir/built ]]; then
         sp_cache_hit=1
         say "$rel $variant: cache hit ($sp_dir)"
@@ -325,6 +330,7 @@ sp_build() {
         touch "$sp_dir/built-pid1"
     fi
     sp_build_secs=$((SECONDS - started))
+    exec {sp_lock}>&-
 }
 
 # Older keys of the same (release, variant): what no run will ask for again.
