@@ -119,6 +119,13 @@ pub enum Error {
         /// The D-Bus error (name and message).
         message: String,
     },
+    /// gdb could not move PID 1's API-bus cookie ([`Sandbox::set_api_bus_cookie`](crate::Sandbox::set_api_bus_cookie)).
+    Gdb {
+        /// What kind of failure.
+        kind: crate::GdbFailure,
+        /// gdb's own words (its last lines).
+        detail: String,
+    },
     /// Teardown could not remove a cgroup of the subtree.
     Teardown {
         /// The cgroup directory that stayed.
@@ -202,6 +209,9 @@ impl fmt::Display for Error {
                 )
             }
             Error::Bus { step, message } => write!(f, "{step} on the sandbox bus: {message}"),
+            Error::Gdb { kind, detail } => {
+                write!(f, "move PID 1's API-bus cookie with gdb: {kind}: {detail}")
+            }
             Error::Teardown { path, source } => {
                 write!(f, "could not remove cgroup {}: {source}", path.display())
             }

@@ -84,6 +84,7 @@
 
 mod cgroup;
 mod console;
+mod debug;
 mod error;
 mod launch;
 mod spawn;
@@ -103,6 +104,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 pub use cgroup::CgroupLayout;
+pub use debug::{gdb_outcome, CookieMoved, GdbFailure};
 pub use error::{BootStage, Error};
 pub use spawn::{SandboxChild, SandboxCommand};
 

@@ -46,7 +46,7 @@ mod gdb;
 mod text;
 
 use gdb::move_cookie;
-pub use gdb::GdbFailure;
+pub use sdbus_sandbox::GdbFailure;
 pub use text::text;
 use text::{answers, hex};
 
