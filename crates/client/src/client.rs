@@ -17,7 +17,7 @@ use crate::conn::{
 };
 use crate::error::{Error, InputError, Result, Step};
 use crate::names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
-use crate::resources::{CgroupMode, PropertyPlan, Resources, Skipped};
+use crate::resources::{Apply, CgroupMode, PropertyPlan, Resources, Skipped};
 
 /// Where systemd is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -655,7 +655,9 @@ impl Client {
             }
             props.extend(self.accounting());
             props.push(("DefaultDependencies", Value::Bool(false)));
-            let plan = slice.resources.to_properties(self.mode, version)?;
+            let plan = slice
+                .resources
+                .plan(self.mode, version, Apply::SliceStart)?;
             props.extend(plan.properties);
             Ok(PropertyPlan {
                 properties: props,
@@ -728,9 +730,9 @@ impl Client {
     /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).
     pub fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
         check_any_unit(unit)?;
-        resources.to_properties(self.mode, u32::MAX)?;
+        resources.plan(self.mode, u32::MAX, Apply::Update)?;
         let s = self.session()?;
-        let plan = resources.to_properties(self.mode, s.version)?;
+        let plan = resources.plan(self.mode, s.version, Apply::Update)?;
         if plan.properties.is_empty() {
             return Ok(plan.skipped);
         }

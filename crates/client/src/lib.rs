@@ -44,5 +44,5 @@ pub use error::{Error, InputError, Result, Step};
 pub use names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
 pub use resources::{
     blkio_to_io_weight, cpuset_to_bits, quota_per_sec, shares_to_weight, tasks_max, CgroupMode,
-    DeviceAllow, DevicePolicy, PropertyPlan, Resources, Skipped, INFINITY,
+    DeviceAllow, DevicePolicy, IoDeviceLimit, PropertyPlan, Resources, Skipped, INFINITY,
 };
