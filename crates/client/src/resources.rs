@@ -112,6 +112,9 @@ pub struct Resources {
     pub memory_reservation: Option<i64>,
     /// OCI memory+swap total in bytes; -1 = unlimited. v2 `MemorySwapMax = swap - memory`.
     pub memory_swap: Option<i64>,
+    /// v2 `MemorySwapMax` in bytes given directly (cgroup v2 `memory.swap.max`; wins over
+    /// `memory_swap`).
+    pub memory_swap_max: Option<u64>,
     /// v2 `MemoryMin` in bytes (systemd >= 240).
     pub memory_min: Option<u64>,
     /// v2 `MemoryHigh` in bytes; -1 = unlimited.
@@ -470,7 +473,13 @@ impl Resources {
                 skip("MemoryHigh", "cgroup v1 has no memory.high");
             }
         }
-        if let Some(s) = self.memory_swap.filter(|&s| s != 0) {
+        if let Some(s) = self.memory_swap_max {
+            if v2 {
+                props.push(("MemorySwapMax", Value::U64(s)));
+            } else {
+                skip("MemorySwapMax", "systemd has no swap property on cgroup v1");
+            }
+        } else if let Some(s) = self.memory_swap.filter(|&s| s != 0) {
             if v2 {
                 let swap = if s == -1 {
                     INFINITY
