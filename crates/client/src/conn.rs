@@ -414,7 +414,9 @@ impl Conn {
             .name("sdbus-cgroup-reader".into())
             .spawn(move || build_and_read(&addr, direct, counters, deadline, &thread_slot))
             .map_err(|e| connect_err(format!("spawning the reader: {e}")))?;
-        // The thread answers by the deadline (its build is bounded by it too).
+        // The thread answers by the deadline (its build is bounded by it too); the grace
+        // second covers a thread that died without answering.
+        let give_up = deadline + Duration::from_secs(1);
         let (zconn, shared) = loop {
             let listener = {
                 let mut h = slot.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -423,7 +425,27 @@ impl Conn {
                 }
                 slot.1.listen()
             };
-            listener.await;
+            let answered = futures_lite::future::or(
+                async {
+                    listener.await;
+                    true
+                },
+                async {
+                    async_io::Timer::at(give_up).await;
+                    false
+                },
+            )
+            .await;
+            if !answered
+                && slot
+                    .0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .result
+                    .is_none()
+            {
+                return Err(connect_err(format!("no handshake within {timeout:?}")));
+            }
         };
         drop(guard);
         Ok(Conn {

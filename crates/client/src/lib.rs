@@ -15,6 +15,13 @@
 //!   PID 1's own sd-bus cookie; [`Stats::peer`] reports it, its headroom to `0xffffffff`
 //!   and whether it has cycled — the counter that overflowed in systemd#11809.
 //!
+//!
+//! Every operation exists twice: as a future on [`AsyncClient`] (any executor: tokio,
+//! async-io, ...) and blocking on [`Client`], which runs the same future to completion.
+//! With the `oci-spec` feature, `Resources::from_oci` converts an OCI runtime spec's
+//! `linux.resources` the way runc does and lists what systemd cannot take, and
+//! `parse_cgroups_path` reads `linux.cgroupsPath` (`slice:prefix:name`).
+//!
 //! ```no_run
 //! use sdbus_cgroup::{Client, Options, Resources, Scope, Target};
 //!
