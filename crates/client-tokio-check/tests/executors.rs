@@ -155,3 +155,35 @@ async fn a_stalled_systemd_is_a_typed_timeout_on_tokio() {
     }
     assert!(ok, "no answer after SIGCONT");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dropped_call_future_quarantines_its_cookie_until_the_late_reply() {
+    let sb = boot();
+    let c = AsyncClient::connect(target(&sb), options(&sb, Duration::from_secs(20)))
+        .await
+        .expect("connect");
+    let pid1 = nix::unistd::Pid::from_raw(sb.pid() as i32);
+    nix::sys::signal::kill(pid1, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+    // The caller's own deadline (tokio's) drops our future while the call is in flight.
+    let r = tokio::time::timeout(Duration::from_millis(300), c.unit_path("late.scope")).await;
+    let during = c.stats();
+    nix::sys::signal::kill(pid1, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT");
+    assert!(
+        r.is_err(),
+        "the call finished while systemd was stopped: {r:?}"
+    );
+    assert_eq!(during.quarantined, 1, "{during:?}");
+    assert_eq!(during.waiting_calls, 1, "the slot waits for the late reply");
+    // systemd resumes and answers; the late reply releases the cookie.
+    let mut released = false;
+    for _ in 0..100 {
+        let s = c.stats();
+        if s.quarantined == 0 && s.late_replies == 1 && s.waiting_calls == 0 {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(released, "{:?}", c.stats());
+    assert_eq!(c.unit_path("late.scope").await.unwrap(), None);
+}
