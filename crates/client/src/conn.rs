@@ -309,10 +309,13 @@ impl Shared {
 
 /// Quarantines a call's serial if its future is dropped while the reply is outstanding, so
 /// the cookie is neither reused nor leaked (the late reply or the disconnect releases it).
+/// Dropped in the middle of sending, it closes the connection: part of a message may be on
+/// the socket, and nothing can follow it.
 struct PendingGuard<'a> {
     shared: &'a Shared,
     serial: u32,
     armed: bool,
+    sending: bool,
 }
 
 impl Drop for PendingGuard<'_> {
@@ -321,6 +324,15 @@ impl Drop for PendingGuard<'_> {
             return;
         }
         let mut st = self.shared.lock();
+        if self.sending && st.closed.is_none() {
+            self.shared
+                .counters
+                .disconnects
+                .fetch_add(1, Ordering::Relaxed);
+            st.close("a send was abandoned mid-message".into());
+            self.shared.wake();
+            self.shared.shutdown.notify(usize::MAX);
+        }
         let closed = st.closed.is_some();
         let serial = self.serial;
         match st.pending.get_mut(&serial) {
@@ -355,6 +367,7 @@ impl Drop for HandoverGuard {
         h.abandoned = true;
         if let Some(Ok((_, shared))) = h.result.take() {
             // Built but never taken: the reader owns the socket and closes it.
+            shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
             shared.lock().close("abandoned during the handshake".into());
             shared.shutdown.notify(usize::MAX);
         }
@@ -617,12 +630,14 @@ impl Conn {
             shared: &self.shared,
             serial,
             armed: true,
+            sending: true,
         };
         let sent = futures_lite::future::or(async { Some(self.zconn.send(&msg).await) }, async {
             async_io::Timer::at(deadline).await;
             None
         })
         .await;
+        guard.sending = false;
         match sent {
             Some(Ok(())) => {}
             Some(Err(e)) => {
@@ -870,6 +885,8 @@ fn build_and_read(
     let stream = zbus::MessageStream::from(&zconn);
     shared.counters.connects.fetch_add(1, Ordering::Relaxed);
     if !hand(Ok((zconn.clone(), Arc::clone(&shared)))) {
+        // Nobody will use it: count it closed, as every connection opened is.
+        shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
         shared.lock().close("abandoned during the handshake".into());
     }
     reader(stream, zconn, shared);
