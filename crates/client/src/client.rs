@@ -702,7 +702,15 @@ impl AsyncClient {
             match res {
                 Ok(reply) => {
                     let job: OwnedObjectPath = body(&reply, unit, Step::StartTransientUnit)?;
-                    self.finish_job(&s, unit, job.as_str()).await?;
+                    if let Err(e) = self.finish_job(&s, unit, job.as_str()).await {
+                        if matches!(e, Error::JobFailed { .. }) {
+                            // Like runc: leave no failed unit behind. The job's failure is
+                            // the error to report; should this cleanup fail too, the next
+                            // start of the name resets it (UnitExists → reset-failed).
+                            self.reset_failed(unit).await.ok();
+                        }
+                        return Err(e);
+                    }
                     drop(interest);
                     return Ok(Started {
                         unit: unit.to_owned(),
