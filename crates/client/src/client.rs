@@ -302,6 +302,18 @@ impl Drop for Session {
 /// deadlines and errors, on any executor (tokio, async-io, smol, ...). `Send + Sync`; its
 /// futures are `Send`. Dropping an operation's future abandons it: its cookie stays
 /// quarantined until the late reply, like a timeout.
+///
+/// ```no_run
+/// # async fn demo() -> sdbus_cgroup::Result<()> {
+/// use sdbus_cgroup::{AsyncClient, Options, Scope, Target};
+///
+/// let client = AsyncClient::connect(Target::SystemBus, Options::default()).await?;
+/// let scope = Scope::new("runc-demo.scope", vec![std::process::id()]);
+/// client.start_scope(&scope).await?;
+/// client.stop("runc-demo.scope").await?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct AsyncClient {
     target: Target,
@@ -643,7 +655,10 @@ impl AsyncClient {
         self.start_transient(&scope.name, plan).await
     }
 
-    /// Creates a transient slice with limits and waits for its job.
+    /// Creates a transient slice with limits and waits for its job. A slice of that name
+    /// that already exists and is active is success (`Started::existed`, no job, limits
+    /// unchanged: use [`set_resources`](AsyncClient::set_resources)); a failed one is
+    /// reset and started again.
     pub async fn start_slice(&self, slice: &Slice) -> Result<Started> {
         let build = |version| -> Result<PropertyPlan> {
             check_slice_name(&slice.name)?;
