@@ -425,7 +425,15 @@ impl Conn {
         let addr = address.to_owned();
         std::thread::Builder::new()
             .name("sdbus-cgroup-reader".into())
-            .spawn(move || build_and_read(&addr, direct, counters, deadline, &thread_slot))
+            .spawn(move || {
+                let dial = Dial {
+                    address: addr,
+                    direct,
+                    deadline,
+                    timeout,
+                };
+                build_and_read(&dial, counters, &thread_slot)
+            })
             .map_err(|e| connect_err(format!("spawning the reader: {e}")))?;
         // The thread answers by the deadline (its build is bounded by it too); the grace
         // second covers a thread that died without answering.
@@ -822,13 +830,17 @@ fn check_reply(reply: Message, unit: &str, step: Step) -> Result<Message> {
 
 /// The reader thread: builds the connection (bounded by `deadline`), hands it over, then
 /// routes every incoming message until the connection closes or the client shuts it down.
-fn build_and_read(
-    address: &str,
+/// What the reader thread connects to, and by when.
+struct Dial {
+    address: String,
     direct: bool,
-    counters: Arc<Counters>,
     deadline: Instant,
-    slot: &(Mutex<Handover>, Event),
-) {
+    /// The handshake budget the deadline came from (for the error message).
+    timeout: Duration,
+}
+
+fn build_and_read(dial: &Dial, counters: Arc<Counters>, slot: &(Mutex<Handover>, Event)) {
+    let (address, direct, deadline) = (dial.address.as_str(), dial.direct, dial.deadline);
     let hand = |r: Result<(zbus::Connection, Arc<Shared>)>| -> bool {
         let mut h = slot.0.lock().unwrap_or_else(|e| e.into_inner());
         if h.abandoned {
@@ -868,9 +880,9 @@ fn build_and_read(
             return;
         }
         None => {
-            let after = deadline.saturating_duration_since(Instant::now());
             hand(Err(connect_err(format!(
-                "no handshake by the deadline ({after:?} left)"
+                "no handshake within {:?}",
+                dial.timeout
             ))));
             return;
         }
