@@ -14,7 +14,9 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use crate::error::{InputError, Unconverted};
 use crate::names::{check_scope_name, check_slice_name};
-use crate::resources::{cpuset_to_bits, DeviceAllow, DevicePolicy, IoDeviceLimit, Resources};
+use crate::resources::{
+    cpuset_to_bits, DeviceAllow, DevicePolicy, IoDeviceLimit, Resources, DEFAULT_CPU_PERIOD_USEC,
+};
 
 /// The result of [`Resources::from_oci`]: what systemd will take, and what it cannot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,7 +401,8 @@ fn devices(c: &mut Conv<'_>, rules: &[LinuxDeviceCgroup]) -> Result<(), InputErr
     let mut allowed: Vec<Rule> = Vec::new();
     for (i, d) in rules.iter().enumerate() {
         let field = format!("{R}.devices[{i}]");
-        let access = d.access().clone().unwrap_or_else(|| "rwm".to_owned());
+        // runc's CreateCgroupConfig: "device access at N field cannot be empty".
+        let access = d.access().clone().unwrap_or_default();
         if access.is_empty() || !access.chars().all(|ch| matches!(ch, 'r' | 'w' | 'm')) {
             return Err(invalid(
                 field,
@@ -408,15 +411,17 @@ fn devices(c: &mut Conv<'_>, rules: &[LinuxDeviceCgroup]) -> Result<(), InputErr
             ));
         }
         let typ = d.typ().unwrap_or_default();
+        // runc's stringToCgroupDeviceRune takes a, b and c only; the devices cgroup has no
+        // rules for the other node types.
         let types: &[char] = match typ {
             LinuxDeviceType::A => &['c', 'b'],
-            LinuxDeviceType::C | LinuxDeviceType::U => &['c'],
+            LinuxDeviceType::C => &['c'],
             LinuxDeviceType::B => &['b'],
-            LinuxDeviceType::P => {
+            LinuxDeviceType::U | LinuxDeviceType::P => {
                 return Err(invalid(
                     field,
                     d.to_string(),
-                    "the devices cgroup has no fifo rules",
+                    "the devices cgroup takes only types a, b and c",
                 ))
             }
         };
@@ -527,6 +532,8 @@ fn unified(c: &mut Conv<'_>, u: &HashMap<String, String>) -> Result<(), InputErr
                 if parts.is_empty() || parts.len() > 2 {
                     return Err(num("must be QUOTA [PERIOD]"));
                 }
+                // runc starts from defCPUQuotaPeriod and so always sends a period.
+                c.out.cpu_period = Some(DEFAULT_CPU_PERIOD_USEC);
                 c.out.cpu_quota = Some(if parts[0] == "max" {
                     -1
                 } else {

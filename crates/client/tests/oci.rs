@@ -333,6 +333,12 @@ fn unified_keys_convert_like_runc_with_the_version_gates() {
     assert_eq!(get(&p, "CPUWeight"), Value::U64(42));
     assert!(p.skipped.iter().any(|s| s.property == "CPUWeight"));
 
+    // cpu.max without a period: runc's defCPUQuotaPeriod (100000) is sent with it.
+    let r = Resources::try_from(&unified(&[("cpu.max", "max")])).unwrap();
+    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(u64::MAX));
+    assert_eq!(get(&p, "CPUQuotaPeriodUSec"), Value::U64(100_000));
+
     // memory.oom.group -> OOMPolicy when a scope starts, from systemd 253.
     let oom = Resources::try_from(&unified(&[("memory.oom.group", "1")])).unwrap();
     let p = oom.to_properties(CgroupMode::Unified, 253).unwrap();
@@ -439,6 +445,18 @@ fn device_rules_systemd_cannot_express_are_errors_not_skipped() {
         (
             r#"[{"allow": false, "access": "rwm"},
                 {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwx"}]"#,
+            1,
+        ),
+        // No access: runc refuses it ("device access at 1 field cannot be empty").
+        (
+            r#"[{"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3}]"#,
+            1,
+        ),
+        // A type the devices cgroup has no rules for.
+        (
+            r#"[{"allow": false, "access": "rwm"},
+                {"allow": true, "type": "p", "major": 1, "minor": 3, "access": "r"}]"#,
             1,
         ),
     ] {
