@@ -1,15 +1,17 @@
-//! The blocking client: one connection, reused, replaced on the next operation after a loss;
-//! every operation bounded by a deadline.
+//! The client: one connection, reused, replaced on the next operation after a loss; every
+//! operation bounded by a deadline.
 //!
-//! Container runtimes call systemd from synchronous code paths (runc, crun, conmon), so the
-//! API is blocking. Internally zbus runs its socket on its own executor thread and one reader
-//! thread per connection routes replies (see `conn.rs`); a caller blocks on a condition
-//! variable with a deadline, never on the socket.
+//! [`AsyncClient`] is the one implementation: each operation is a future that waits on an
+//! event with an `async_io::Timer` deadline, so it runs on any executor. Container runtimes
+//! often call systemd from synchronous code (runc, crun, conmon): [`Client`] runs the same
+//! futures with `block_on`. zbus runs its socket on its own executor thread and one reader
+//! thread per connection routes replies (see `conn.rs`); nobody waits on the socket itself.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_io::block_on;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
 use crate::conn::{
@@ -17,7 +19,7 @@ use crate::conn::{
 };
 use crate::error::{Error, InputError, Result, Step};
 use crate::names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
-use crate::resources::{CgroupMode, PropertyPlan, Resources, Skipped};
+use crate::resources::{Apply, CgroupMode, PropertyPlan, Resources, Skipped};
 
 /// Where systemd is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +187,9 @@ pub struct Started {
     pub job: String,
     /// True when a leftover unit of the same name was reset and the start retried.
     pub retried: bool,
+    /// True when the unit (a slice) already existed and was active, so nothing was
+    /// started and `job` is empty; its limits were not changed.
+    pub existed: bool,
     /// Properties left out for this systemd / cgroup mode.
     pub skipped: Vec<Skipped>,
 }
@@ -293,9 +298,24 @@ impl Drop for Session {
     }
 }
 
-/// The systemd cgroup client. `Send + Sync`: share it between threads.
+/// The systemd cgroup client as futures: every operation of [`Client`], with the same
+/// deadlines and errors, on any executor (tokio, async-io, smol, ...). `Send + Sync`; its
+/// futures are `Send`. Dropping an operation's future abandons it: its cookie stays
+/// quarantined until the late reply, like a timeout.
+///
+/// ```no_run
+/// # async fn demo() -> sdbus_cgroup::Result<()> {
+/// use sdbus_cgroup::{AsyncClient, Options, Scope, Target};
+///
+/// let client = AsyncClient::connect(Target::SystemBus, Options::default()).await?;
+/// let scope = Scope::new("runc-demo.scope", vec![std::process::id()]);
+/// client.start_scope(&scope).await?;
+/// client.stop("runc-demo.scope").await?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
-pub struct Client {
+pub struct AsyncClient {
     target: Target,
     opts: Options,
     mode: CgroupMode,
@@ -303,7 +323,7 @@ pub struct Client {
     /// answers at once even while a reconnect waits for a stalled peer.
     session: Mutex<Option<Arc<Session>>>,
     /// Serializes handshakes (one reconnect at a time).
-    connecting: Mutex<()>,
+    connecting: async_lock::Mutex<()>,
     counters: Arc<Counters>,
 }
 
@@ -370,23 +390,23 @@ fn unit_iface(unit: &str) -> &'static str {
 
 type Props = Vec<(&'static str, Value<'static>)>;
 
-impl Client {
+impl AsyncClient {
     /// A client for `target`. Connects lazily, on the first operation.
-    pub fn new(target: Target, opts: Options) -> Client {
-        Client {
+    pub fn new(target: Target, opts: Options) -> AsyncClient {
+        AsyncClient {
             target,
             mode: opts.cgroup_mode.unwrap_or_else(CgroupMode::detect),
             opts,
             session: Mutex::new(None),
-            connecting: Mutex::new(()),
+            connecting: async_lock::Mutex::new(()),
             counters: Arc::new(Counters::default()),
         }
     }
 
     /// A client connected now (so connection errors surface here).
-    pub fn connect(target: Target, opts: Options) -> Result<Client> {
-        let c = Client::new(target, opts);
-        c.session()?;
+    pub async fn connect(target: Target, opts: Options) -> Result<AsyncClient> {
+        let c = AsyncClient::new(target, opts);
+        c.session().await?;
         Ok(c)
     }
 
@@ -405,11 +425,11 @@ impl Client {
         guard.as_ref().filter(|s| !s.conn.is_closed()).cloned()
     }
 
-    fn session(&self) -> Result<Arc<Session>> {
+    async fn session(&self) -> Result<Arc<Session>> {
         if let Some(s) = self.live_session() {
             return Ok(s);
         }
-        let _one_at_a_time = self.connecting.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = self.connecting.lock().await;
         if let Some(s) = self.live_session() {
             return Ok(s); // another thread reconnected meanwhile
         }
@@ -421,18 +441,18 @@ impl Client {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         drop(dead);
-        let s = Arc::new(self.handshake()?);
+        let s = Arc::new(self.handshake().await?);
         *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&s));
         Ok(s)
     }
 
-    fn handshake(&self) -> Result<Session> {
+    async fn handshake(&self) -> Result<Session> {
         let (address, direct) = self.target.resolve();
         // One deadline for the whole handshake (socket, auth, Hello, AddMatch, GetNameOwner,
         // Version), not one per step: a stalled peer costs connect_timeout, not four times it.
         let deadline = std::time::Instant::now() + self.opts.connect_timeout;
         let left = || deadline.saturating_duration_since(std::time::Instant::now());
-        let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left())?;
+        let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left()).await?;
         conn.set_job_ttl(self.opts.call_timeout + self.opts.job_timeout);
         let fail = |e: Error| match e {
             Error::Dbus {
@@ -474,6 +494,7 @@ impl Client {
                     left(),
                     None,
                 )
+                .await
                 .map_err(fail)?;
             let unique: String = body(&hello, "", Step::Hello).map_err(fail)?;
             conn.set_names(Some(unique), None);
@@ -489,6 +510,7 @@ impl Client {
                 left(),
                 None,
             )
+            .await
             .map_err(fail)?;
             // Follow systemd's name from before we ask who owns it, so an owner change
             // (daemon-reexec, a reconnect after its bus connection failed) between the two
@@ -504,6 +526,7 @@ impl Client {
                 left(),
                 None,
             )
+            .await
             .map_err(fail)?;
             let owner = conn
                 .call(
@@ -517,6 +540,7 @@ impl Client {
                     left(),
                     None,
                 )
+                .await
                 .map_err(fail)?;
             let owner: String = body(&owner, "", Step::GetNameOwner).map_err(fail)?;
             conn.set_names(None, Some(owner));
@@ -533,6 +557,7 @@ impl Client {
                 left(),
                 None,
             )
+            .await
             .map_err(fail)?;
         let v: OwnedValue = body(&v, "", Step::Version).map_err(fail)?;
         let vs: String = String::try_from(v).map_err(|e| {
@@ -553,7 +578,7 @@ impl Client {
         Ok(session)
     }
 
-    fn manager<B>(
+    async fn manager<B>(
         &self,
         s: &Session,
         member: &str,
@@ -562,24 +587,26 @@ impl Client {
         step: Step,
     ) -> Result<zbus::Message>
     where
-        B: serde::Serialize + zbus::zvariant::DynamicType,
+        B: serde::Serialize + zbus::zvariant::DynamicType + Sync,
     {
-        s.conn.call(
-            Dest::Systemd,
-            SYSTEMD_PATH,
-            MANAGER_IFACE,
-            member,
-            body,
-            unit,
-            step,
-            self.opts.call_timeout,
-            None,
-        )
+        s.conn
+            .call(
+                Dest::Systemd,
+                SYSTEMD_PATH,
+                MANAGER_IFACE,
+                member,
+                body,
+                unit,
+                step,
+                self.opts.call_timeout,
+                None,
+            )
+            .await
     }
 
     /// systemd's version (read once per connection).
-    pub fn version(&self) -> Result<u32> {
-        Ok(self.session()?.version)
+    pub async fn version(&self) -> Result<u32> {
+        Ok(self.session().await?.version)
     }
 
     fn need(&self, s: &Session, what: &'static str, needs: u32) -> Result<()> {
@@ -640,16 +667,19 @@ impl Client {
     }
 
     /// Creates a transient scope for running processes, with limits, and waits for its job.
-    pub fn start_scope(&self, scope: &Scope) -> Result<Started> {
+    pub async fn start_scope(&self, scope: &Scope) -> Result<Started> {
         // Validate before connecting: bad input causes no traffic at all.
         self.scope_properties(scope, u32::MAX)?;
-        let s = self.session()?;
+        let s = self.session().await?;
         let plan = self.scope_properties(scope, s.version)?;
-        self.start_transient(&scope.name, plan)
+        self.start_transient(&scope.name, plan).await
     }
 
-    /// Creates a transient slice with limits and waits for its job.
-    pub fn start_slice(&self, slice: &Slice) -> Result<Started> {
+    /// Creates a transient slice with limits and waits for its job. A slice of that name
+    /// that already exists and is active is success (`Started::existed`, no job, limits
+    /// unchanged: use [`set_resources`](AsyncClient::set_resources)); a failed one is
+    /// reset and started again.
+    pub async fn start_slice(&self, slice: &Slice) -> Result<Started> {
         let build = |version| -> Result<PropertyPlan> {
             check_slice_name(&slice.name)?;
             if slice.name == "-.slice" {
@@ -674,7 +704,9 @@ impl Client {
             }
             props.extend(self.accounting());
             props.push(("DefaultDependencies", Value::Bool(false)));
-            let plan = slice.resources.to_properties(self.mode, version)?;
+            let plan = slice
+                .resources
+                .plan(self.mode, version, Apply::SliceStart)?;
             props.extend(plan.properties);
             Ok(PropertyPlan {
                 properties: props,
@@ -682,42 +714,81 @@ impl Client {
             })
         };
         build(u32::MAX)?;
-        let s = self.session()?;
+        let s = self.session().await?;
         let plan = build(s.version)?;
-        self.start_transient(&slice.name, plan)
+        self.start_transient(&slice.name, plan).await
     }
 
-    fn start_transient(&self, unit: &str, plan: PropertyPlan) -> Result<Started> {
+    async fn start_transient(&self, unit: &str, plan: PropertyPlan) -> Result<Started> {
         let mut retried = false;
         loop {
-            let s = self.session()?;
+            let s = self.session().await?;
             let interest = s.conn.job_interest();
             let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
-            let res = self.manager(
-                &s,
-                "StartTransientUnit",
-                &(unit, "replace", &plan.properties, aux),
-                unit,
-                Step::StartTransientUnit,
-            );
+            let res = self
+                .manager(
+                    &s,
+                    "StartTransientUnit",
+                    &(unit, "replace", &plan.properties, aux),
+                    unit,
+                    Step::StartTransientUnit,
+                )
+                .await;
             match res {
                 Ok(reply) => {
                     let job: OwnedObjectPath = body(&reply, unit, Step::StartTransientUnit)?;
-                    self.finish_job(&s, unit, job.as_str())?;
+                    if let Err(e) = self.finish_job(&s, unit, job.as_str()).await {
+                        if matches!(e, Error::JobFailed { .. }) {
+                            // Like runc: leave no failed unit behind. The job's failure is
+                            // the error to report; should this cleanup fail too, the next
+                            // start of the name resets it (UnitExists → reset-failed).
+                            self.reset_failed(unit).await.ok();
+                        }
+                        return Err(e);
+                    }
                     drop(interest);
                     return Ok(Started {
                         unit: unit.to_owned(),
                         job: job.as_str().to_owned(),
                         retried,
+                        existed: false,
                         skipped: plan.skipped,
                     });
+                }
+                // A slice that already exists and is active is what the caller asked for
+                // (kubelet creates pod slices this way; runc ignores UnitExists for slices).
+                // Its limits are left as they are: change them with set_resources.
+                Err(e) if e.is_unit_exists() && unit.ends_with(".slice") => {
+                    drop(interest);
+                    let active = match self.unit_state(unit, "ActiveState").await {
+                        Ok(state) => state == "active",
+                        Err(_) => false,
+                    };
+                    if active {
+                        return Ok(Started {
+                            unit: unit.to_owned(),
+                            job: String::new(),
+                            retried,
+                            existed: true,
+                            skipped: plan.skipped,
+                        });
+                    }
+                    if retried {
+                        return Err(e);
+                    }
+                    retried = true;
+                    match self.reset_failed(unit).await {
+                        Ok(()) => {}
+                        Err(r) if r.is_no_such_unit() => {}
+                        Err(_) => return Err(e),
+                    }
                 }
                 // runc: a leftover (failed) unit of the same name; reset it so systemd can
                 // garbage-collect it, and retry once.
                 Err(e) if e.is_unit_exists() && !retried => {
                     drop(interest);
                     retried = true;
-                    match self.reset_failed(unit) {
+                    match self.reset_failed(unit).await {
                         Ok(()) => {}
                         Err(r) if r.is_no_such_unit() => {}
                         Err(_) => return Err(e),
@@ -728,8 +799,8 @@ impl Client {
         }
     }
 
-    fn finish_job(&self, s: &Session, unit: &str, job: &str) -> Result<()> {
-        let done = s.conn.wait_job(job, unit, self.opts.job_timeout)?;
+    async fn finish_job(&self, s: &Session, unit: &str, job: &str) -> Result<()> {
+        let done = s.conn.wait_job(job, unit, self.opts.job_timeout).await?;
         if done.result != "done" {
             return Err(Error::JobFailed {
                 unit: if done.unit.is_empty() {
@@ -745,11 +816,11 @@ impl Client {
     }
 
     /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).
-    pub fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
+    pub async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
         check_any_unit(unit)?;
-        resources.to_properties(self.mode, u32::MAX)?;
-        let s = self.session()?;
-        let plan = resources.to_properties(self.mode, s.version)?;
+        resources.plan(self.mode, u32::MAX, Apply::Update)?;
+        let s = self.session().await?;
+        let plan = resources.plan(self.mode, s.version, Apply::Update)?;
         if plan.properties.is_empty() {
             return Ok(plan.skipped);
         }
@@ -759,15 +830,16 @@ impl Client {
             &(unit, true, &plan.properties),
             unit,
             Step::SetUnitProperties,
-        )?;
+        )
+        .await?;
         Ok(plan.skipped)
     }
 
     /// Moves processes into a running unit (`AttachProcessesToUnit`, systemd >= 238).
-    pub fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
+    pub async fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
         check_any_unit(unit)?;
         valid_pids(pids)?;
-        let s = self.session()?;
+        let s = self.session().await?;
         self.need(&s, "AttachProcessesToUnit", 238)?;
         self.manager(
             &s,
@@ -775,73 +847,84 @@ impl Client {
             &(unit, "", pids),
             unit,
             Step::AttachProcessesToUnit,
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Freezes every process of the unit (`FreezeUnit`, systemd >= 246, cgroup v2 freezer).
-    pub fn freeze(&self, unit: &str) -> Result<()> {
+    pub async fn freeze(&self, unit: &str) -> Result<()> {
         check_any_unit(unit)?;
-        let s = self.session()?;
+        let s = self.session().await?;
         self.need(&s, "FreezeUnit", 246)?;
-        self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)?;
+        self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)
+            .await?;
         Ok(())
     }
 
     /// Thaws a frozen unit (`ThawUnit`).
-    pub fn thaw(&self, unit: &str) -> Result<()> {
+    pub async fn thaw(&self, unit: &str) -> Result<()> {
         check_any_unit(unit)?;
-        let s = self.session()?;
+        let s = self.session().await?;
         self.need(&s, "ThawUnit", 246)?;
-        self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)?;
+        self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)
+            .await?;
         Ok(())
     }
 
     /// Sends `signal` to every process of the unit (`KillUnit(name, "all", signal)`).
-    pub fn kill(&self, unit: &str, signal: i32) -> Result<()> {
+    pub async fn kill(&self, unit: &str, signal: i32) -> Result<()> {
         check_any_unit(unit)?;
         if !(1..=64).contains(&signal) {
             return Err(InputError::InvalidSignal(signal).into());
         }
-        let s = self.session()?;
-        self.manager(&s, "KillUnit", &(unit, "all", signal), unit, Step::KillUnit)?;
+        let s = self.session().await?;
+        self.manager(&s, "KillUnit", &(unit, "all", signal), unit, Step::KillUnit)
+            .await?;
         Ok(())
     }
 
     /// Stops the unit, waits for the job, then resets its failed state so nothing is left.
     /// A unit that does not exist counts as stopped.
-    pub fn stop(&self, unit: &str) -> Result<()> {
+    pub async fn stop(&self, unit: &str) -> Result<()> {
         check_any_unit(unit)?;
-        let s = self.session()?;
+        let s = self.session().await?;
         let interest = s.conn.job_interest();
-        match self.manager(&s, "StopUnit", &(unit, "replace"), unit, Step::StopUnit) {
+        match self
+            .manager(&s, "StopUnit", &(unit, "replace"), unit, Step::StopUnit)
+            .await
+        {
             Ok(reply) => {
                 let job: OwnedObjectPath = body(&reply, unit, Step::StopUnit)?;
-                self.finish_job(&s, unit, job.as_str())?;
+                self.finish_job(&s, unit, job.as_str()).await?;
             }
             Err(e) if e.is_no_such_unit() => {}
             Err(e) => return Err(e),
         }
         drop(interest);
-        match self.reset_failed(unit) {
+        match self.reset_failed(unit).await {
             Err(e) if !e.is_no_such_unit() => Err(e),
             _ => Ok(()),
         }
     }
 
     /// `ResetFailedUnit`.
-    pub fn reset_failed(&self, unit: &str) -> Result<()> {
+    pub async fn reset_failed(&self, unit: &str) -> Result<()> {
         check_any_unit(unit)?;
-        let s = self.session()?;
-        self.manager(&s, "ResetFailedUnit", &(unit,), unit, Step::ResetFailedUnit)?;
+        let s = self.session().await?;
+        self.manager(&s, "ResetFailedUnit", &(unit,), unit, Step::ResetFailedUnit)
+            .await?;
         Ok(())
     }
 
     /// The unit's object path, `None` when systemd has no such unit loaded.
-    pub fn unit_path(&self, unit: &str) -> Result<Option<String>> {
+    pub async fn unit_path(&self, unit: &str) -> Result<Option<String>> {
         check_any_unit(unit)?;
-        let s = self.session()?;
-        match self.manager(&s, "GetUnit", &(unit,), unit, Step::GetUnit) {
+        let s = self.session().await?;
+        match self
+            .manager(&s, "GetUnit", &(unit,), unit, Step::GetUnit)
+            .await
+        {
             Ok(reply) => {
                 let p: OwnedObjectPath = body(&reply, unit, Step::GetUnit)?;
                 Ok(Some(p.as_str().to_owned()))
@@ -853,37 +936,45 @@ impl Client {
 
     /// One property of a unit (`GetUnit` + `Properties.Get`), e.g.
     /// `("org.freedesktop.systemd1.Unit", "ActiveState")`.
-    pub fn unit_property(&self, unit: &str, interface: &str, name: &str) -> Result<OwnedValue> {
-        let path = self.unit_path(unit)?.ok_or_else(|| Error::Dbus {
+    pub async fn unit_property(
+        &self,
+        unit: &str,
+        interface: &str,
+        name: &str,
+    ) -> Result<OwnedValue> {
+        let path = self.unit_path(unit).await?.ok_or_else(|| Error::Dbus {
             unit: unit.to_owned(),
             step: Step::GetUnit,
             name: "org.freedesktop.systemd1.NoSuchUnit".into(),
             message: format!("Unit {unit} not loaded."),
         })?;
-        let s = self.session()?;
-        let reply = s.conn.call(
-            Dest::Systemd,
-            &path,
-            "org.freedesktop.DBus.Properties",
-            "Get",
-            &(interface, name),
-            unit,
-            Step::GetProperty,
-            self.opts.call_timeout,
-            None,
-        )?;
+        let s = self.session().await?;
+        let reply = s
+            .conn
+            .call(
+                Dest::Systemd,
+                &path,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &(interface, name),
+                unit,
+                Step::GetProperty,
+                self.opts.call_timeout,
+                None,
+            )
+            .await?;
         body(&reply, unit, Step::GetProperty)
     }
 
     /// A property of the unit's type interface (`Scope`, `Slice`, `Service`, ...), where
     /// the cgroup properties live.
-    pub fn cgroup_property(&self, unit: &str, name: &str) -> Result<OwnedValue> {
-        self.unit_property(unit, unit_iface(unit), name)
+    pub async fn cgroup_property(&self, unit: &str, name: &str) -> Result<OwnedValue> {
+        self.unit_property(unit, unit_iface(unit), name).await
     }
 
     /// The unit's cgroup path relative to systemd's cgroup root (`ControlGroup`).
-    pub fn control_group(&self, unit: &str) -> Result<String> {
-        let v = self.cgroup_property(unit, "ControlGroup")?;
+    pub async fn control_group(&self, unit: &str) -> Result<String> {
+        let v = self.cgroup_property(unit, "ControlGroup").await?;
         String::try_from(v).map_err(|e| Error::Protocol {
             unit: unit.to_owned(),
             step: Step::GetProperty,
@@ -893,8 +984,10 @@ impl Client {
 
     /// A string property of `org.freedesktop.systemd1.Unit` (`ActiveState`,
     /// `FreezerState`, `SubState`, ...).
-    pub fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
-        let v = self.unit_property(unit, "org.freedesktop.systemd1.Unit", name)?;
+    pub async fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
+        let v = self
+            .unit_property(unit, "org.freedesktop.systemd1.Unit", name)
+            .await?;
         String::try_from(v).map_err(|e| Error::Protocol {
             unit: unit.to_owned(),
             step: Step::GetProperty,
@@ -906,8 +999,13 @@ impl Client {
     /// message is sealed with cookie `k` and the connection adopts it the way sd-bus does
     /// (`cookie = max(cookie, k)`), which is how tests drive a connection to the edge of the
     /// 32-bit space. Returns the serial used.
-    pub fn ping(&self, target: PingTarget, sealed: Option<u32>, timeout: Duration) -> Result<u32> {
-        let s = self.session()?;
+    pub async fn ping(
+        &self,
+        target: PingTarget,
+        sealed: Option<u32>,
+        timeout: Duration,
+    ) -> Result<u32> {
+        let s = self.session().await?;
         let dest = match target {
             PingTarget::Systemd => Dest::Systemd,
             PingTarget::Bus if s.conn.direct => {
@@ -926,18 +1024,21 @@ impl Client {
             (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
         };
         let mut used = 0;
-        let reply = s.conn.call_serial(
-            dest,
-            path,
-            iface,
-            member,
-            &(),
-            "",
-            Step::Ping,
-            timeout,
-            sealed,
-            &mut used,
-        );
+        let reply = s
+            .conn
+            .call_serial(
+                dest,
+                path,
+                iface,
+                member,
+                &(),
+                "",
+                Step::Ping,
+                timeout,
+                sealed,
+                &mut used,
+            )
+            .await;
         reply.map(|_| used)
     }
 
@@ -999,6 +1100,153 @@ impl Client {
                 ..peer
             },
         }
+    }
+}
+
+/// The systemd cgroup client, blocking: each method runs the [`AsyncClient`] operation of
+/// the same name to completion on the calling thread (`async_io::block_on`), so both share
+/// one implementation, one connection and the same deadlines. `Send + Sync`: share it
+/// between threads. Do not call it from inside an async task (it would block a worker);
+/// use [`Client::as_async`] or an [`AsyncClient`] there.
+#[derive(Debug)]
+pub struct Client {
+    inner: AsyncClient,
+}
+
+impl Client {
+    /// A client for `target`. Connects lazily, on the first operation.
+    pub fn new(target: Target, opts: Options) -> Client {
+        Client {
+            inner: AsyncClient::new(target, opts),
+        }
+    }
+
+    /// A client connected now (so connection errors surface here).
+    pub fn connect(target: Target, opts: Options) -> Result<Client> {
+        let c = Client::new(target, opts);
+        block_on(c.inner.session())?;
+        Ok(c)
+    }
+
+    /// The async client underneath (same connection, same counters).
+    pub fn as_async(&self) -> &AsyncClient {
+        &self.inner
+    }
+
+    /// The async client underneath, by value.
+    pub fn into_async(self) -> AsyncClient {
+        self.inner
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        self.inner.options()
+    }
+
+    /// The cgroup mode used for property names.
+    pub fn cgroup_mode(&self) -> CgroupMode {
+        self.inner.cgroup_mode()
+    }
+
+    /// systemd's version (read once per connection).
+    pub fn version(&self) -> Result<u32> {
+        block_on(self.inner.version())
+    }
+
+    /// See [`AsyncClient::scope_properties`].
+    pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
+        self.inner.scope_properties(scope, version)
+    }
+
+    /// See [`AsyncClient::start_scope`].
+    pub fn start_scope(&self, scope: &Scope) -> Result<Started> {
+        block_on(self.inner.start_scope(scope))
+    }
+
+    /// See [`AsyncClient::start_slice`].
+    pub fn start_slice(&self, slice: &Slice) -> Result<Started> {
+        block_on(self.inner.start_slice(slice))
+    }
+
+    /// See [`AsyncClient::set_resources`].
+    pub fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
+        block_on(self.inner.set_resources(unit, resources))
+    }
+
+    /// See [`AsyncClient::attach`].
+    pub fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
+        block_on(self.inner.attach(unit, pids))
+    }
+
+    /// See [`AsyncClient::freeze`].
+    pub fn freeze(&self, unit: &str) -> Result<()> {
+        block_on(self.inner.freeze(unit))
+    }
+
+    /// See [`AsyncClient::thaw`].
+    pub fn thaw(&self, unit: &str) -> Result<()> {
+        block_on(self.inner.thaw(unit))
+    }
+
+    /// See [`AsyncClient::kill`].
+    pub fn kill(&self, unit: &str, signal: i32) -> Result<()> {
+        block_on(self.inner.kill(unit, signal))
+    }
+
+    /// See [`AsyncClient::stop`].
+    pub fn stop(&self, unit: &str) -> Result<()> {
+        block_on(self.inner.stop(unit))
+    }
+
+    /// See [`AsyncClient::reset_failed`].
+    pub fn reset_failed(&self, unit: &str) -> Result<()> {
+        block_on(self.inner.reset_failed(unit))
+    }
+
+    /// See [`AsyncClient::unit_path`].
+    pub fn unit_path(&self, unit: &str) -> Result<Option<String>> {
+        block_on(self.inner.unit_path(unit))
+    }
+
+    /// See [`AsyncClient::unit_property`].
+    pub fn unit_property(&self, unit: &str, interface: &str, name: &str) -> Result<OwnedValue> {
+        block_on(self.inner.unit_property(unit, interface, name))
+    }
+
+    /// See [`AsyncClient::cgroup_property`].
+    pub fn cgroup_property(&self, unit: &str, name: &str) -> Result<OwnedValue> {
+        block_on(self.inner.cgroup_property(unit, name))
+    }
+
+    /// See [`AsyncClient::control_group`].
+    pub fn control_group(&self, unit: &str) -> Result<String> {
+        block_on(self.inner.control_group(unit))
+    }
+
+    /// See [`AsyncClient::unit_state`].
+    pub fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
+        block_on(self.inner.unit_state(unit, name))
+    }
+
+    /// See [`AsyncClient::ping`].
+    pub fn ping(&self, target: PingTarget, sealed: Option<u32>, timeout: Duration) -> Result<u32> {
+        block_on(self.inner.ping(target, sealed, timeout))
+    }
+
+    /// Closes the connection now (the next operation reconnects).
+    pub fn disconnect(&self) {
+        self.inner.disconnect()
+    }
+
+    /// Health: connection, cookies both ways, reply checks.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+}
+
+impl From<AsyncClient> for Client {
+    fn from(inner: AsyncClient) -> Client {
+        Client { inner }
     }
 }
 

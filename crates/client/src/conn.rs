@@ -16,15 +16,22 @@
 //!   PID 1's own sd-bus cookie.
 //!
 //! Invariants: a serial is in `State::pending` iff it is pending in the allocator; a caller
-//! whose deadline passes quarantines its serial (the late reply releases it); on
-//! disconnect every waiter wakes with `Disconnected`.
+//! whose deadline passes — or whose future is dropped — quarantines its serial (the late
+//! reply releases it); on disconnect every waiter wakes with `Disconnected`.
+//!
+//! Callers wait as futures on an [`Event`] that the reader fires after each change, bounded
+//! by an `async_io::Timer`; both work on any executor. The zbus connection is built on the
+//! reader thread, outside any tokio runtime, so zbus (which picks tokio whenever a tokio
+//! runtime is current and its `tokio` feature is on) always runs it on its own async-io
+//! executor, whatever runtime the caller uses (zbus#384).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use event_listener::Event;
 use futures_lite::StreamExt;
 use zbus::message::{Message, Type as MsgType};
 use zbus::zvariant::{DynamicType, OwnedObjectPath};
@@ -275,7 +282,10 @@ impl State {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub state: Mutex<State>,
-    pub cond: Condvar,
+    /// Fired after every change a waiter may be waiting for.
+    pub event: Event,
+    /// Fired once, when the client closes the connection: the reader closes the socket.
+    pub shutdown: Event,
     pub counters: Arc<Counters>,
 }
 
@@ -283,6 +293,114 @@ impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent-enough state for counting.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn wake(&self) {
+        self.event.notify(usize::MAX);
+    }
+
+    /// Runs `check` under the lock until it returns `Some`, waiting for changes in between;
+    /// at `deadline` it runs once more with `expired = true` and must return `Some` then.
+    /// A listener is registered under the lock before waiting, so no change is missed.
+    pub(crate) async fn wait_for<T>(
+        &self,
+        deadline: Instant,
+        mut check: impl FnMut(&mut State, bool) -> Option<T>,
+    ) -> T {
+        loop {
+            let listener = {
+                let mut st = self.lock();
+                if let Some(v) = check(&mut st, false) {
+                    return v;
+                }
+                self.event.listen()
+            };
+            let expired = futures_lite::future::or(
+                async {
+                    listener.await;
+                    false
+                },
+                async {
+                    async_io::Timer::at(deadline).await;
+                    true
+                },
+            )
+            .await;
+            if expired {
+                let mut st = self.lock();
+                if let Some(v) = check(&mut st, false) {
+                    return v;
+                }
+                return check(&mut st, true).expect("check answers once expired");
+            }
+        }
+    }
+}
+
+/// Quarantines a call's serial if its future is dropped while the reply is outstanding, so
+/// the cookie is neither reused nor leaked (the late reply or the disconnect releases it).
+/// Dropped in the middle of sending, it closes the connection: part of a message may be on
+/// the socket, and nothing can follow it.
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    serial: u32,
+    armed: bool,
+    sending: bool,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut st = self.shared.lock();
+        if self.sending && st.closed.is_none() {
+            self.shared
+                .counters
+                .disconnects
+                .fetch_add(1, Ordering::Relaxed);
+            st.close("a send was abandoned mid-message".into());
+            self.shared.wake();
+            self.shared.shutdown.notify(usize::MAX);
+        }
+        let closed = st.closed.is_some();
+        let serial = self.serial;
+        match st.pending.get_mut(&serial) {
+            Some(_) if closed => {
+                st.pending.remove(&serial);
+                let _ = st.alloc.remove_pending(u64::from(serial));
+            }
+            Some(slot) => {
+                slot.state = SlotState::Quarantined;
+                let _ = st.alloc.quarantine(u64::from(serial));
+            }
+            None => {}
+        }
+    }
+}
+
+/// Where the reader thread hands over the connection it built.
+#[derive(Debug, Default)]
+struct Handover {
+    result: Option<Result<(zbus::Connection, Arc<Shared>)>>,
+    /// The caller gave up (deadline or dropped future): the reader closes what it built.
+    abandoned: bool,
+}
+
+struct HandoverGuard {
+    slot: Arc<(Mutex<Handover>, Event)>,
+}
+
+impl Drop for HandoverGuard {
+    fn drop(&mut self) {
+        let mut h = self.slot.0.lock().unwrap_or_else(|e| e.into_inner());
+        h.abandoned = true;
+        if let Some(Ok((_, shared))) = h.result.take() {
+            // Built but never taken: the reader owns the socket and closes it.
+            shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+            shared.lock().close("abandoned during the handshake".into());
+            shared.shutdown.notify(usize::MAX);
+        }
     }
 }
 
@@ -314,53 +432,73 @@ fn transport(e: impl std::fmt::Display) -> String {
 }
 
 impl Conn {
-    /// Opens the socket (no `Hello` from zbus) and starts the reader thread.
-    pub(crate) fn open(
+    /// Opens the socket (no `Hello` from zbus) and starts the reader thread, which builds
+    /// the zbus connection (see the module docs for why there).
+    pub(crate) async fn open(
         address: &str,
         direct: bool,
         counters: Arc<Counters>,
         timeout: Duration,
     ) -> Result<Conn> {
+        let deadline = Instant::now() + timeout;
         let target = address.to_owned();
-        let connect_err = |step, detail: String| Error::Connect {
+        let connect_err = |detail: String| Error::Connect {
             target: target.clone(),
-            step,
+            step: Step::Connect,
             detail,
         };
-        let build = async {
-            let builder = if direct {
-                // Our own read half: see direct.rs for why.
-                let socket = crate::direct::connect(address).map_err(zbus::Error::from)?;
-                zbus::connection::Builder::socket(socket)
-            } else {
-                zbus::connection::Builder::address(address)?
-            };
-            builder.p2p().build().await
+        let slot: Arc<(Mutex<Handover>, Event)> = Arc::default();
+        let guard = HandoverGuard {
+            slot: Arc::clone(&slot),
         };
-        let zconn = async_io::block_on(futures_lite::future::or(
-            async { Some(build.await) },
-            async {
-                async_io::Timer::after(timeout).await;
-                None
-            },
-        ))
-        .ok_or_else(|| connect_err(Step::Connect, format!("no handshake within {timeout:?}")))?
-        .map_err(|e| connect_err(Step::Connect, transport(e)))?;
-
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(direct)),
-            cond: Condvar::new(),
-            counters,
-        });
-        // The stream must exist before anything is sent, or replies could be missed.
-        let stream = zbus::MessageStream::from(&zconn);
-        let reader_conn = zconn.clone();
-        let reader_shared = Arc::clone(&shared);
+        let thread_slot = Arc::clone(&slot);
+        let addr = address.to_owned();
         std::thread::Builder::new()
             .name("sdbus-cgroup-reader".into())
-            .spawn(move || reader(stream, reader_conn, reader_shared))
-            .map_err(|e| connect_err(Step::Connect, format!("spawning the reader: {e}")))?;
-        shared.counters.connects.fetch_add(1, Ordering::Relaxed);
+            .spawn(move || {
+                let dial = Dial {
+                    address: addr,
+                    direct,
+                    deadline,
+                    timeout,
+                };
+                build_and_read(&dial, counters, &thread_slot)
+            })
+            .map_err(|e| connect_err(format!("spawning the reader: {e}")))?;
+        // The thread answers by the deadline (its build is bounded by it too); the grace
+        // second covers a thread that died without answering.
+        let give_up = deadline + Duration::from_secs(1);
+        let (zconn, shared) = loop {
+            let listener = {
+                let mut h = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(r) = h.result.take() {
+                    break r?;
+                }
+                slot.1.listen()
+            };
+            let answered = futures_lite::future::or(
+                async {
+                    listener.await;
+                    true
+                },
+                async {
+                    async_io::Timer::at(give_up).await;
+                    false
+                },
+            )
+            .await;
+            if !answered
+                && slot
+                    .0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .result
+                    .is_none()
+            {
+                return Err(connect_err(format!("no handshake within {timeout:?}")));
+            }
+        };
+        drop(guard);
         Ok(Conn {
             zconn,
             shared,
@@ -398,7 +536,7 @@ impl Conn {
     /// Sends one method call with a cookie from our allocator (or the given sealed cookie)
     /// and waits for its reply until `timeout`.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn call<B>(
+    pub(crate) async fn call<B>(
         &self,
         dest: Dest,
         path: &str,
@@ -411,7 +549,7 @@ impl Conn {
         sealed: Option<u32>,
     ) -> Result<Message>
     where
-        B: serde::Serialize + DynamicType,
+        B: serde::Serialize + DynamicType + Sync,
     {
         let mut serial = 0;
         self.call_serial(
@@ -426,11 +564,12 @@ impl Conn {
             sealed,
             &mut serial,
         )
+        .await
     }
 
     /// [`call`](Self::call), also telling which serial was used (0 if none was reserved).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn call_serial<B>(
+    pub(crate) async fn call_serial<B>(
         &self,
         dest: Dest,
         path: &str,
@@ -444,7 +583,7 @@ impl Conn {
         used: &mut u32,
     ) -> Result<Message>
     where
-        B: serde::Serialize + DynamicType,
+        B: serde::Serialize + DynamicType + Sync,
     {
         let deadline = Instant::now() + timeout;
         let timeout_err = || Error::Timeout {
@@ -527,22 +666,29 @@ impl Conn {
         };
 
         // Send, bounded by the same deadline: a stalled peer can fill the socket buffer.
-        let sent = async_io::block_on(futures_lite::future::or(
-            async { Some(self.zconn.send(&msg).await) },
-            async {
-                async_io::Timer::at(deadline).await;
-                None
-            },
-        ));
+        let mut guard = PendingGuard {
+            shared: &self.shared,
+            serial,
+            armed: true,
+            sending: true,
+        };
+        let sent = futures_lite::future::or(async { Some(self.zconn.send(&msg).await) }, async {
+            async_io::Timer::at(deadline).await;
+            None
+        })
+        .await;
+        guard.sending = false;
         match sent {
             Some(Ok(())) => {}
             Some(Err(e)) => {
+                guard.armed = false;
                 release(self);
                 self.mark_closed(format!("send failed: {e}"));
                 return Err(disc(e.to_string()));
             }
             None => {
                 // A half-written message leaves the stream unusable: drop the connection.
+                guard.armed = false;
                 self.quarantine(serial);
                 self.shared
                     .counters
@@ -554,28 +700,30 @@ impl Conn {
         }
 
         // Wait for the reader to fill our slot.
-        let mut st = self.shared.lock();
-        loop {
-            let done = matches!(
-                st.pending.get(&serial).map(|s| &s.state),
-                Some(SlotState::Done(_))
-            );
-            if done {
-                let slot = st.pending.remove(&serial).expect("present");
-                let _ = st.alloc.remove_pending(u64::from(serial));
-                let SlotState::Done(reply) = slot.state else {
-                    unreachable!()
-                };
-                drop(st);
-                return check_reply(reply, unit, step);
-            }
-            if let Some(why) = st.closed.clone() {
-                st.pending.remove(&serial);
-                let _ = st.alloc.remove_pending(u64::from(serial));
-                return Err(disc(why));
-            }
-            let now = Instant::now();
-            if now >= deadline {
+        let counters = &self.shared.counters;
+        let outcome = self
+            .shared
+            .wait_for(deadline, |st, expired| {
+                let done = matches!(
+                    st.pending.get(&serial).map(|s| &s.state),
+                    Some(SlotState::Done(_))
+                );
+                if done {
+                    let slot = st.pending.remove(&serial).expect("present");
+                    let _ = st.alloc.remove_pending(u64::from(serial));
+                    let SlotState::Done(reply) = slot.state else {
+                        unreachable!()
+                    };
+                    return Some(Ok(reply));
+                }
+                if let Some(why) = st.closed.clone() {
+                    st.pending.remove(&serial);
+                    let _ = st.alloc.remove_pending(u64::from(serial));
+                    return Some(Err(disc(why)));
+                }
+                if !expired {
+                    return None;
+                }
                 let slot = st
                     .pending
                     .get_mut(&serial)
@@ -583,25 +731,18 @@ impl Conn {
                 let wrong_sender = slot.wrong_sender_seen;
                 slot.state = SlotState::Quarantined;
                 let _ = st.alloc.quarantine(u64::from(serial));
-                self.shared
-                    .counters
-                    .timeouts
-                    .fetch_add(1, Ordering::Relaxed);
+                counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 if wrong_sender {
                     // The answer came from someone else (systemd re-executed and has a new
                     // unique name?): start afresh on the next operation.
                     st.close("replies arrive from an unexpected sender".into());
-                    self.shared.cond.notify_all();
+                    self.shared.wake();
                 }
-                return Err(timeout_err());
-            }
-            st = self
-                .shared
-                .cond
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+                Some(Err(timeout_err()))
+            })
+            .await;
+        guard.armed = false;
+        check_reply(outcome?, unit, step)
     }
 
     fn quarantine(&self, serial: u32) {
@@ -622,43 +763,41 @@ impl Conn {
         }
         st.close(why);
         drop(st);
-        self.shared.cond.notify_all();
+        self.shared.wake();
     }
 
     /// Waits for `JobRemoved` of `job` until `timeout`.
-    pub(crate) fn wait_job(&self, job: &str, unit: &str, timeout: Duration) -> Result<JobDone> {
+    pub(crate) async fn wait_job(
+        &self,
+        job: &str,
+        unit: &str,
+        timeout: Duration,
+    ) -> Result<JobDone> {
         let deadline = Instant::now() + timeout;
-        let mut st = self.shared.lock();
-        loop {
-            if let Some((_, done)) = st.jobs.remove(job) {
-                return Ok(done);
-            }
-            if let Some(why) = &st.closed {
-                return Err(Error::Disconnected {
-                    unit: unit.to_owned(),
-                    step: Step::JobWait,
-                    detail: why.clone(),
-                });
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                self.shared
-                    .counters
-                    .timeouts
-                    .fetch_add(1, Ordering::Relaxed);
-                return Err(Error::Timeout {
+        let counters = &self.shared.counters;
+        self.shared
+            .wait_for(deadline, |st, expired| {
+                if let Some((_, done)) = st.jobs.remove(job) {
+                    return Some(Ok(done));
+                }
+                if let Some(why) = &st.closed {
+                    return Some(Err(Error::Disconnected {
+                        unit: unit.to_owned(),
+                        step: Step::JobWait,
+                        detail: why.clone(),
+                    }));
+                }
+                if !expired {
+                    return None;
+                }
+                counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                Some(Err(Error::Timeout {
                     unit: unit.to_owned(),
                     step: Step::JobWait,
                     after: timeout,
-                });
-            }
-            st = self
-                .shared
-                .cond
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+                }))
+            })
+            .await
     }
 
     pub(crate) fn snapshot(&self) -> ConnSnapshot {
@@ -678,18 +817,11 @@ impl Conn {
         }
     }
 
-    /// Closes the socket; the reader thread then exits and every waiter wakes.
+    /// Closes the connection without blocking: every waiter wakes with `Disconnected`,
+    /// and the reader thread closes the socket and exits.
     pub(crate) fn shutdown(&self) {
         self.mark_closed("closed by the client".into());
-        let z = self.zconn.clone();
-        async_io::block_on(futures_lite::future::or(
-            async {
-                let _ = z.close().await;
-            },
-            async {
-                async_io::Timer::after(Duration::from_secs(1)).await;
-            },
-        ));
+        self.shared.shutdown.notify(usize::MAX);
     }
 }
 
@@ -728,23 +860,118 @@ fn check_reply(reply: Message, unit: &str, step: Step) -> Result<Message> {
     Ok(reply)
 }
 
+/// The reader thread: builds the connection (bounded by `deadline`), hands it over, then
+/// routes every incoming message until the connection closes or the client shuts it down.
+/// What the reader thread connects to, and by when.
+struct Dial {
+    address: String,
+    direct: bool,
+    deadline: Instant,
+    /// The handshake budget the deadline came from (for the error message).
+    timeout: Duration,
+}
+
+fn build_and_read(dial: &Dial, counters: Arc<Counters>, slot: &(Mutex<Handover>, Event)) {
+    let (address, direct, deadline) = (dial.address.as_str(), dial.direct, dial.deadline);
+    let hand = |r: Result<(zbus::Connection, Arc<Shared>)>| -> bool {
+        let mut h = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+        if h.abandoned {
+            return false;
+        }
+        h.result = Some(r);
+        drop(h);
+        slot.1.notify(usize::MAX);
+        true
+    };
+    let connect_err = |detail: String| Error::Connect {
+        target: address.to_owned(),
+        step: Step::Connect,
+        detail,
+    };
+    let build = async {
+        let builder = if direct {
+            // Our own read half: see direct.rs for why.
+            let socket = crate::direct::connect(address).map_err(zbus::Error::from)?;
+            zbus::connection::Builder::socket(socket)
+        } else {
+            zbus::connection::Builder::address(address)?
+        };
+        builder.p2p().build().await
+    };
+    let built = async_io::block_on(futures_lite::future::or(
+        async { Some(build.await) },
+        async {
+            async_io::Timer::at(deadline).await;
+            None
+        },
+    ));
+    let zconn = match built {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            hand(Err(connect_err(transport(e))));
+            return;
+        }
+        None => {
+            hand(Err(connect_err(format!(
+                "no handshake within {:?}",
+                dial.timeout
+            ))));
+            return;
+        }
+    };
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::new(direct)),
+        event: Event::new(),
+        shutdown: Event::new(),
+        counters,
+    });
+    // The stream must exist before anything is sent, or replies could be missed.
+    let stream = zbus::MessageStream::from(&zconn);
+    shared.counters.connects.fetch_add(1, Ordering::Relaxed);
+    if !hand(Ok((zconn.clone(), Arc::clone(&shared)))) {
+        // Nobody will use it: count it closed, as every connection opened is.
+        shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+        shared.lock().close("abandoned during the handshake".into());
+    }
+    reader(stream, zconn, shared);
+}
+
 fn reader(mut stream: zbus::MessageStream, zconn: zbus::Connection, shared: Arc<Shared>) {
     let why = async_io::block_on(async {
+        let mut shutdown = shared.shutdown.listen();
         loop {
-            let next = futures_lite::future::or(async { Some(stream.next().await) }, async {
-                zconn.closed().await;
-                None
-            })
+            if let Some(why) = shared.lock().closed.clone() {
+                break why;
+            }
+            let next = futures_lite::future::or(
+                async { Some(stream.next().await) },
+                futures_lite::future::or(
+                    async {
+                        zconn.closed().await;
+                        None
+                    },
+                    async {
+                        (&mut shutdown).await;
+                        Some(None)
+                    },
+                ),
+            )
             .await;
             match next {
                 Some(Some(Ok(msg))) => {
                     let mut st = shared.lock();
                     if st.dispatch(&shared.counters, msg) {
-                        shared.cond.notify_all();
+                        drop(st);
+                        shared.wake();
                     }
                 }
                 Some(Some(Err(e))) => break format!("connection lost: {e}"),
-                Some(None) => break "connection closed by the peer".to_owned(),
+                Some(None) => {
+                    if let Some(why) = shared.lock().closed.clone() {
+                        break why;
+                    }
+                    break "connection closed by the peer".to_owned();
+                }
                 None => break "connection closed".to_owned(),
             }
         }
@@ -755,7 +982,16 @@ fn reader(mut stream: zbus::MessageStream, zconn: zbus::Connection, shared: Arc<
     }
     st.close(why);
     drop(st);
-    shared.cond.notify_all();
+    shared.wake();
+    // Close the socket here, on our own thread, so a client's drop never blocks.
+    async_io::block_on(futures_lite::future::or(
+        async {
+            let _ = zconn.close().await;
+        },
+        async {
+            async_io::Timer::after(Duration::from_secs(1)).await;
+        },
+    ));
 }
 
 #[cfg(test)]

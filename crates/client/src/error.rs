@@ -144,6 +144,32 @@ pub enum InputError {
     },
     /// Kill signal outside 1..=64.
     InvalidSignal(i32),
+    /// A field of an OCI runtime spec (`linux.resources...`, `linux.cgroupsPath`) that is
+    /// out of range or malformed.
+    InvalidOciField {
+        /// The field, spelled as in `config.json` (e.g. `linux.resources.cpu.shares`).
+        field: String,
+        /// The value given.
+        value: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// Fields systemd cannot express were set (the strict OCI conversion refuses them).
+    OciUnconverted(Vec<Unconverted>),
+}
+
+/// A field of an OCI `linux.resources` that systemd has no property for (hugetlb, rdma,
+/// net_cls, swappiness, unknown `unified` keys, ...): the caller writes it to cgroupfs
+/// itself, or refuses the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unconverted {
+    /// The field, spelled as in `config.json`, e.g. `linux.resources.hugepageLimits[0]` or
+    /// `linux.resources.unified["memory.oom.group"]`.
+    pub field: String,
+    /// The value as it would be written to cgroupfs (e.g. `2MB 1073741824`).
+    pub value: String,
+    /// Why systemd cannot take it.
+    pub reason: &'static str,
 }
 
 impl fmt::Display for InputError {
@@ -180,6 +206,19 @@ impl fmt::Display for InputError {
                 write!(f, "invalid device rule {path:?}: {reason}")
             }
             InputError::InvalidSignal(s) => write!(f, "invalid signal {s}"),
+            InputError::InvalidOciField {
+                field,
+                value,
+                reason,
+            } => write!(f, "{field} = {value}: {reason}"),
+            InputError::OciUnconverted(fields) => {
+                f.write_str("systemd cannot express ")?;
+                for (i, u) in fields.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{} ({})", u.field, u.reason)?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -15,6 +15,13 @@
 //!   PID 1's own sd-bus cookie; [`Stats::peer`] reports it, its headroom to `0xffffffff`
 //!   and whether it has cycled — the counter that overflowed in systemd#11809.
 //!
+//!
+//! Every operation exists twice: as a future on [`AsyncClient`] (any executor: tokio,
+//! async-io, ...) and blocking on [`Client`], which runs the same future to completion.
+//! With the `oci-spec` feature, `Resources::from_oci` converts an OCI runtime spec's
+//! `linux.resources` the way runc does and lists what systemd cannot take, and
+//! `parse_cgroups_path` reads `linux.cgroupsPath` (`slice:prefix:name`).
+//!
 //! ```no_run
 //! use sdbus_cgroup::{Client, Options, Resources, Scope, Target};
 //!
@@ -35,14 +42,19 @@ mod conn;
 mod direct;
 mod error;
 mod names;
+#[cfg(feature = "oci-spec")]
+mod oci;
 mod resources;
 
 pub use client::{
-    parse_version, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started, Stats, Target,
+    parse_version, AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started,
+    Stats, Target,
 };
-pub use error::{Error, InputError, Result, Step};
+pub use error::{Error, InputError, Result, Step, Unconverted};
 pub use names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
+#[cfg(feature = "oci-spec")]
+pub use oci::{parse_cgroups_path, CgroupsPath, OciResources};
 pub use resources::{
     blkio_to_io_weight, cpuset_to_bits, quota_per_sec, shares_to_weight, tasks_max, CgroupMode,
-    DeviceAllow, DevicePolicy, PropertyPlan, Resources, Skipped, INFINITY,
+    DeviceAllow, DevicePolicy, IoDeviceLimit, PropertyPlan, Resources, Skipped, INFINITY,
 };

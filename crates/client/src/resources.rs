@@ -80,6 +80,28 @@ impl DeviceAllow {
     }
 }
 
+/// One per-device IO setting: a block device node (`/dev/vda`) and a number. systemd
+/// resolves the node in its own mount namespace (`lookup_block_device()` in its
+/// `src/core/cgroup.c`), so the node must exist there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoDeviceLimit {
+    /// An absolute path under `/dev/`.
+    pub device: String,
+    /// Bytes or operations per second (0 = no limit, as in the OCI spec and cgroup v1's
+    /// throttle files), or a blkio weight 10..=1000 for [`Resources::blkio_weight_device`].
+    pub value: u64,
+}
+
+impl IoDeviceLimit {
+    /// A per-device setting.
+    pub fn new(device: impl Into<String>, value: u64) -> Self {
+        IoDeviceLimit {
+            device: device.into(),
+            value,
+        }
+    }
+}
+
 /// Resource limits, with OCI (`runtime-spec` `LinuxResources`) meanings. `None` leaves a
 /// property unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,6 +112,9 @@ pub struct Resources {
     pub memory_reservation: Option<i64>,
     /// OCI memory+swap total in bytes; -1 = unlimited. v2 `MemorySwapMax = swap - memory`.
     pub memory_swap: Option<i64>,
+    /// v2 `MemorySwapMax` in bytes given directly (cgroup v2 `memory.swap.max`; wins over
+    /// `memory_swap`).
+    pub memory_swap_max: Option<u64>,
     /// v2 `MemoryMin` in bytes (systemd >= 240).
     pub memory_min: Option<u64>,
     /// v2 `MemoryHigh` in bytes; -1 = unlimited.
@@ -112,6 +137,23 @@ pub struct Resources {
     pub blkio_weight: Option<u64>,
     /// An IO weight given directly, 1..=10000 (v2 `IOWeight`, wins over `blkio_weight`).
     pub io_weight: Option<u64>,
+    /// Per-device blkio weights 10..=1000: v1 `BlockIODeviceWeight`, v2 `IODeviceWeight`
+    /// (converted like `blkio_weight`).
+    pub blkio_weight_device: Vec<IoDeviceLimit>,
+    /// Read bytes/s per device: v2 `IOReadBandwidthMax`, v1 `BlockIOReadBandwidth`.
+    pub io_read_bps: Vec<IoDeviceLimit>,
+    /// Write bytes/s per device: v2 `IOWriteBandwidthMax`, v1 `BlockIOWriteBandwidth`.
+    pub io_write_bps: Vec<IoDeviceLimit>,
+    /// Read operations/s per device: v2 `IOReadIOPSMax` (systemd has none on v1).
+    pub io_read_iops: Vec<IoDeviceLimit>,
+    /// Write operations/s per device: v2 `IOWriteIOPSMax` (systemd has none on v1).
+    pub io_write_iops: Vec<IoDeviceLimit>,
+    /// cgroup v2 `cpu.idle`: `Some(true)` is `CPUWeight=0` (systemd >= 252 writes
+    /// `cpu.idle = 1` for it, runc's rule); it wins over `cpu_weight`/`cpu_shares`.
+    pub cpu_idle: Option<bool>,
+    /// `memory.oom.group`: `OOMPolicy=kill` (true) or `continue` (false); systemd takes it
+    /// for scopes only when they are created, and only from v253.
+    pub oom_kill_group: Option<bool>,
     /// `DevicePolicy=`.
     pub device_policy: Option<DevicePolicy>,
     /// `DeviceAllow=` entries.
@@ -317,6 +359,26 @@ impl Resources {
         if let Some(w) = self.io_weight {
             range("io_weight", w, 1, 10_000)?;
         }
+        for (what, list) in self.io_device_lists() {
+            for l in list {
+                let bad = |reason| InputError::InvalidDevice {
+                    path: l.device.clone(),
+                    reason,
+                };
+                if !l.device.starts_with("/dev/") || l.device.len() <= 5 {
+                    return Err(bad("an IO limit needs a device node under /dev/"));
+                }
+                if l.device
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+                {
+                    return Err(bad("whitespace in path"));
+                }
+                if what == "blkio_weight_device" {
+                    range("blkio_weight_device", l.value, 10, 1000)?;
+                }
+            }
+        }
         for d in &self.device_allow {
             let bad = |reason| InputError::InvalidDevice {
                 path: d.path.clone(),
@@ -342,18 +404,40 @@ impl Resources {
         Ok(())
     }
 
+    fn io_device_lists(&self) -> [(&'static str, &[IoDeviceLimit]); 5] {
+        [
+            ("blkio_weight_device", &self.blkio_weight_device),
+            ("io_read_bps", &self.io_read_bps),
+            ("io_write_bps", &self.io_write_bps),
+            ("io_read_iops", &self.io_read_iops),
+            ("io_write_iops", &self.io_write_iops),
+        ]
+    }
+
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         *self == Resources::default()
     }
 
-    /// Builds the property list for `mode` on systemd `version`, after [`validate`].
+    /// Builds the property list for starting a scope in `mode` on systemd `version`, after
+    /// [`validate`].
     ///
     /// [`validate`]: Resources::validate
     pub fn to_properties(
         &self,
         mode: CgroupMode,
         version: u32,
+    ) -> Result<PropertyPlan, InputError> {
+        self.plan(mode, version, Apply::ScopeStart)
+    }
+
+    /// The property list for one use: what systemd accepts differs between creating a
+    /// scope, creating a slice and changing a running unit (`OOMPolicy=`).
+    pub(crate) fn plan(
+        &self,
+        mode: CgroupMode,
+        version: u32,
+        apply: Apply,
     ) -> Result<PropertyPlan, InputError> {
         self.validate()?;
         let mut props: Vec<(&'static str, Value<'static>)> = Vec::new();
@@ -389,7 +473,13 @@ impl Resources {
                 skip("MemoryHigh", "cgroup v1 has no memory.high");
             }
         }
-        if let Some(s) = self.memory_swap.filter(|&s| s != 0) {
+        if let Some(s) = self.memory_swap_max {
+            if v2 {
+                props.push(("MemorySwapMax", Value::U64(s)));
+            } else {
+                skip("MemorySwapMax", "systemd has no swap property on cgroup v1");
+            }
+        } else if let Some(s) = self.memory_swap.filter(|&s| s != 0) {
             if v2 {
                 let swap = if s == -1 {
                     INFINITY
@@ -403,8 +493,34 @@ impl Resources {
             }
         }
 
-        // CPU.
-        if v2 {
+        if let Some(kill) = self.oom_kill_group {
+            match apply {
+                Apply::ScopeStart if version >= 253 => {
+                    let policy = if kill { "kill" } else { "continue" };
+                    props.push(("OOMPolicy", Value::from(policy.to_owned())));
+                }
+                Apply::ScopeStart => skip("OOMPolicy", "needs systemd >= 253 for scopes"),
+                Apply::SliceStart => skip("OOMPolicy", "slices have no OOMPolicy"),
+                Apply::Update => skip("OOMPolicy", "systemd takes it only when a scope starts"),
+            }
+        }
+
+        // CPU. runc: cpu.idle = 1 is CPUWeight=0 on systemd >= 252 and then no other weight
+        // is sent (systemd would take the last one).
+        let idle = self.cpu_idle == Some(true) && v2 && version >= 252;
+        if self.cpu_idle == Some(true) && !idle {
+            skip(
+                "CPUWeight",
+                if v2 {
+                    "cpu.idle needs systemd >= 252"
+                } else {
+                    "cgroup v1 has no cpu.idle"
+                },
+            );
+        }
+        if idle {
+            props.push(("CPUWeight", Value::U64(0)));
+        } else if v2 {
             let weight = self
                 .cpu_weight
                 .or_else(|| self.cpu_shares.map(shares_to_weight).filter(|&w| w != 0));
@@ -461,7 +577,64 @@ impl Resources {
             skip("IOWeight", "cgroup v1 uses blkio_weight");
         }
 
+        let device_values = |list: &[IoDeviceLimit], weight: bool| -> Vec<(String, u64)> {
+            list.iter()
+                .map(|l| {
+                    let v = match (weight, l.value) {
+                        (true, w) if v2 => blkio_to_io_weight(w),
+                        (true, w) => w,
+                        // OCI and the v1 throttle files: 0 removes the limit.
+                        (false, 0) => INFINITY,
+                        (false, v) => v,
+                    };
+                    (l.device.clone(), v)
+                })
+                .collect()
+        };
+        let io_lists: [(&[IoDeviceLimit], &'static str, Option<&'static str>, bool); 5] = [
+            (
+                &self.blkio_weight_device,
+                "IODeviceWeight",
+                Some("BlockIODeviceWeight"),
+                true,
+            ),
+            (
+                &self.io_read_bps,
+                "IOReadBandwidthMax",
+                Some("BlockIOReadBandwidth"),
+                false,
+            ),
+            (
+                &self.io_write_bps,
+                "IOWriteBandwidthMax",
+                Some("BlockIOWriteBandwidth"),
+                false,
+            ),
+            (&self.io_read_iops, "IOReadIOPSMax", None, false),
+            (&self.io_write_iops, "IOWriteIOPSMax", None, false),
+        ];
+        for (list, v2_name, v1_name, weight) in io_lists {
+            if list.is_empty() {
+                continue;
+            }
+            match (v2, v1_name) {
+                (true, _) => props.push((v2_name, Value::from(device_values(list, weight)))),
+                (false, Some(n)) => props.push((n, Value::from(device_values(list, weight)))),
+                (false, None) => skip(v2_name, "systemd has no IOPS limit on cgroup v1"),
+            }
+        }
+
         // Devices.
+        if version < 240 {
+            // Before v240 systemd stat()s /dev/{char,block}/M:m and wants char-NAME
+            // (runc's devices/systemd.go); such rules would silently not apply.
+            if let Some(d) = self.device_allow.iter().find(|d| needs_240(&d.path)) {
+                return Err(InputError::InvalidDevice {
+                    path: d.path.clone(),
+                    reason: "major:minor device rules need systemd >= 240",
+                });
+            }
+        }
         if let Some(p) = self.device_policy {
             props.push(("DevicePolicy", Value::from(p.as_str().to_owned())));
         }
@@ -478,6 +651,31 @@ impl Resources {
             skipped,
         })
     }
+}
+
+/// What a property list is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Apply {
+    ScopeStart,
+    SliceStart,
+    Update,
+}
+
+/// `/dev/char/M:m`, `/dev/block/M:m`, `char-M`, `block-M`: parsed from the string only by
+/// systemd >= 240.
+fn needs_240(path: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(mm) = path
+        .strip_prefix("/dev/char/")
+        .or_else(|| path.strip_prefix("/dev/block/"))
+    {
+        return mm
+            .split_once(':')
+            .is_some_and(|(a, b)| digits(a) && digits(b));
+    }
+    path.strip_prefix("char-")
+        .or_else(|| path.strip_prefix("block-"))
+        .is_some_and(digits)
 }
 
 #[cfg(test)]
@@ -818,5 +1016,165 @@ mod tests {
             ("char-pts".into(), "rwm".into()),
         ];
         assert_eq!(get(&p, "DeviceAllow"), Value::from(want));
+    }
+}
+
+#[cfg(test)]
+mod io_tests {
+    use super::*;
+
+    fn get(p: &PropertyPlan, name: &str) -> Option<Value<'static>> {
+        p.properties
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn io() -> Resources {
+        Resources {
+            blkio_weight_device: vec![IoDeviceLimit::new("/dev/vda", 500)],
+            io_read_bps: vec![IoDeviceLimit::new("/dev/vda", 1 << 20)],
+            io_write_bps: vec![IoDeviceLimit::new("/dev/vda", 0)],
+            io_read_iops: vec![IoDeviceLimit::new("/dev/vda", 100)],
+            io_write_iops: vec![IoDeviceLimit::new("/dev/vdb", 200)],
+            ..Resources::default()
+        }
+    }
+
+    #[test]
+    fn io_limits_on_v2_use_io_names_and_zero_rate_is_no_limit() {
+        let p = io().to_properties(CgroupMode::Unified, 252).unwrap();
+        let pairs = |v: Vec<(&str, u64)>| {
+            Value::from(
+                v.into_iter()
+                    .map(|(d, n)| (d.to_owned(), n))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // blkio 500 -> io 1 + 490 * 9999 / 990 = 4950 (runc's ConvertBlkIOToIOWeightValue).
+        assert_eq!(
+            get(&p, "IODeviceWeight"),
+            Some(pairs(vec![("/dev/vda", 4950)]))
+        );
+        assert_eq!(
+            get(&p, "IOReadBandwidthMax"),
+            Some(pairs(vec![("/dev/vda", 1 << 20)]))
+        );
+        assert_eq!(
+            get(&p, "IOWriteBandwidthMax"),
+            Some(pairs(vec![("/dev/vda", u64::MAX)]))
+        );
+        assert_eq!(
+            get(&p, "IOReadIOPSMax"),
+            Some(pairs(vec![("/dev/vda", 100)]))
+        );
+        assert_eq!(
+            get(&p, "IOWriteIOPSMax"),
+            Some(pairs(vec![("/dev/vdb", 200)]))
+        );
+        assert!(p.skipped.is_empty());
+    }
+
+    #[test]
+    fn io_limits_on_v1_use_blockio_names_and_report_iops_skipped() {
+        let p = io().to_properties(CgroupMode::Legacy, 252).unwrap();
+        assert!(get(&p, "BlockIODeviceWeight").is_some());
+        assert!(get(&p, "BlockIOReadBandwidth").is_some());
+        assert!(get(&p, "BlockIOWriteBandwidth").is_some());
+        assert!(get(&p, "IOReadBandwidthMax").is_none());
+        let skipped: Vec<_> = p.skipped.iter().map(|s| s.property).collect();
+        assert_eq!(skipped, ["IOReadIOPSMax", "IOWriteIOPSMax"]);
+    }
+
+    #[test]
+    fn io_limits_reject_non_device_paths_and_weights_out_of_range() {
+        for (r, what) in [
+            (
+                Resources {
+                    io_read_bps: vec![IoDeviceLimit::new("vda", 1)],
+                    ..Resources::default()
+                },
+                "relative",
+            ),
+            (
+                Resources {
+                    io_read_iops: vec![IoDeviceLimit::new("/dev/", 1)],
+                    ..Resources::default()
+                },
+                "bare /dev/",
+            ),
+            (
+                Resources {
+                    blkio_weight_device: vec![IoDeviceLimit::new("/dev/vda", 9)],
+                    ..Resources::default()
+                },
+                "weight 9",
+            ),
+            (
+                Resources {
+                    blkio_weight_device: vec![IoDeviceLimit::new("/dev/vda", 1001)],
+                    ..Resources::default()
+                },
+                "weight 1001",
+            ),
+        ] {
+            assert!(r.validate().is_err(), "{what} accepted");
+        }
+    }
+
+    #[test]
+    fn cpu_idle_is_weight_zero_from_252_and_wins_over_weight() {
+        let r = Resources {
+            cpu_idle: Some(true),
+            cpu_weight: Some(300),
+            ..Resources::default()
+        };
+        let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+        let weights: Vec<_> = p
+            .properties
+            .iter()
+            .filter(|(n, _)| *n == "CPUWeight")
+            .collect();
+        assert_eq!(weights, [&("CPUWeight", Value::U64(0))]);
+        let old = r.to_properties(CgroupMode::Unified, 251).unwrap();
+        assert_eq!(get(&old, "CPUWeight"), Some(Value::U64(300)));
+        assert_eq!(old.skipped[0].property, "CPUWeight");
+    }
+
+    #[test]
+    fn oom_group_is_oom_policy_only_when_a_scope_starts_on_253() {
+        let r = Resources {
+            oom_kill_group: Some(true),
+            ..Resources::default()
+        };
+        let at = |v, a| r.plan(CgroupMode::Unified, v, a).unwrap();
+        assert_eq!(
+            get(&at(253, Apply::ScopeStart), "OOMPolicy"),
+            Some(Value::from("kill".to_owned()))
+        );
+        for p in [
+            at(252, Apply::ScopeStart),
+            at(253, Apply::SliceStart),
+            at(253, Apply::Update),
+        ] {
+            assert!(get(&p, "OOMPolicy").is_none());
+            assert_eq!(p.skipped[0].property, "OOMPolicy");
+        }
+    }
+
+    #[test]
+    fn major_minor_device_rules_are_refused_before_240() {
+        let r = Resources {
+            device_policy: Some(DevicePolicy::Strict),
+            device_allow: vec![DeviceAllow::new("/dev/char/1:3", "rw")],
+            ..Resources::default()
+        };
+        assert!(r.to_properties(CgroupMode::Unified, 240).is_ok());
+        assert!(matches!(
+            r.to_properties(CgroupMode::Unified, 239),
+            Err(InputError::InvalidDevice { .. })
+        ));
+        assert!(needs_240("char-136") && needs_240("/dev/block/8:0"));
+        assert!(!needs_240("char-pts") && !needs_240("/dev/null"));
     }
 }

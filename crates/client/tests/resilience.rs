@@ -60,10 +60,19 @@ fn sigstopped_systemd_gives_a_timeout_within_deadline_plus_one_second_then_recov
     );
     let s = c.stats();
     assert_eq!((s.late_replies, s.pending, s.connects), (1, 0, 1), "{s:?}");
-    // systemd did create the scope once it woke up; clean it.
+    // systemd did create the scope once it woke up; clean it. Its start job may still be
+    // queued (a loaded machine): a StopUnit now would cancel it before the sleeper is
+    // moved in, and the sleeper would outlive the stop. So wait for the job first.
     assert!(
         path.is_some(),
         "the stalled StartTransientUnit ran after SIGCONT"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || c
+            .unit_state(unit, "ActiveState")
+            .is_ok_and(|s| s == "active")),
+        "the scope never became active: {:?}",
+        c.unit_state(unit, "ActiveState")
     );
     c.stop(unit).unwrap();
     child.wait().unwrap();

@@ -94,10 +94,14 @@ pub fn thread_names() -> Vec<String> {
 /// Threads of this process, minus async-io's `blocking` pool: that pool (used by zbus to
 /// connect) keeps its idle threads up to its own adaptive limit, shared by the whole
 /// process, so they are not per-connection state. [`blocking_pool_threads`] bounds it.
+/// Also minus tokio's pools: when a dependent turns on zbus's `tokio` feature,
+/// `zbus::blocking` (which the sandbox uses) runs on one process-global tokio runtime
+/// (`TOKIO_RT` in zbus's `utils.rs`) whose blocking threads come and go; the client itself
+/// never starts a tokio thread.
 pub fn thread_count() -> usize {
     thread_names()
         .iter()
-        .filter(|n| !n.starts_with("blocking-"))
+        .filter(|n| !n.starts_with("blocking-") && !n.starts_with("tokio-"))
         .count()
 }
 
