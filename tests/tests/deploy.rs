@@ -8,7 +8,7 @@
 //! Each node state under test is a [`Target`]: how to boot the sandbox, what to do to its
 //! systemd before the doctor runs, and what must come out (verdict, firing alerts). A new
 //! state (a vulnerable systemd pushed to the edge with gdb, for instance) is one more
-//! `Target` and one more `#[test]`.
+//! `Target` and one more `#[test]`, as the stock v241 at the edge is.
 //!
 //! Invariants: every server listens on 127.0.0.1 on a port the kernel just handed out,
 //! is ended by its pid when the test ends (also when it panics), and every file the test
@@ -86,6 +86,33 @@ fn systemd_252_with_bus_stopped_fires_the_overflow_signature_alert() {
         },
         verdict: "critical",
         firing: &["SystemdBusCookieOverflowSignature"],
+    });
+}
+
+/// Stock upstream v241 (Debian 10's release, which has the cookie overflow) with its API-bus
+/// cookie moved to 0xffffff00 by gdb on the live PID 1, as `sdcookie reproduce` does: about
+/// 250 cookies of headroom, far under 1 % of 2^32. The critical headroom alert must fire
+/// through the whole chain, with its warning counterpart (the rules route by severity). The
+/// sandbox's systemd is otherwise idle: between the doctor's two samples only the doctor's
+/// own call moved the cookie, which it does not count, so there is no rate and no ETA alert.
+#[test]
+fn vulnerable_v241_at_the_edge_fires_the_critical_alerts() {
+    run_pipeline(&Target {
+        name: "edge-241",
+        options: || SandboxOptions::default().systemd(sdbus_cookie_tests::pid1s("241").0),
+        prepare: |sandbox| {
+            sandbox
+                .set_api_bus_cookie(0xffff_ff00, || {
+                    // Any reply systemd sends on its bus makes it seal a message there.
+                    let _ = sandbox.unit_control_group("dbus.service");
+                })
+                .unwrap_or_else(|e| panic!("move the cookie of the v241 PID 1: {e}"));
+        },
+        verdict: "critical",
+        firing: &[
+            "SystemdBusCookieHeadroomCritical",
+            "SystemdBusCookieHeadroomLow",
+        ],
     });
 }
 
