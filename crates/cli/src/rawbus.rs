@@ -126,7 +126,9 @@ impl Peer {
                         .map_err(|_| RawError::Malformed("serial 0"))?,
                 )
                 .build(&(interface, property))?;
-            self.stream.write_all(&msg.data()[..]).await?;
+            if let Err(e) = self.stream.write_all(&msg.data()[..]).await {
+                return Err(self.rejection_after_hangup().unwrap_or(e.into()));
+            }
             sent.push(serial);
             loop {
                 if let Some(reply) = self.take_reply(&sent)? {
@@ -143,7 +145,11 @@ impl Peer {
                         Ok(None)
                     },
                 )
-                .await?;
+                .await;
+                let got = match got {
+                    Ok(got) => got,
+                    Err(e) => return Err(self.rejection_after_hangup().unwrap_or(e.into())),
+                };
                 match got {
                     Some(0) => return Err(RawError::Io(std::io::ErrorKind::UnexpectedEof.into())),
                     Some(n) => self.inbox.push(&chunk[..n]),
@@ -151,6 +157,24 @@ impl Peer {
                 }
             }
             patience = (patience * 2).min(MAX_PATIENCE);
+        }
+    }
+
+    /// After a write failed because the server hung up: its rejection line, if it sent one
+    /// before it did (what it said is a better error than the broken pipe).
+    fn rejection_after_hangup(&mut self) -> Option<RawError> {
+        use std::io::Read;
+        let mut chunk = [0u8; 4096];
+        // The socket is non-blocking: this reads what is buffered and stops.
+        while let Ok(n @ 1..) = self.stream.get_ref().read(&mut chunk) {
+            self.inbox.push(&chunk[..n]);
+        }
+        if self.authenticated {
+            return None;
+        }
+        match self.inbox.take_line() {
+            Ok(Some(line)) if !line.starts_with("OK ") => Some(RawError::Auth(line)),
+            _ => None,
         }
     }
 
