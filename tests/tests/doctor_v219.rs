@@ -1,0 +1,273 @@
+//! The doctor on the post-mortem's own release: upstream systemd 219 (RHEL/CentOS 7) as
+//! PID 1 of a sandbox, its API-bus cookie moved to 0xfffffff0 by gdb and driven past
+//! 0xffffffff by the doctor's own calls, until PID 1 is deaf on the bus. Run beside PID 1
+//! (in its PID namespace, as an operator's doctor runs), the doctor must then say
+//! `critical`, exit 1, every time — with its default deadline and with `--timeout 3s` — and
+//! name what callers meet on that release: PID 1 deaf on the bus, with the way out.
+//!
+//! What made it fail before: on that PID 1 a new private-socket connection has its epoll
+//! mask set once (sd-event's prepare queue is stuck behind the disabled API-bus source), so
+//! a client that waits for `OK` before it says more waits forever whenever the server read
+//! `AUTH` after that one prepare (`crates/cli/src/rawbus.rs` has the details).
+//!
+//! Needs root, gdb (`scripts/install-deps`), the `sdcookie` binary (`cargo build --release
+//! -p sdcookie`) and the stock v219 PID 1 from `systemd-patch/build-pid1 219` (a cache hit
+//! after the first build; set SYSTEMD_SOURCES without network). A missing piece fails the
+//! test with the reason. The sandbox is torn down and gdb ended by its pid, also on panic.
+//! Waits have a deadline that only turns a hang into a failure; nothing here measures time.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sdbus_sandbox::{Sandbox, SandboxOptions};
+
+/// Not a timing assertion: how long any wait may take before the test calls it a hang.
+const HANG: Duration = Duration::from_secs(120);
+/// The same for building both v219 PID 1s from scratch (minutes on two cores).
+const BUILD_HANG: Duration = Duration::from_secs(1800);
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+/// How many doctor runs each deadline must pass, all of them.
+const RUNS: usize = 20;
+/// Where gdb puts PID 1's API-bus cookie: 16 messages below the ceiling.
+const EDGE: u32 = 0xffff_fff0;
+/// What the doctor must say on a v219 that is deaf on the bus.
+const DEAF: &str = "PID 1 is deaf on the bus, callers without a deadline hang";
+const WAY_OUT: &str = "'systemctl daemon-reexec'";
+
+#[test]
+fn doctor_on_systemd_219_deaf_on_the_bus_says_critical_in_every_run() {
+    let systemd = stock_systemd_219();
+    let sandbox = Sandbox::boot(
+        SandboxOptions::default()
+            .systemd(&systemd)
+            .boot_timeout(Duration::from_secs(60)),
+    )
+    .unwrap_or_else(|e| panic!("boot {}: {e}", systemd.display()));
+    assert!(
+        sandbox.systemd_version().starts_with("219"),
+        "{}",
+        sandbox.systemd_version()
+    );
+
+    let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
+    assert_eq!(
+        report["bus_responsive"],
+        true,
+        "before the edge: {}",
+        show(&out)
+    );
+    assert_eq!(report["systemd_version"], 219, "{}", show(&out));
+
+    move_cookie_to_the_edge(&sandbox);
+    // Each run costs PID 1 one message on the bus; the first one no longer answered is
+    // the one it could not seal.
+    let mut highest = 0u64;
+    for _ in 0..=2 * (0xffff_ffff - EDGE) {
+        let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
+        if report["bus_responsive"] == false {
+            break;
+        }
+        highest = report["cookie"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}", show(&out)));
+    }
+    assert!(
+        highest >= u64::from(EDGE),
+        "the bus went silent before the edge (last cookie {highest:#x}): gdb did not move it"
+    );
+    let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
+    assert_eq!(
+        report["bus_responsive"],
+        false,
+        "PID 1 still answers on the bus after cookie {highest:#x}: {}",
+        show(&out)
+    );
+
+    for (label, args) in [
+        ("the default deadline", &[][..]),
+        ("--timeout 3s", &["--timeout", "3s"][..]),
+    ] {
+        let mut wrong = Vec::new();
+        for run in 1..=RUNS {
+            let (out, report) = doctor(&sandbox, args);
+            let message = report["message"].as_str().unwrap_or_default();
+            let right = out.status.code() == Some(1)
+                && report["verdict"] == "critical"
+                && report["private_responsive"] == true
+                && report["name_owned"] == true
+                && message.contains(DEAF)
+                && message.contains(WAY_OUT);
+            if !right {
+                wrong.push(format!("run {run}: {}", show(&out)));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "with {label}, {} of {RUNS} runs were not critical with '{DEAF}' and {WAY_OUT}:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    }
+    sandbox.shutdown().expect("tear the sandbox down");
+}
+
+/// The stock (unpatched) v219 PID 1, built at -O0 with debug info so gdb can move the
+/// cookie of the running process.
+fn stock_systemd_219() -> PathBuf {
+    let out = run_checked(
+        Command::new(Path::new(REPO).join("systemd-patch/build-pid1"))
+            .arg("219")
+            .current_dir(REPO),
+        BUILD_HANG,
+    );
+    assert!(
+        out.status.success(),
+        "systemd-patch/build-pid1 219 failed (root? SYSTEMD_SOURCES?): {}",
+        show(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("stock: "))
+        .unwrap_or_else(|| panic!("no 'stock: PATH' line from build-pid1: {}", show(&out)));
+    PathBuf::from(path)
+}
+
+/// gdb stops PID 1 at its next seal of a message on the API bus, sets that connection's
+/// cookie to [`EDGE`], and detaches; a doctor run makes that message.
+fn move_cookie_to_the_edge(sandbox: &Sandbox) {
+    let mut gdb = Killed(
+        Command::new("gdb")
+            .args(["-p", &sandbox.pid().to_string(), "-batch", "-nx"])
+            .args(["-ex", "break bus_seal_message if b->bus_client"])
+            .args(["-ex", "continue"])
+            .args(["-ex", &format!("set var b->cookie = {EDGE:#x}")])
+            .args(["-ex", "delete", "-ex", "detach"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run gdb (scripts/install-deps installs it): {e}")),
+    );
+    let (tx, rx) = mpsc::channel();
+    let stdout = gdb.0.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("Breakpoint 1 at ") {
+                let _ = tx.send(());
+            }
+            all += &line;
+            all.push('\n');
+        }
+        all
+    });
+    // The breakpoint is set; the call that hits it may come before gdb's `continue`, which
+    // only makes it wait.
+    rx.recv_timeout(HANG)
+        .unwrap_or_else(|_| panic!("gdb did not set its breakpoint in PID 1"));
+    let _ = doctor(sandbox, &["--timeout", "3s"]);
+    let deadline = Instant::now() + HANG;
+    let status = loop {
+        if let Some(status) = gdb.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "gdb hung on PID 1");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let said = reader.join().unwrap();
+    let mut err = String::new();
+    gdb.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        status.success() && said.contains("Breakpoint 1, bus_seal_message"),
+        "gdb: {status}\n{said}\n{err}"
+    );
+}
+
+/// A child that is killed by its pid and reaped when dropped (a no-op once it exited).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// One `sdcookie doctor --format json` in the sandbox's namespaces; its output and report.
+fn doctor(sandbox: &Sandbox, args: &[&str]) -> (Output, serde_json::Value) {
+    let mut cmd = sandbox.command(sdcookie_bin());
+    cmd.args(["doctor", "--format", "json"]).args(args);
+    let out = run_checked(cmd.as_std_mut(), HANG);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor's JSON: {e}: {}", show(&out)));
+    (out, report)
+}
+
+fn sdcookie_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("sdcookie"))
+        .unwrap();
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with 'cargo build --release -p sdcookie'",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `cmd` to completion and collects its output; running longer than `hang` fails the
+/// test, after the process is killed by its pid.
+fn run_checked(cmd: &mut Command, hang: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            pipe.read_to_end(&mut buf).unwrap();
+            buf
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().unwrap()));
+    let stderr = reader(Box::new(child.stderr.take().unwrap()));
+    let mut child = Killed(child);
+    let deadline = Instant::now() + hang;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{cmd:?} hung");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "{}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
