@@ -1,20 +1,25 @@
-//! The doctor on the post-mortem's own release: upstream systemd 219 (RHEL/CentOS 7) as
-//! PID 1 of a sandbox, its API-bus cookie moved to 0xfffffff0 by gdb and driven past
-//! 0xffffffff by the doctor's own calls, until PID 1 is deaf on the bus. Run beside PID 1
-//! (in its PID namespace, as an operator's doctor runs), the doctor must then say
-//! `critical`, exit 1, every time — with its default deadline and with `--timeout 3s` — and
-//! name what callers meet on that release: PID 1 deaf on the bus, with the way out.
+//! The doctor at the cookie edge of real pre-v242 PID 1s: stock upstream systemd 219
+//! (RHEL/CentOS 7, the post-mortem's release) and 241 (Debian 10) as PID 1 of a sandbox,
+//! the API-bus cookie moved to 0xfffffff0 by gdb and driven past 0xffffffff by the doctor's
+//! own calls until PID 1 no longer answers on the bus. The doctor runs beside PID 1 (in its
+//! PID namespace, as an operator's doctor runs).
 //!
-//! What made it fail before: on that PID 1 a new private-socket connection has its epoll
-//! mask set once (sd-event's prepare queue is stuck behind the disabled API-bus source), so
-//! a client that waits for `OK` before it says more waits forever whenever the server read
-//! `AUTH` after that one prepare (`crates/cli/src/rawbus.rs` has the details).
+//! - v219 stays on the bus and reads nothing more: the doctor must say `critical`, exit 1,
+//!   in every run — with its default deadline and with `--timeout 3s` — and "PID 1 is deaf
+//!   on the bus, callers without a deadline hang", with the way out. What made it fail
+//!   before: on that PID 1 a new private-socket connection has its epoll mask set once
+//!   (sd-event's prepare queue is stuck behind the disabled API-bus source), so a client
+//!   that waits for `OK` before it says more waits forever whenever the server read `AUTH`
+//!   after that one prepare (`crates/cli/src/rawbus.rs` has the details).
+//! - v241 closes its bus connection instead (systemd commit 5ae37ad833): "PID 1 left the
+//!   bus". The doctor tells the two apart by what dbus-daemon says about the name.
 //!
 //! Needs root, gdb (`scripts/install-deps`), the `sdcookie` binary (`cargo build --release
-//! -p sdcookie`) and the stock v219 PID 1 from `systemd-patch/build-pid1 219` (a cache hit
-//! after the first build; set SYSTEMD_SOURCES without network). A missing piece fails the
-//! test with the reason. The sandbox is torn down and gdb ended by its pid, also on panic.
-//! Waits have a deadline that only turns a hang into a failure; nothing here measures time.
+//! -p sdcookie`) and the stock PID 1s from `systemd-patch/build-pid1 219` and `241` (cache
+//! hits after the first build; set SYSTEMD_SOURCES without network). A missing piece fails
+//! the test with the reason. Sandboxes are torn down and gdb ended by its pid, also on
+//! panic. Waits have a deadline that only turns a hang into a failure; nothing here
+//! measures time.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -26,66 +31,26 @@ use sdbus_sandbox::{Sandbox, SandboxOptions};
 
 /// Not a timing assertion: how long any wait may take before the test calls it a hang.
 const HANG: Duration = Duration::from_secs(120);
-/// The same for building both v219 PID 1s from scratch (minutes on two cores).
+/// The same for building both PID 1s of a release from scratch (minutes on two cores).
 const BUILD_HANG: Duration = Duration::from_secs(1800);
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 /// How many doctor runs each deadline must pass, all of them.
 const RUNS: usize = 20;
 /// Where gdb puts PID 1's API-bus cookie: 16 messages below the ceiling.
 const EDGE: u32 = 0xffff_fff0;
-/// What the doctor must say on a v219 that is deaf on the bus.
+/// What the doctor must say on v219 deaf on the bus, and on v241 gone from it.
 const DEAF: &str = "PID 1 is deaf on the bus, callers without a deadline hang";
 const WAY_OUT: &str = "'systemctl daemon-reexec'";
 
+const LEFT: &str = "PID 1 left the bus";
+
+/// One sandbox at a time: each claim is about one PID 1 on the machine, not two competing.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn doctor_on_systemd_219_deaf_on_the_bus_says_critical_in_every_run() {
-    let systemd = stock_systemd_219();
-    let sandbox = Sandbox::boot(
-        SandboxOptions::default()
-            .systemd(&systemd)
-            .boot_timeout(Duration::from_secs(60)),
-    )
-    .unwrap_or_else(|e| panic!("boot {}: {e}", systemd.display()));
-    assert!(
-        sandbox.systemd_version().starts_with("219"),
-        "{}",
-        sandbox.systemd_version()
-    );
-
-    let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
-    assert_eq!(
-        report["bus_responsive"],
-        true,
-        "before the edge: {}",
-        show(&out)
-    );
-    assert_eq!(report["systemd_version"], 219, "{}", show(&out));
-
-    move_cookie_to_the_edge(&sandbox);
-    // Each run costs PID 1 one message on the bus; the first one no longer answered is
-    // the one it could not seal.
-    let mut highest = 0u64;
-    for _ in 0..=2 * (0xffff_ffff - EDGE) {
-        let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
-        if report["bus_responsive"] == false {
-            break;
-        }
-        highest = report["cookie"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{}", show(&out)));
-    }
-    assert!(
-        highest >= u64::from(EDGE),
-        "the bus went silent before the edge (last cookie {highest:#x}): gdb did not move it"
-    );
-    let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
-    assert_eq!(
-        report["bus_responsive"],
-        false,
-        "PID 1 still answers on the bus after cookie {highest:#x}: {}",
-        show(&out)
-    );
-
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = at_the_edge("219");
     for (label, args) in [
         ("the default deadline", &[][..]),
         ("--timeout 3s", &["--timeout", "3s"][..]),
@@ -114,18 +79,96 @@ fn doctor_on_systemd_219_deaf_on_the_bus_says_critical_in_every_run() {
     sandbox.shutdown().expect("tear the sandbox down");
 }
 
-/// The stock (unpatched) v219 PID 1, built at -O0 with debug info so gdb can move the
-/// cookie of the running process.
-fn stock_systemd_219() -> PathBuf {
+/// v241 closes its bus connection at the edge (systemd commit 5ae37ad833): its name has no
+/// owner, which the doctor reports as such.
+#[test]
+fn doctor_on_systemd_241_past_the_edge_says_pid1_left_the_bus() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = at_the_edge("241");
+    let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
+    let message = report["message"].as_str().unwrap_or_default();
+    assert!(
+        out.status.code() == Some(1)
+            && report["verdict"] == "critical"
+            && report["private_responsive"] == true
+            && report["name_owned"] == false
+            && message.contains(LEFT)
+            && !message.contains(DEAF)
+            && message.contains(WAY_OUT),
+        "{}",
+        show(&out)
+    );
+    sandbox.shutdown().expect("tear the sandbox down");
+}
+
+/// The stock `release` PID 1 in a sandbox, driven past its last cookie on the API bus: the
+/// doctor's call after the one answered with a cookie at the edge gets no answer there.
+fn at_the_edge(release: &str) -> Sandbox {
+    let systemd = stock_systemd(release);
+    let sandbox = Sandbox::boot(
+        SandboxOptions::default()
+            .systemd(&systemd)
+            .boot_timeout(Duration::from_secs(60)),
+    )
+    .unwrap_or_else(|e| panic!("boot {}: {e}", systemd.display()));
+    assert!(
+        sandbox.systemd_version().starts_with(release),
+        "{}",
+        sandbox.systemd_version()
+    );
+    let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
+    assert_eq!(
+        report["bus_responsive"],
+        true,
+        "before the edge: {}",
+        show(&out)
+    );
+    assert_eq!(
+        report["systemd_version"].to_string(),
+        release,
+        "{}",
+        show(&out)
+    );
+
+    move_cookie_to_the_edge(&sandbox);
+    // Each run costs PID 1 one message on the bus; the first one no longer answered is
+    // the one it could not seal.
+    let mut highest = 0u64;
+    for _ in 0..=2 * (0xffff_ffff - EDGE) {
+        let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
+        if report["bus_responsive"] == false {
+            break;
+        }
+        highest = report["cookie"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}", show(&out)));
+    }
+    assert!(
+        highest >= u64::from(EDGE),
+        "the bus went silent before the edge (last cookie {highest:#x}): gdb did not move it"
+    );
+    let (out, report) = doctor(&sandbox, &["--timeout", "3s"]);
+    assert_eq!(
+        report["bus_responsive"],
+        false,
+        "PID 1 still answers on the bus after cookie {highest:#x}: {}",
+        show(&out)
+    );
+    sandbox
+}
+
+/// The stock (unpatched) PID 1 of `release`, built at -O0 with debug info so gdb can move
+/// the cookie of the running process.
+fn stock_systemd(release: &str) -> PathBuf {
     let out = run_checked(
         Command::new(Path::new(REPO).join("systemd-patch/build-pid1"))
-            .arg("219")
+            .arg(release)
             .current_dir(REPO),
         BUILD_HANG,
     );
     assert!(
         out.status.success(),
-        "systemd-patch/build-pid1 219 failed (root? SYSTEMD_SOURCES?): {}",
+        "systemd-patch/build-pid1 {release} failed (root? SYSTEMD_SOURCES?): {}",
         show(&out)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
