@@ -474,11 +474,18 @@ pub fn assess(obs: &Observation) -> Report {
         let refused = private_error
             .as_deref()
             .is_some_and(|e| e.contains("reset by peer") || e.contains("Broken pipe"));
+        let rejected = private_error
+            .as_deref()
+            .is_some_and(|e| e.contains("authentication rejected"));
         let private_note = if private_responsive {
             ""
         } else if refused {
             // Seen with systemd 252: it drops private-socket peers from another PID namespace.
             " (the private socket hung up on us: run sdcookie in systemd's PID namespace)"
+        } else if rejected {
+            // Seen with systemd 219: a peer from another PID namespace has no valid
+            // SCM_CREDENTIALS there, so `AUTH EXTERNAL` is rejected.
+            " (the private socket rejected our credentials: run sdcookie in systemd's PID namespace)"
         } else {
             " (private socket not reachable)"
         };
@@ -859,6 +866,22 @@ mod tests {
                 r.message
             );
         }
+    }
+
+    #[test]
+    fn a_rejected_private_socket_says_where_to_run() {
+        let now = Instant::now();
+        let r = assess(&obs(
+            Ok(answer(9, "219", now)),
+            Err("ask systemd on the private socket: authentication rejected: REJECTED".into()),
+        ));
+        assert_eq!(r.verdict, Verdict::Ok);
+        assert!(
+            r.message
+                .contains("rejected our credentials: run sdcookie in systemd's PID namespace"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]
