@@ -21,8 +21,14 @@ pub fn repo() -> PathBuf {
 }
 
 /// Builds `sdcookie` with the cargo and profile this test was built with and returns the
-/// executable's path (cargo's own report of it, `--message-format=json`).
+/// executable's path (cargo's own report of it, `--message-format=json`); once per test
+/// binary.
 pub fn sdcookie() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_sdcookie).clone()
+}
+
+fn build_sdcookie() -> PathBuf {
     let cargo = option_env!("CARGO").unwrap_or("cargo");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(repo())

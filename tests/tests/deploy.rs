@@ -133,7 +133,7 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
     let _silent_private = std::os::unix::net::UnixListener::bind(&private).unwrap();
     let before = unix_now();
     let out = run_checked(
-        Command::new(sdcookie_bin())
+        Command::new(sdbus_cookie_tests::sdcookie())
             .args(["doctor", "--timeout", "1s", "--format", "prometheus"])
             .arg("--address")
             .arg(format!("unix:path={}", bus.display()))
@@ -164,7 +164,7 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
     );
 
     let out = run_checked(
-        Command::new(sdcookie_bin())
+        Command::new(sdbus_cookie_tests::sdcookie())
             .args(["doctor", "--timeout", "1s", "--format", "prometheus"])
             .arg("--address")
             .arg(format!("unix:path={}", bus.display()))
@@ -208,7 +208,7 @@ fn run_pipeline(target: &Target) {
     let host_view = |inside: &str| PathBuf::from(format!("/proc/{}/root{inside}", sandbox.pid()));
     let textfile_dir = host_view(&inside_textfile_dir);
     fs::create_dir_all(&textfile_dir).unwrap();
-    fs::copy(sdcookie_bin(), host_view(&inside_bin)).unwrap();
+    fs::copy(sdbus_cookie_tests::sdcookie(), host_view(&inside_bin)).unwrap();
 
     // The timer is not started (its runs would change the file while it is compared);
     // systemd must load it and see what it triggers.
@@ -410,20 +410,6 @@ fn run_pipeline(target: &Target) {
 }
 
 /// The `sdcookie` binary of this workspace's build, next to this test's `deps/` directory.
-fn sdcookie_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("sdcookie"))
-        .unwrap();
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with 'cargo build --release -p sdcookie' (scripts/test-deploy does)",
-        bin.display()
-    );
-    bin
-}
 
 /// A shipped unit file with each `(from, to)` replaced; every `from` must occur in it, so
 /// a unit that changes its paths fails here instead of testing something else.

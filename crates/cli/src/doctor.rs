@@ -9,10 +9,19 @@
 //! signature of the pre-v242 overflow (systemd#11809: sealing fails with `-EOPNOTSUPP` on
 //! the bus connection only).
 //!
+//! When systemd answers on its private socket but not on the bus, what callers on the bus
+//! meet depends on the release, and the doctor tells the two apart by asking dbus-daemon
+//! whether `org.freedesktop.systemd1` still has an owner: v219's PID 1 keeps its name and
+//! reads nothing more (sd-bus's `io_callback()` returns the failed seal to sd-event, which
+//! disables the connection's source), so callers without a deadline hang; from v237 on
+//! PID 1 closes the connection (systemd commit 5ae37ad833, "sd-bus: when attached to an
+//! sd-event loop, disconnect on processing errors") and its name has no owner.
+//!
 //! Invariants: every network step runs under a deadline and the two sockets are asked at
 //! the same time, so the whole probe is bounded by about `3 × deadline + interval` (bus:
-//! connect, ask, wait, ask again; private socket: connect+auth, ask); the verdict is a pure function of what was observed
-//! ([`assess`]), tested without a systemd.
+//! connect, ask, wait, ask again — or, when systemd did not answer, ask dbus-daemon for the
+//! name's owner; private socket: connect, ask); the verdict is a pure function of what was
+//! observed ([`assess`]), tested without a systemd.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -113,6 +122,9 @@ pub struct Observation {
     pub bus_again: Option<Result<Answer, String>>,
     /// The answer on the private socket, or why there was none.
     pub private: Result<Answer, String>,
+    /// When systemd did not answer on the bus: whether dbus-daemon said
+    /// `org.freedesktop.systemd1` has an owner. `None` if not asked or not answered.
+    pub name_owned: Option<bool>,
 }
 
 /// The doctor's findings; serialised as the `--format json` output.
@@ -146,6 +158,9 @@ pub struct Report {
     pub private_cookie: Option<u32>,
     /// Why the bus did not answer.
     pub bus_error: Option<String>,
+    /// When systemd did not answer on the bus: whether its name still had an owner there
+    /// (PID 1 deaf on the bus) or not (PID 1 left the bus); null if unknown.
+    pub name_owned: Option<bool>,
     /// Why the private socket did not answer.
     pub private_error: Option<String>,
     /// ok, warning, critical, unknown.
@@ -241,14 +256,45 @@ async fn connect_bus(address: Option<&str>, timeout: Duration) -> Result<Connect
     within("connect to the system bus", timeout, builder.build(), dbus).await
 }
 
-async fn probe_bus(opts: &Options) -> (Result<Answer, String>, Option<Result<Answer, String>>) {
+/// Whether `org.freedesktop.systemd1` has an owner, as dbus-daemon (not systemd) answers.
+async fn name_owned(conn: &Connection, timeout: Duration) -> Result<bool, StepError> {
+    let step = "ask the bus whether systemd holds its name";
+    let reply = within(
+        step,
+        timeout,
+        conn.call_method(
+            Some("org.freedesktop.DBus"),
+            "/org/freedesktop/DBus",
+            Some("org.freedesktop.DBus"),
+            "NameHasOwner",
+            &(SYSTEMD,),
+        ),
+        dbus,
+    )
+    .await?;
+    reply.body().deserialize().map_err(|e| dbus(step, e))
+}
+
+/// The bus's answers, and when systemd gave none, whether it still holds its name there.
+type BusProbe = (
+    Result<Answer, String>,
+    Option<Result<Answer, String>>,
+    Option<bool>,
+);
+
+async fn probe_bus(opts: &Options) -> BusProbe {
     let conn = match connect_bus(opts.address.as_deref(), opts.timeout).await {
         Ok(c) => c,
-        Err(e) => return (Err(e.to_string()), None),
+        Err(e) => return (Err(e.to_string()), None, None),
     };
     let first = ask(&conn, "ask systemd on the bus", opts.timeout)
         .await
         .map_err(|e| e.to_string());
+    if first.is_err() {
+        // An unanswered daemon leaves it unknown; the verdict does not rest on it.
+        let owned = name_owned(&conn, opts.timeout).await.ok();
+        return (first, None, owned);
+    }
     let second = match (&first, opts.interval) {
         (Ok(_), Some(interval)) => {
             Timer::after(interval).await;
@@ -260,7 +306,7 @@ async fn probe_bus(opts: &Options) -> (Result<Answer, String>, Option<Result<Ans
         }
         _ => None,
     };
-    (first, second)
+    (first, second, None)
 }
 
 /// The private socket speaks D-Bus peer to peer (EXTERNAL auth, no Hello, no daemon); see
@@ -296,7 +342,7 @@ async fn probe_private(opts: &Options) -> Result<Answer, String> {
 
 /// Probes the bus and the private socket (at the same time) and assesses the result.
 pub fn run(opts: &Options) -> Report {
-    let ((bus, bus_again), private) = async_io::block_on(futures_lite::future::zip(
+    let ((bus, bus_again, name_owned), private) = async_io::block_on(futures_lite::future::zip(
         probe_bus(opts),
         probe_private(opts),
     ));
@@ -304,6 +350,7 @@ pub fn run(opts: &Options) -> Report {
         bus,
         bus_again,
         private,
+        name_owned,
     })
 }
 
@@ -411,8 +458,9 @@ pub fn assess(obs: &Observation) -> Report {
                 Verdict::Critical,
                 format!(
                     "{name} answers on its private socket but not on the system bus ({why}): \
-                     the cookie-overflow signature (systemd#11809), runc and kubelet will hang; \
-                     'systemctl daemon-reexec' reconnects PID 1 with a fresh cookie"
+                     {}, the cookie-overflow signature (systemd#11809); run 'systemctl \
+                     daemon-reexec' now to reconnect PID 1 with a fresh cookie",
+                    off_the_bus(obs.name_owned, version)
                 ),
             )
         }
@@ -426,11 +474,18 @@ pub fn assess(obs: &Observation) -> Report {
         let refused = private_error
             .as_deref()
             .is_some_and(|e| e.contains("reset by peer") || e.contains("Broken pipe"));
+        let rejected = private_error
+            .as_deref()
+            .is_some_and(|e| e.contains("authentication rejected"));
         let private_note = if private_responsive {
             ""
         } else if refused {
             // Seen with systemd 252: it drops private-socket peers from another PID namespace.
             " (the private socket hung up on us: run sdcookie in systemd's PID namespace)"
+        } else if rejected {
+            // Seen with systemd 219: a peer from another PID namespace has no valid
+            // SCM_CREDENTIALS there, so `AUTH EXTERNAL` is rejected.
+            " (the private socket rejected our credentials: run sdcookie in systemd's PID namespace)"
         } else {
             " (private socket not reachable)"
         };
@@ -494,9 +549,29 @@ pub fn assess(obs: &Observation) -> Report {
         private_responsive,
         private_cookie: obs.private.as_ref().ok().map(|a| a.serial),
         bus_error,
+        name_owned: obs.name_owned,
         private_error,
         verdict,
         message,
+    }
+}
+
+/// What callers on the bus meet when PID 1 no longer answers there. What dbus-daemon said
+/// about the name decides; without that, the release's known behaviour is named as such.
+fn off_the_bus(name_owned: Option<bool>, version: Option<u32>) -> String {
+    const DEAF: &str = "PID 1 is deaf on the bus, callers without a deadline hang";
+    const LEFT: &str = "PID 1 left the bus, callers fail at once or after dbus-daemon's \
+                        activation timeout";
+    match (name_owned, version) {
+        (Some(true), _) => format!("{DEAF} (it still holds org.freedesktop.systemd1)"),
+        (Some(false), _) => format!("{LEFT} (org.freedesktop.systemd1 has no owner)"),
+        // The first release whose sd-bus disconnects on a processing error
+        // (systemd commit 5ae37ad833).
+        (None, Some(v)) if v < 237 => format!("{DEAF} (as v{v} does; the bus did not say)"),
+        (None, Some(v)) => format!("{LEFT} (as v{v} does; the bus did not say)"),
+        (None, None) => {
+            format!("before v237 {DEAF}; from v237 on {LEFT} (the bus did not say which)")
+        }
     }
 }
 
@@ -650,6 +725,7 @@ mod tests {
             bus,
             bus_again: None,
             private,
+            name_owned: None,
         }
     }
 
@@ -738,6 +814,74 @@ mod tests {
         );
         assert!(!r.bus_responsive && r.private_responsive);
         assert_eq!(r.systemd_version, Some(241));
+    }
+
+    /// v219 at the edge keeps its name on the bus and reads nothing; v237+ leaves the bus.
+    /// What dbus-daemon says about the name decides, whatever the version says.
+    #[test]
+    fn silent_bus_says_deaf_when_systemd_holds_its_name_and_left_when_not() {
+        let now = Instant::now();
+        for (version, owned, want, not) in [
+            (
+                "219",
+                Some(true),
+                "PID 1 is deaf on the bus, callers without a deadline hang",
+                "left the bus",
+            ),
+            (
+                "241",
+                Some(true),
+                "PID 1 is deaf on the bus, callers without a deadline hang",
+                "left the bus",
+            ),
+            ("241", Some(false), "PID 1 left the bus", "deaf"),
+            ("219", Some(false), "PID 1 left the bus", "deaf"),
+            (
+                "219",
+                None,
+                "PID 1 is deaf on the bus, callers without a deadline hang (as v219 does",
+                "left the bus",
+            ),
+            ("241", None, "PID 1 left the bus", "deaf"),
+            ("237", None, "PID 1 left the bus", "deaf"),
+        ] {
+            let mut o = obs(Err("timeout".into()), Ok(answer(2, version, now)));
+            o.name_owned = owned;
+            let r = assess(&o);
+            assert_eq!(r.verdict, Verdict::Critical);
+            assert_eq!(r.name_owned, owned);
+            assert!(
+                r.message.contains(want),
+                "{version} {owned:?}: {}",
+                r.message
+            );
+            assert!(
+                !r.message.contains(not),
+                "{version} {owned:?}: {}",
+                r.message
+            );
+            assert!(
+                r.message.contains("'systemctl daemon-reexec'"),
+                "{}",
+                r.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_rejected_private_socket_says_where_to_run() {
+        let now = Instant::now();
+        let r = assess(&obs(
+            Ok(answer(9, "219", now)),
+            Err("ask systemd on the private socket: authentication rejected: REJECTED".into()),
+        ));
+        assert_eq!(r.verdict, Verdict::Ok);
+        assert!(
+            r.message
+                .contains("rejected our credentials: run sdcookie in systemd's PID namespace"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]

@@ -9,6 +9,29 @@
 //! the `REPLY_SERIAL`/`ERROR_NAME` fields and a `v`-of-`s` body.
 //!
 //! Every read and write is non-blocking and awaited, so the caller's deadline bounds it.
+//!
+//! The exchange is written for a server that acts only when bytes arrive. systemd before
+//! v237 can be such a server: once its API-bus event source is disabled (the failed seal
+//! at the cookie ceiling), v219's `event_prepare()` (src/libsystemd/sd-event/sd-event.c)
+//! stops at that disabled source, which `prepare_prioq_compare()` sorts first for good, so
+//! a new private connection has its `prepare_callback()` (src/libsystemd/sd-bus/sd-bus.c,
+//! which sets the epoll mask from `sd_bus_get_events()`) run once and never again. If that
+//! one run came before the server read our `AUTH`, the mask stays `POLLIN`: the server
+//! reads `AUTH`, queues `OK`, and nothing wakes it to write — and `io_callback()` runs one
+//! `sd_bus_process()` step per wake-up, so every later step (write `OK`, leave the auth
+//! state on `BEGIN`, read the call) needs unread input too. Hence:
+//!
+//! - `AUTH` and `BEGIN` go out together without waiting for `OK`, as sd-bus's own client
+//!   sends them (`bus_socket_start_auth_client()` in src/libsystemd/sd-bus/bus-socket.c);
+//!   the server never reads the bytes after `BEGIN` as auth lines: with `OK` still
+//!   unwritten `bus_socket_auth_verify_server()` stops at `BEGIN` and keeps it, and after
+//!   `BEGIN` it switches to reading messages;
+//! - the call follows at once, and is sent again (a new serial, the same read-only
+//!   question) whenever nothing arrives for a while: the unread bytes of the repeat are
+//!   what wake such a server for each of its remaining steps. A reply to any of our calls
+//!   answers the question. systemd 252 needs the same nudge once in a while: it can leave a
+//!   call that came with `BEGIN` in its read buffer until more bytes arrive (compare
+//!   systemd#17425 and PR #24875).
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -16,6 +39,12 @@ use std::time::Duration;
 
 use async_io::{Async, Timer};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
+
+/// The first wait for an answer before the call is sent again; it doubles up to
+/// [`MAX_PATIENCE`]. Short, because a server that needs the nudge needs it every step.
+const FIRST_PATIENCE: Duration = Duration::from_millis(25);
+/// The longest wait between two sends of the call.
+const MAX_PATIENCE: Duration = Duration::from_secs(1);
 
 /// What went wrong talking to the peer.
 #[derive(Debug, thiserror::Error)]
@@ -47,35 +76,35 @@ pub struct Reply {
     pub string: Option<String>,
 }
 
-/// A peer-to-peer connection that has finished authentication.
+/// A peer-to-peer connection whose `AUTH` and `BEGIN` are sent; the server's `OK` is read
+/// with the first reply.
 #[derive(Debug)]
 pub struct Peer {
     stream: Async<UnixStream>,
+    inbox: Inbox,
+    /// The server's `OK` line has been read; what follows are messages.
+    authenticated: bool,
     next_serial: u32,
 }
 
 impl Peer {
-    /// Connects to `path` and authenticates with `EXTERNAL` (our uid, hex-encoded as ASCII).
+    /// Connects to `path` and sends `AUTH EXTERNAL` (our uid, hex-encoded as ASCII) and
+    /// `BEGIN` in one write. Whether the server accepted is known at the first call.
     pub async fn connect(path: &Path) -> Result<Peer, RawError> {
         let mut stream = Async::<UnixStream>::connect(path).await?;
         let uid = nix::unistd::geteuid().as_raw().to_string();
-        let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        stream
-            .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())
-            .await?;
-        let line = read_line(&mut stream).await?;
-        if !line.starts_with("OK ") {
-            return Err(RawError::Auth(line));
-        }
-        stream.write_all(b"BEGIN\r\n").await?;
+        stream.write_all(&auth_begin(&uid)).await?;
         Ok(Peer {
             stream,
+            inbox: Inbox::default(),
+            authenticated: false,
             next_serial: 1,
         })
     }
 
     /// Calls `Properties.Get(interface, property)` on `path` of `destination` and waits
-    /// for the reply to that call (other messages are skipped).
+    /// for the reply to that call (other messages are skipped). The call is sent again
+    /// while nothing arrives (see the module docs); the first reply to any of them counts.
     pub async fn get_property(
         &mut self,
         destination: &str,
@@ -83,13 +112,8 @@ impl Peer {
         interface: &str,
         property: &str,
     ) -> Result<Reply, RawError> {
-        // systemd 252 sometimes leaves a call that arrives right after BEGIN in its read
-        // buffer without processing it until more bytes come (sd-bus's server stays in its
-        // auth state; compare systemd#17425 and PR #24875). So if nothing arrives soon, the
-        // call is sent again with a new serial, which wakes it; any of our calls' replies
-        // will do. Waiting for readability is cancel-safe, unlike a half-read message.
         let mut sent = Vec::new();
-        let mut patience = Duration::from_millis(25);
+        let mut patience = FIRST_PATIENCE;
         loop {
             let serial = self.next_serial;
             self.next_serial += 1;
@@ -102,28 +126,74 @@ impl Peer {
                         .map_err(|_| RawError::Malformed("serial 0"))?,
                 )
                 .build(&(interface, property))?;
-            self.stream.write_all(&msg.data()[..]).await?;
-            sent.push(serial);
-            let readable = futures_lite::future::or(
-                async { self.stream.readable().await.map(|()| true) },
-                async {
-                    Timer::after(patience).await;
-                    Ok(false)
-                },
-            )
-            .await?;
-            if readable {
-                break;
+            if let Err(e) = self.stream.write_all(&msg.data()[..]).await {
+                return Err(self.rejection_after_hangup().unwrap_or(e.into()));
             }
-            patience = (patience * 2).min(Duration::from_secs(1));
+            sent.push(serial);
+            loop {
+                if let Some(reply) = self.take_reply(&sent)? {
+                    return reply;
+                }
+                // Cancel-safe: a read that loses the race to the timer has taken no bytes,
+                // and the bytes of one that won are kept in the inbox.
+                let mut chunk = [0u8; 4096];
+                let stream = &mut self.stream;
+                let got = futures_lite::future::or(
+                    async { stream.read(&mut chunk).await.map(Some) },
+                    async {
+                        Timer::after(patience).await;
+                        Ok(None)
+                    },
+                )
+                .await;
+                let got = match got {
+                    Ok(got) => got,
+                    Err(e) => return Err(self.rejection_after_hangup().unwrap_or(e.into())),
+                };
+                match got {
+                    Some(0) => return Err(RawError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+                    Some(n) => self.inbox.push(&chunk[..n]),
+                    None => break,
+                }
+            }
+            patience = (patience * 2).min(MAX_PATIENCE);
         }
-        loop {
-            let raw = read_message(&mut self.stream).await?;
+    }
+
+    /// After a write failed because the server hung up: its rejection line, if it sent one
+    /// before it did (what it said is a better error than the broken pipe).
+    fn rejection_after_hangup(&mut self) -> Option<RawError> {
+        use std::io::Read;
+        let mut chunk = [0u8; 4096];
+        // The socket is non-blocking: this reads what is buffered and stops.
+        while let Ok(n @ 1..) = self.stream.get_ref().read(&mut chunk) {
+            self.inbox.push(&chunk[..n]);
+        }
+        if self.authenticated {
+            return None;
+        }
+        match self.inbox.take_line() {
+            Ok(Some(line)) if !line.starts_with("OK ") => Some(RawError::Auth(line)),
+            _ => None,
+        }
+    }
+
+    /// The answer to one of the calls in `sent`, once the inbox holds it: the `OK` line
+    /// first, then messages (others than our replies are skipped).
+    fn take_reply(&mut self, sent: &[u32]) -> Result<Option<Result<Reply, RawError>>, RawError> {
+        if !self.authenticated {
+            match self.inbox.take_line()? {
+                None => return Ok(None),
+                Some(line) if line.starts_with("OK ") => self.authenticated = true,
+                Some(line) => return Err(RawError::Auth(line)),
+            }
+        }
+        while let Some(raw) = self.inbox.take_message()? {
             let parsed = parse(&raw)?;
             if !parsed.reply_serial.is_some_and(|r| sent.contains(&r)) {
                 continue;
             }
-            return match parsed.kind {
+            return Ok(Some(match parsed.kind {
                 MSG_RETURN => Ok(Reply {
                     serial: parsed.serial,
                     string: parsed.variant_string,
@@ -132,58 +202,81 @@ impl Peer {
                 _ => Err(RawError::Malformed(
                     "a reply that is neither a return nor an error",
                 )),
-            };
+            }));
         }
+        Ok(None)
     }
+}
+
+/// What the client says before its first message: the NUL byte, `AUTH EXTERNAL` with
+/// `uid` hex-encoded as ASCII, and `BEGIN`, each line ending in CRLF.
+fn auth_begin(uid: &str) -> Vec<u8> {
+    let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").into_bytes()
 }
 
 const MSG_RETURN: u8 = 2;
 const MSG_ERROR: u8 = 3;
 /// The longest message D-Bus allows (128 MiB); anything longer is garbage.
 const MAX_MESSAGE: usize = 128 << 20;
+/// The longest authentication line we accept from the server.
+const MAX_LINE: usize = 4096;
 
-async fn read_line(stream: &mut Async<UnixStream>) -> Result<String, RawError> {
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    // One byte at a time: the server's next bytes after the line are D-Bus messages we
-    // must not swallow, and the auth exchange is a handful of short lines.
-    while !line.ends_with(b"\r\n") {
-        if stream.read(&mut byte).await? == 0 {
-            return Err(RawError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-        line.push(byte[0]);
-        if line.len() > 4096 {
-            return Err(RawError::Malformed("authentication line too long"));
-        }
+/// Bytes read from the server and not yet taken: first one authentication line, then
+/// whole messages. Taking never consumes part of a line or a message.
+#[derive(Debug, Default)]
+struct Inbox {
+    buf: Vec<u8>,
+}
+
+impl Inbox {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
     }
-    line.truncate(line.len() - 2);
-    String::from_utf8(line).map_err(|_| RawError::Malformed("authentication line not UTF-8"))
+
+    /// The next CRLF-terminated line, without its CRLF.
+    fn take_line(&mut self) -> Result<Option<String>, RawError> {
+        let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
+            return if self.buf.len() > MAX_LINE {
+                Err(RawError::Malformed("authentication line too long"))
+            } else {
+                Ok(None)
+            };
+        };
+        let line: Vec<u8> = self.buf.drain(..end + 2).take(end).collect();
+        String::from_utf8(line)
+            .map(Some)
+            .map_err(|_| RawError::Malformed("authentication line not UTF-8"))
+    }
+
+    /// The next whole message, by the lengths in its fixed header.
+    fn take_message(&mut self) -> Result<Option<Vec<u8>>, RawError> {
+        if self.buf.len() < 16 {
+            return Ok(None);
+        }
+        let u32_at = |i: usize| -> Result<u32, RawError> {
+            let bytes: [u8; 4] = self.buf[i..i + 4].try_into().expect("4 bytes");
+            match self.buf[0] {
+                b'l' => Ok(u32::from_le_bytes(bytes)),
+                b'B' => Ok(u32::from_be_bytes(bytes)),
+                _ => Err(RawError::Malformed("unknown endianness")),
+            }
+        };
+        let body = u32_at(4)? as usize;
+        let fields = u32_at(12)? as usize;
+        let total = pad8(16 + fields).saturating_add(body);
+        if total > MAX_MESSAGE {
+            return Err(RawError::Malformed("message too long"));
+        }
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        Ok(Some(self.buf.drain(..total).collect()))
+    }
 }
 
 fn pad8(n: usize) -> usize {
     n.div_ceil(8) * 8
-}
-
-async fn read_message(stream: &mut Async<UnixStream>) -> Result<Vec<u8>, RawError> {
-    let mut buf = vec![0u8; 16];
-    stream.read_exact(&mut buf).await?;
-    let u32_at = |b: &[u8], i: usize| -> Result<u32, RawError> {
-        let bytes: [u8; 4] = b[i..i + 4].try_into().expect("4 bytes");
-        match b[0] {
-            b'l' => Ok(u32::from_le_bytes(bytes)),
-            b'B' => Ok(u32::from_be_bytes(bytes)),
-            _ => Err(RawError::Malformed("unknown endianness")),
-        }
-    };
-    let body = u32_at(&buf, 4)? as usize;
-    let fields = u32_at(&buf, 12)? as usize;
-    let total = pad8(16 + fields) + body;
-    if total > MAX_MESSAGE {
-        return Err(RawError::Malformed("message too long"));
-    }
-    buf.resize(total, 0);
-    stream.read_exact(&mut buf[16..]).await?;
-    Ok(buf)
 }
 
 /// The parts of a message the doctor needs.
@@ -326,6 +419,151 @@ mod tests {
             let _ = parse(&SYSTEMD_252_REPLY[..n]);
         }
         assert!(parse(&SYSTEMD_252_REPLY[..40]).is_err());
+    }
+
+    fn get_call(serial: u32) -> zbus::message::Message {
+        zbus::message::Message::method_call("/org/freedesktop/systemd1", "Get")
+            .unwrap()
+            .destination("org.freedesktop.systemd1")
+            .unwrap()
+            .interface("org.freedesktop.DBus.Properties")
+            .unwrap()
+            .serial(serial.try_into().unwrap())
+            .build(&("org.freedesktop.systemd1.Manager", "Version"))
+            .unwrap()
+    }
+
+    #[test]
+    fn auth_and_begin_go_out_in_one_piece() {
+        assert_eq!(auth_begin("0"), b"\0AUTH EXTERNAL 30\r\nBEGIN\r\n");
+        assert_eq!(auth_begin("1000"), b"\0AUTH EXTERNAL 31303030\r\nBEGIN\r\n");
+    }
+
+    #[test]
+    fn inbox_takes_only_whole_lines_and_messages_whatever_the_chunking() {
+        let mut stream = b"OK 0123456789abcdef0123456789abcdef\r\n".to_vec();
+        stream.extend_from_slice(SYSTEMD_252_REPLY);
+        stream.extend_from_slice(SYSTEMD_252_REPLY);
+        for chunk in [1, 2, 7, 16, 64, stream.len()] {
+            let mut inbox = Inbox::default();
+            let (mut lines, mut messages) = (Vec::new(), Vec::new());
+            for piece in stream.chunks(chunk) {
+                inbox.push(piece);
+                if lines.is_empty() {
+                    lines.extend(inbox.take_line().unwrap());
+                }
+                if !lines.is_empty() {
+                    while let Some(m) = inbox.take_message().unwrap() {
+                        messages.push(m);
+                    }
+                }
+            }
+            assert_eq!(
+                lines,
+                ["OK 0123456789abcdef0123456789abcdef"],
+                "chunk {chunk}"
+            );
+            assert_eq!(
+                messages,
+                [SYSTEMD_252_REPLY, SYSTEMD_252_REPLY],
+                "chunk {chunk}"
+            );
+            assert!(inbox.buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn inbox_rejects_a_line_without_end_and_a_message_beyond_the_limit() {
+        let mut inbox = Inbox::default();
+        inbox.push(&[b'x'; MAX_LINE + 1]);
+        assert!(matches!(inbox.take_line(), Err(RawError::Malformed(_))));
+        let mut inbox = Inbox::default();
+        inbox.push(b"l\x02\x01\x01\xff\xff\xff\x7f\x01\0\0\0\x08\0\0\0");
+        assert!(matches!(inbox.take_message(), Err(RawError::Malformed(_))));
+    }
+
+    /// Reads from `conn` until `want` bytes have come, however they are split.
+    fn read_at_least(conn: &mut std::os::unix::net::UnixStream, want: usize) -> Vec<u8> {
+        use std::io::Read;
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while got.len() < want {
+            let n = conn.read(&mut chunk).unwrap();
+            assert!(n > 0, "client hung up after {} bytes", got.len());
+            got.extend_from_slice(&chunk[..n]);
+        }
+        got
+    }
+
+    /// A server that, like v219 PID 1 with its prepare callbacks stalled, does nothing
+    /// after reading `AUTH`, `BEGIN` and the call until more bytes arrive. The client must
+    /// not wait for `OK` before `BEGIN`, and must send again when nothing comes.
+    #[test]
+    fn a_server_that_moves_only_on_input_answers_after_the_call_is_sent_again() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("sdcookie-rawbus-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("private");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let call_len = get_call(1).data().len();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            // A client that never sends what this server waits for fails the test, not hangs it.
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let head = auth_begin(&nix::unistd::geteuid().as_raw().to_string());
+            let first = read_at_least(&mut conn, head.len() + call_len);
+            assert_eq!(&first[..head.len()], &head[..], "AUTH and BEGIN first");
+            // Stalled until the client speaks again: that is the repeated call (unless it
+            // already came with the first).
+            if first.len() == head.len() + call_len {
+                read_at_least(&mut conn, 1);
+            }
+            let reply = zbus::message::Message::method_return(&get_call(1).header())
+                .unwrap()
+                .build(&zbus::zvariant::Value::from("219"))
+                .unwrap();
+            conn.write_all(b"OK 0123456789abcdef0123456789abcdef\r\n")
+                .unwrap();
+            conn.write_all(&reply.data()[..]).unwrap();
+        });
+        let reply = async_io::block_on(async {
+            let mut peer = Peer::connect(&path).await.unwrap();
+            peer.get_property(
+                "org.freedesktop.systemd1",
+                "/org/freedesktop/systemd1",
+                "org.freedesktop.systemd1.Manager",
+                "Version",
+            )
+            .await
+        });
+        server.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let reply = reply.unwrap();
+        assert_eq!(reply.string.as_deref(), Some("219"));
+    }
+
+    #[test]
+    fn a_rejected_auth_is_an_auth_error() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("sdcookie-rawbus-rej-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("private");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            read_at_least(&mut conn, 1);
+            conn.write_all(b"REJECTED EXTERNAL\r\nERROR\r\n").unwrap();
+        });
+        let err = async_io::block_on(async {
+            let mut peer = Peer::connect(&path).await.unwrap();
+            peer.get_property("a.b", "/a", "a.b", "C").await
+        });
+        server.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(err, Err(RawError::Auth(line)) if line == "REJECTED EXTERNAL"));
     }
 
     #[test]
