@@ -1,4 +1,4 @@
-//! Question 5 of issue 8: a full scope lifecycle — StartTransientUnit with limits, its
+//! A full scope lifecycle — StartTransientUnit with limits, its
 //! JobRemoved, StopUnit, its JobRemoved, ResetFailedUnit — against a real systemd in a
 //! sandbox (`sdbus-sandbox`), three ways, in one run:
 //! * ours: `sdbus_cgroup::Client::start_scope` + `stop`, in-process, one connection;

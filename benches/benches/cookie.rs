@@ -1,4 +1,4 @@
-//! Questions 1-3 of issue 8: the time of `next()`, ours vs upstream's C algorithm, in one run.
+//! The time of `next()`, ours vs upstream's C algorithm, in one run.
 //! See `benches/README.md` for the scenarios, the floor and the results.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Question 4 of issue 8: bytes per pending cookie, ours (sorted runs in a B-tree) vs the C
+//! Bytes per pending cookie, ours (sorted runs in a B-tree) vs the C
 //! model (an open-addressing hash set of `uint64_t`, standing in for sd-bus's
 //! `reply_callbacks`), for scattered and run-shaped pending sets.
 //!

@@ -178,7 +178,7 @@ fn paired_with(
     }
 }
 
-/// The goal a row is held to (issue 8), as a bound on ours/reference.
+/// The goal a row is held to (benches/README.md), as a bound on ours/reference.
 #[derive(Clone, Copy, Debug)]
 pub enum Target {
     /// ours/reference ≤ this.

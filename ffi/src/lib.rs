@@ -6,7 +6,7 @@
 //! errno on failure; NULL arguments are `-EINVAL`; `_free(NULL)` is a no-op; no Rust panic
 //! crosses the boundary.
 //!
-//! Two ways in (DESIGN.md §4):
+//! Two ways in (docs/ARCHITECTURE.md §4):
 //! 1. [`sdbus_cookie_next`], a stateless drop-in for upstream sd-bus's `next_cookie()`
 //!    (systemd v242+, PR #11818, src/libsystemd/sd-bus/sd-bus.c): the caller keeps its
 //!    cookie and passes an `in_use` predicate, consulted only for candidates

@@ -1,5 +1,5 @@
 //! The client's own cookies cross the 32-bit edge the way systemd v242+ does: after
-//! `0xffffffff` comes `0x80000000`, and cookies still pending are skipped (DESIGN.md §3).
+//! `0xffffffff` comes `0x80000000`, and cookies still pending are skipped (docs/ARCHITECTURE.md §3).
 //! The connection is driven to the edge with a message sealed by the caller, which the
 //! connection adopts (`cookie = max(cookie, k)`), as sd-bus does.
 

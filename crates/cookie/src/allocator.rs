@@ -56,7 +56,7 @@ impl Allocator {
     /// The next cookie by the cycle rule, or [`Error::Busy`] (state unchanged) when every
     /// cookie the walk can reach is pending.
     #[inline]
-    #[allow(clippy::should_implement_trait)] // `next()` is the contract's name (DESIGN.md §3); not an iterator: it fails
+    #[allow(clippy::should_implement_trait)] // `next()` is the contract's name (docs/ARCHITECTURE.md §3); not an iterator: it fails
     pub fn next(&mut self) -> Result<Cookie, Error> {
         let n = u64::from(self.current) + 1;
         if n < self.fast_limit {

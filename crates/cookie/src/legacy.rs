@@ -20,7 +20,7 @@ impl LegacyAllocator {
     }
 
     /// `++counter`; [`Error::Overflow`] once it no longer fits 32 bits.
-    #[allow(clippy::should_implement_trait)] // `next()` is the contract's name (DESIGN.md §3); not an iterator: it fails
+    #[allow(clippy::should_implement_trait)] // `next()` is the contract's name (docs/ARCHITECTURE.md §3); not an iterator: it fails
     pub fn next(&mut self) -> Result<Cookie, Error> {
         self.counter = self.counter.saturating_add(1);
         Cookie::new(self.counter).ok_or(Error::Overflow {

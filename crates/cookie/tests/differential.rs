@@ -2,7 +2,7 @@
 //! `sdbus_cookie::next_cookie`) against our C model of upstream sd-bus v242+
 //! (`sdbus-cookie-upstream`, systemd commit 1f82f5bb, PR #11818).
 //!
-//! The rule under test (DESIGN.md §3): `inc(x) = x >= CEIL ? CYCLED : x + 1`
+//! The rule under test (docs/ARCHITECTURE.md §3): `inc(x) = x >= CEIL ? CYCLED : x + 1`
 //! with `CEIL = 0xffffffff` and `CYCLED = 0x80000000`; `next()` skips pending
 //! cookies and fails with `Busy` (C: `-EBUSY`) when the whole cycled half is
 //! pending; `observe_sealed(k)` is `c = max(c, k)`.

@@ -35,7 +35,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # How it boots (DESIGN.md §7)
+//! # How it boots (docs/ARCHITECTURE.md §7)
 //!
 //! 1. A cgroup `sandbox-<id>` is created in every hierarchy mounted under `/sys/fs/cgroup`,
 //!    below the cgroup the calling process is in (so the sandbox stays inside whatever
@@ -121,7 +121,7 @@ pub enum CgroupParent {
     /// already delegates them (`cgroup.subtree_control`); this crate never changes that.
     #[default]
     Current,
-    /// Directly below the root of each hierarchy (`/sandbox-<id>`), as in DESIGN.md §7.
+    /// Directly below the root of each hierarchy (`/sandbox-<id>`), as in docs/ARCHITECTURE.md §7.
     Root,
 }
 

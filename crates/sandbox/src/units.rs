@@ -1,4 +1,4 @@
-//! The minimal unit set the sandbox boots with (DESIGN.md §7): a `default.target` that
+//! The minimal unit set the sandbox boots with (docs/ARCHITECTURE.md §7): a `default.target` that
 //! pulls in the system bus, `dbus.socket`, `dbus.service` and `system.slice`, all without
 //! default dependencies so that nothing else (journald, udev, mounts, …) is needed; plus
 //! empty stand-ins for the standard targets (`sysinit.target`, `basic.target`,

@@ -6,7 +6,7 @@
 //! What must agree: every return code (0 / count / negative errno), every value written
 //! through an out-pointer, and the observable state (current, ceiling, counts) after
 //! every step. Independently of the Rust side, the C side must keep the contract of
-//! DESIGN.md §3: a cookie handed out is never 0, never above the ceiling, never pending,
+//! docs/ARCHITECTURE.md §3: a cookie handed out is never 0, never above the ceiling, never pending,
 //! and out-pointers are untouched on failure.
 //!
 //! Any input is valid; an exhausted input reads as zeros and ends the sequence.
