@@ -230,3 +230,71 @@ fn legacy_mode_fails_with_eopnotsupp_past_0xffffffff_and_keeps_failing() {
     assert_eq!(l.current(), CEIL + 2);
     assert_eq!(l.next().unwrap_err().errno(), 95);
 }
+
+#[test]
+fn config_new_width_n_has_ceiling_2_pow_n_minus_1_and_cycles_to_2_pow_n_minus_1() {
+    // (width, ceiling = 2^w - 1, cycled = 2^(w-1), cycled_len = ceiling - cycled + 1)
+    for (w, ceiling, cycled, cycled_len) in [
+        (2, 3, 2, 2),
+        (4, 15, 8, 8),
+        (5, 31, 16, 16),
+        (32, 0xffff_ffff, 0x8000_0000, 0x8000_0000),
+    ] {
+        let cfg = Config::new(w).unwrap();
+        assert_eq!(
+            (cfg.width(), cfg.ceiling(), cfg.cycled(), cfg.cycled_len()),
+            (w, ceiling, cycled, cycled_len),
+            "width {w}"
+        );
+    }
+    assert_eq!(Config::new(32), Ok(Config::DEFAULT));
+}
+
+#[test]
+fn ceiling_may_be_any_value_from_0x80000001_to_0xffffffff_inclusive() {
+    for (ceiling, cycled_len) in [
+        (0x8000_0001u64, 2u64),
+        (0xfffe_ffff, 0x7fff_0000),
+        (0xffff_ffff, 0x8000_0000),
+    ] {
+        let cfg = Config::DEFAULT.with_ceiling(ceiling).unwrap();
+        assert_eq!(u64::from(cfg.ceiling()), ceiling);
+        assert_eq!((cfg.width(), cfg.cycled()), (32, 0x8000_0000));
+        assert_eq!(cfg.cycled_len(), cycled_len, "ceiling {ceiling:#x}");
+    }
+    assert_eq!(
+        Config::DEFAULT.with_ceiling(CYCLED),
+        Err(Error::InvalidCeiling {
+            ceiling: CYCLED,
+            cycled: 0x8000_0000,
+            max: 0xffff_ffff
+        })
+    );
+}
+
+#[test]
+fn an_allocator_reports_the_config_it_was_created_with() {
+    let xdg = Config::DEFAULT.with_ceiling(0xfffe_ffff).unwrap();
+    assert_eq!(Allocator::with_config(xdg).config().ceiling(), 0xfffe_ffff);
+    assert_eq!(Allocator::new().config().ceiling(), 0xffff_ffff);
+    assert_eq!(Allocator::default().config(), Config::DEFAULT);
+}
+
+#[test]
+fn cookies_and_errors_print_cookies_in_hex_as_the_rule_states_them() {
+    let k = Cookie::new(CYCLED).unwrap();
+    assert_eq!(k.to_string(), "0x80000000");
+    assert_eq!((u32::from(k), u64::from(k)), (0x8000_0000, CYCLED));
+    assert_eq!(
+        Error::NotPending(k).to_string(),
+        "cookie 0x80000000 is not pending"
+    );
+    assert_eq!(
+        Error::AboveCeiling {
+            cookie: CEIL + 1,
+            ceiling: 0xfffe_ffff
+        }
+        .to_string(),
+        "cookie 0x100000000 is above the ceiling 0xfffeffff"
+    );
+}
