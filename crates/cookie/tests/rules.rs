@@ -298,3 +298,16 @@ fn cookies_and_errors_print_cookies_in_hex_as_the_rule_states_them() {
         "cookie 0x100000000 is above the ceiling 0xfffeffff"
     );
 }
+
+#[test]
+fn rule_wraps_counts_each_jump_from_0xffffffff_to_0x80000000() {
+    let mut a = Allocator::new();
+    assert_eq!(a.wraps(), 0);
+    for lap in 1..=3 {
+        a.observe_sealed(CEIL).unwrap();
+        assert_eq!(next(&mut a), CYCLED);
+        assert_eq!(a.wraps(), lap);
+    }
+    assert_eq!(next(&mut a), CYCLED + 1);
+    assert_eq!(a.wraps(), 3, "counting up in the cycled half is no wrap");
+}
