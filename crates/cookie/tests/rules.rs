@@ -311,3 +311,22 @@ fn rule_wraps_counts_each_jump_from_0xffffffff_to_0x80000000() {
     assert_eq!(next(&mut a), CYCLED + 1);
     assert_eq!(a.wraps(), 3, "counting up in the cycled half is no wrap");
 }
+
+#[test]
+fn invariants_hold_after_pending_edits_at_the_current_cookie_and_the_fast_path_limit() {
+    let mut a = Allocator::new();
+    assert_eq!(next(&mut a), 1);
+    // The current cookie itself marked pending (a call sealed with it awaits its reply).
+    a.insert_pending(1).unwrap();
+    assert_eq!(a.check_invariants(), Ok(()));
+    // The smallest pending cookie above current, then freed again.
+    a.insert_pending(5).unwrap();
+    assert_eq!(a.check_invariants(), Ok(()));
+    a.remove_pending(5).unwrap();
+    assert_eq!(a.check_invariants(), Ok(()));
+    a.remove_pending(1).unwrap();
+    assert_eq!(a.check_invariants(), Ok(()));
+    for want in 2..=6 {
+        assert_eq!(next(&mut a), want);
+    }
+}
