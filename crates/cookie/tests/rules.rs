@@ -330,3 +330,20 @@ fn invariants_hold_after_pending_edits_at_the_current_cookie_and_the_fast_path_l
         assert_eq!(next(&mut a), want);
     }
 }
+
+#[test]
+fn stateless_next_cookie_rejects_a_current_cookie_above_a_lower_ceiling() {
+    // 0xffff0000 fits 32 bits but lies above xdg-dbus-proxy's ceiling 0xfffeffff.
+    let xdg = Config::DEFAULT.with_ceiling(0xfffe_ffff).unwrap();
+    assert_eq!(
+        next_cookie(0xffff_0000, &xdg, |_| false),
+        Err(Error::AboveCeiling {
+            cookie: 0xffff_0000,
+            ceiling: 0xfffe_ffff
+        })
+    );
+    assert_eq!(
+        next_cookie(0xfffe_ffff, &xdg, |_| false).map(u64::from),
+        Ok(CYCLED)
+    );
+}
