@@ -9,6 +9,8 @@ mod atomic;
 mod cli;
 mod demo;
 mod doctor;
+#[cfg(test)]
+mod doctor_verdicts;
 mod held;
 mod parse;
 mod rawbus;

@@ -252,3 +252,89 @@ impl Allocator {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `check_invariants` is the oracle the model checks and proptests trust: each broken
+    //! state must be named, and every reachable one, up to the edges, must pass.
+
+    use super::*;
+
+    const XDG_CEILING: u32 = 0xfffe_ffff;
+
+    fn broken(
+        ceiling: u32,
+        current: u32,
+        fast_limit: u64,
+        pending: &[u32],
+        quarantined: &[u32],
+    ) -> Allocator {
+        let config = Config::DEFAULT.with_ceiling(ceiling.into()).unwrap();
+        let mut runs = Runs::default();
+        for &k in pending {
+            assert!(runs.insert(k));
+        }
+        Allocator {
+            config,
+            current,
+            fast_limit,
+            pending: runs,
+            quarantined: quarantined.iter().copied().collect(),
+            wraps: 0,
+        }
+    }
+
+    #[test]
+    fn a_fresh_allocator_satisfies_every_invariant() {
+        assert_eq!(Allocator::new().check_invariants(), Ok(()));
+        let xdg = Config::DEFAULT.with_ceiling(0xfffe_ffff).unwrap();
+        assert_eq!(Allocator::with_config(xdg).check_invariants(), Ok(()));
+    }
+
+    #[test]
+    fn invariants_hold_at_the_ceiling_with_pending_and_quarantined_cookies() {
+        let xdg = Config::DEFAULT.with_ceiling(0xfffe_ffff).unwrap();
+        let mut a = Allocator::with_config(xdg);
+        a.insert_pending(0xfffe_ffff).unwrap();
+        a.insert_pending(0x8000_0005).unwrap();
+        a.quarantine(0x8000_0005).unwrap();
+        a.observe_sealed(0xfffe_ffff).unwrap();
+        assert_eq!(a.current(), 0xfffe_ffff);
+        assert_eq!(a.check_invariants(), Ok(()));
+    }
+
+    #[test]
+    fn check_invariants_names_a_current_cookie_above_the_ceiling() {
+        let a = broken(XDG_CEILING, 0xffff_0000, 0xffff_0000, &[], &[]);
+        assert_eq!(a.check_invariants(), Err("current above the ceiling"));
+    }
+
+    #[test]
+    fn check_invariants_names_cookie_0_in_the_pending_set() {
+        let a = broken(XDG_CEILING, 0, 0xffff_0000, &[0], &[]);
+        assert_eq!(a.check_invariants(), Err("0 is pending"));
+    }
+
+    #[test]
+    fn check_invariants_names_a_pending_cookie_above_the_ceiling() {
+        let a = broken(XDG_CEILING, 0, 0xffff_0000, &[0xffff_0000], &[]);
+        assert_eq!(
+            a.check_invariants(),
+            Err("pending cookie above the ceiling")
+        );
+    }
+
+    #[test]
+    fn check_invariants_names_a_quarantined_cookie_that_is_not_pending() {
+        let a = broken(XDG_CEILING, 0, 0xffff_0000, &[], &[5]);
+        assert_eq!(a.check_invariants(), Err("quarantined cookie not pending"));
+    }
+
+    #[test]
+    fn check_invariants_names_a_stale_fast_path_limit() {
+        // Cookie 9 is pending above current 1, so the fast path must stop at 9, not at
+        // ceiling + 1 where it would hand 9 out.
+        let a = broken(XDG_CEILING, 1, 0xffff_0000, &[9], &[]);
+        assert_eq!(a.check_invariants(), Err("stale fast_limit"));
+    }
+}

@@ -39,6 +39,7 @@ impl From<Cookie> for u64 {
     }
 }
 
+/// Hexadecimal with a `0x` prefix (`0x80000000`), the way the cycle rule states its edges.
 impl fmt::Display for Cookie {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#x}", self.get())

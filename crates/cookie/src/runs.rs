@@ -115,3 +115,56 @@ impl Runs {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `check` is the oracle the model checks and proptests trust: each broken shape must
+    //! be named, and every well-formed set, down to one-cookie runs and one-cookie gaps,
+    //! must pass.
+
+    use super::*;
+
+    fn runs(pairs: &[(u32, u32)], len: usize) -> Runs {
+        Runs {
+            runs: pairs.iter().copied().collect(),
+            len,
+        }
+    }
+
+    #[test]
+    fn check_accepts_maximal_runs_with_one_cookie_runs_and_one_cookie_gaps() {
+        // {1, 2, 3} {5} {7, 8}: 6 cookies, gaps of exactly one (4 and 6).
+        assert_eq!(runs(&[(1, 3), (5, 5), (7, 8)], 6).check(), Ok(()));
+        assert_eq!(runs(&[], 0).check(), Ok(()));
+    }
+
+    #[test]
+    fn check_rejects_a_run_whose_start_is_above_its_end() {
+        assert_eq!(runs(&[(5, 3)], 0).check(), Err("run with start > end"));
+    }
+
+    #[test]
+    fn check_rejects_touching_and_overlapping_runs() {
+        // {1..=3} {4..=6} touch: one run, stored as two.
+        assert_eq!(
+            runs(&[(1, 3), (4, 6)], 6).check(),
+            Err("runs overlap or touch")
+        );
+        assert_eq!(
+            runs(&[(1, 5), (3, 8)], 8).check(),
+            Err("runs overlap or touch")
+        );
+    }
+
+    #[test]
+    fn check_rejects_a_cached_length_that_disagrees_with_the_runs() {
+        assert_eq!(
+            runs(&[(1, 3)], 2).check(),
+            Err("cached length disagrees with the runs")
+        );
+        assert_eq!(
+            runs(&[(1, 3)], 4).check(),
+            Err("cached length disagrees with the runs")
+        );
+    }
+}

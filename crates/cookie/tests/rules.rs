@@ -230,3 +230,120 @@ fn legacy_mode_fails_with_eopnotsupp_past_0xffffffff_and_keeps_failing() {
     assert_eq!(l.current(), CEIL + 2);
     assert_eq!(l.next().unwrap_err().errno(), 95);
 }
+
+#[test]
+fn config_new_width_n_has_ceiling_2_pow_n_minus_1_and_cycles_to_2_pow_n_minus_1() {
+    // (width, ceiling = 2^w - 1, cycled = 2^(w-1), cycled_len = ceiling - cycled + 1)
+    for (w, ceiling, cycled, cycled_len) in [
+        (2, 3, 2, 2),
+        (4, 15, 8, 8),
+        (5, 31, 16, 16),
+        (32, 0xffff_ffff, 0x8000_0000, 0x8000_0000),
+    ] {
+        let cfg = Config::new(w).unwrap();
+        assert_eq!(
+            (cfg.width(), cfg.ceiling(), cfg.cycled(), cfg.cycled_len()),
+            (w, ceiling, cycled, cycled_len),
+            "width {w}"
+        );
+    }
+    assert_eq!(Config::new(32), Ok(Config::DEFAULT));
+}
+
+#[test]
+fn ceiling_may_be_any_value_from_0x80000001_to_0xffffffff_inclusive() {
+    for (ceiling, cycled_len) in [
+        (0x8000_0001u64, 2u64),
+        (0xfffe_ffff, 0x7fff_0000),
+        (0xffff_ffff, 0x8000_0000),
+    ] {
+        let cfg = Config::DEFAULT.with_ceiling(ceiling).unwrap();
+        assert_eq!(u64::from(cfg.ceiling()), ceiling);
+        assert_eq!((cfg.width(), cfg.cycled()), (32, 0x8000_0000));
+        assert_eq!(cfg.cycled_len(), cycled_len, "ceiling {ceiling:#x}");
+    }
+    assert_eq!(
+        Config::DEFAULT.with_ceiling(CYCLED),
+        Err(Error::InvalidCeiling {
+            ceiling: CYCLED,
+            cycled: 0x8000_0000,
+            max: 0xffff_ffff
+        })
+    );
+}
+
+#[test]
+fn an_allocator_reports_the_config_it_was_created_with() {
+    let xdg = Config::DEFAULT.with_ceiling(0xfffe_ffff).unwrap();
+    assert_eq!(Allocator::with_config(xdg).config().ceiling(), 0xfffe_ffff);
+    assert_eq!(Allocator::new().config().ceiling(), 0xffff_ffff);
+    assert_eq!(Allocator::default().config(), Config::DEFAULT);
+}
+
+#[test]
+fn cookies_and_errors_print_cookies_in_hex_as_the_rule_states_them() {
+    let k = Cookie::new(CYCLED).unwrap();
+    assert_eq!(k.to_string(), "0x80000000");
+    assert_eq!((u32::from(k), u64::from(k)), (0x8000_0000, CYCLED));
+    assert_eq!(
+        Error::NotPending(k).to_string(),
+        "cookie 0x80000000 is not pending"
+    );
+    assert_eq!(
+        Error::AboveCeiling {
+            cookie: CEIL + 1,
+            ceiling: 0xfffe_ffff
+        }
+        .to_string(),
+        "cookie 0x100000000 is above the ceiling 0xfffeffff"
+    );
+}
+
+#[test]
+fn rule_wraps_counts_each_jump_from_0xffffffff_to_0x80000000() {
+    let mut a = Allocator::new();
+    assert_eq!(a.wraps(), 0);
+    for lap in 1..=3 {
+        a.observe_sealed(CEIL).unwrap();
+        assert_eq!(next(&mut a), CYCLED);
+        assert_eq!(a.wraps(), lap);
+    }
+    assert_eq!(next(&mut a), CYCLED + 1);
+    assert_eq!(a.wraps(), 3, "counting up in the cycled half is no wrap");
+}
+
+#[test]
+fn invariants_hold_after_pending_edits_at_the_current_cookie_and_the_fast_path_limit() {
+    let mut a = Allocator::new();
+    assert_eq!(next(&mut a), 1);
+    // The current cookie itself marked pending (a call sealed with it awaits its reply).
+    a.insert_pending(1).unwrap();
+    assert_eq!(a.check_invariants(), Ok(()));
+    // The smallest pending cookie above current, then freed again.
+    a.insert_pending(5).unwrap();
+    assert_eq!(a.check_invariants(), Ok(()));
+    a.remove_pending(5).unwrap();
+    assert_eq!(a.check_invariants(), Ok(()));
+    a.remove_pending(1).unwrap();
+    assert_eq!(a.check_invariants(), Ok(()));
+    for want in 2..=6 {
+        assert_eq!(next(&mut a), want);
+    }
+}
+
+#[test]
+fn stateless_next_cookie_rejects_a_current_cookie_above_a_lower_ceiling() {
+    // 0xffff0000 fits 32 bits but lies above xdg-dbus-proxy's ceiling 0xfffeffff.
+    let xdg = Config::DEFAULT.with_ceiling(0xfffe_ffff).unwrap();
+    assert_eq!(
+        next_cookie(0xffff_0000, &xdg, |_| false),
+        Err(Error::AboveCeiling {
+            cookie: 0xffff_0000,
+            ceiling: 0xfffe_ffff
+        })
+    );
+    assert_eq!(
+        next_cookie(0xfffe_ffff, &xdg, |_| false).map(u64::from),
+        Ok(CYCLED)
+    );
+}
