@@ -82,7 +82,11 @@ fn systemd_252_with_bus_stopped_fires_the_overflow_signature_alert() {
                 "systemctl",
                 &["stop", "dbus.socket", "dbus.service"],
             );
-            assert!(out.status.success(), "stop the bus: {}", show(&out));
+            assert!(
+                out.status.success(),
+                "stop the bus: {}",
+                sdbus_cookie_tests::show(&out)
+            );
         },
         verdict: "critical",
         firing: &["SystemdBusCookieOverflowSignature"],
@@ -132,7 +136,7 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
     let _silent_bus = std::os::unix::net::UnixListener::bind(&bus).unwrap();
     let _silent_private = std::os::unix::net::UnixListener::bind(&private).unwrap();
     let before = unix_now();
-    let out = run_checked(
+    let out = sdbus_cookie_tests::run_with_deadline(
         Command::new(sdbus_cookie_tests::sdcookie())
             .args(["doctor", "--timeout", "1s", "--format", "prometheus"])
             .arg("--address")
@@ -141,12 +145,18 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
             .arg(&private)
             .arg("--output")
             .arg(&file),
+        HANG,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        sdbus_cookie_tests::show(&out)
+    );
     assert!(
         out.stdout.is_empty(),
         "--output leaves stdout empty: {}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
     assert_eq!(entries(&dir), [TEXTFILE], "no temporary file is left");
     let text = fs::read_to_string(&file).unwrap();
@@ -163,7 +173,7 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
         "{text}"
     );
 
-    let out = run_checked(
+    let out = sdbus_cookie_tests::run_with_deadline(
         Command::new(sdbus_cookie_tests::sdcookie())
             .args(["doctor", "--timeout", "1s", "--format", "prometheus"])
             .arg("--address")
@@ -172,14 +182,25 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
             .arg(&private)
             .arg("--output")
             .arg(scratch.path.join("missing-dir").join(TEXTFILE)),
+        HANG,
     );
-    assert_eq!(out.status.code(), Some(125), "{}", show(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "{}",
+        sdbus_cookie_tests::show(&out)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{}", show(&out));
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{}",
+        sdbus_cookie_tests::show(&out)
+    );
     assert!(
         stderr.starts_with("sdcookie: error: cannot write "),
         "{}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
 }
 
@@ -229,7 +250,7 @@ fn run_pipeline(target: &Target) {
                 .lines()
                 .any(|l| l == "Triggers=sdcookie-textfile.service"),
         "the timer: {}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
 
     (target.prepare)(&sandbox);
@@ -243,12 +264,12 @@ fn run_pipeline(target: &Target) {
         out.status.code(),
         Some(npd_exit_code(target.verdict)),
         "NPD plugin: {}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
     assert!(
         line.lines().count() == 1 && line.starts_with(&format!("{}: ", target.verdict)),
         "NPD plugin output: {}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
 
     // The doctor writes the textfile as the shipped service runs it.
@@ -266,8 +287,8 @@ fn run_pipeline(target: &Target) {
     assert!(
         out.status.success(),
         "start the service: {}\n{}\nsystemd log:\n{}",
-        show(&out),
-        show(&status),
+        sdbus_cookie_tests::show(&out),
+        sdbus_cookie_tests::show(&status),
         sandbox.log()
     );
     // A warning, critical or unknown verdict is a report like ok (SuccessExitStatus=1 2).
@@ -275,7 +296,7 @@ fn run_pipeline(target: &Target) {
     assert!(
         status_text.lines().any(|l| l == "Result=success"),
         "the service: {}",
-        show(&status)
+        sdbus_cookie_tests::show(&status)
     );
     assert_eq!(
         entries(&textfile_dir),
@@ -409,8 +430,6 @@ fn run_pipeline(target: &Target) {
         .unwrap_or_else(|e| panic!("sandbox teardown: {e}"));
 }
 
-/// The `sdcookie` binary of this workspace's build, next to this test's `deps/` directory.
-
 /// A shipped unit file with each `(from, to)` replaced; every `from` must occur in it, so
 /// a unit that changes its paths fails here instead of testing something else.
 fn shipped_unit(name: &str, replace: &[(&str, &str)]) -> String {
@@ -505,7 +524,7 @@ fn promtool_check_metrics(text: &str) {
     assert!(
         out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
         "promtool check metrics: {}\n--- input\n{text}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
 }
 
@@ -545,53 +564,7 @@ fn sandbox_run(sandbox: &Sandbox, program: &str, args: &[impl AsRef<str>]) -> Ou
     // nsenter itself, which waits for the command and exits with its status (the
     // sandbox's own spawn() looks for the forked pid, which a quick command may not
     // leave time for).
-    run_checked(cmd.as_std_mut())
-}
-
-/// Runs `cmd` to completion and collects its output; a hang fails the test, after the
-/// process is killed by its pid.
-fn run_checked(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            pipe.read_to_end(&mut buf).unwrap();
-            buf
-        })
-    };
-    let stdout = reader(Box::new(child.stdout.take().unwrap()));
-    let stderr = reader(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + HANG;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} hung");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    sdbus_cookie_tests::run_with_deadline(cmd.as_std_mut(), HANG)
 }
 
 fn entries(dir: &Path) -> Vec<String> {

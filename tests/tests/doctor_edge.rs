@@ -21,9 +21,8 @@
 //! panic. Waits have a deadline that only turns a hang into a failure; nothing here
 //! measures time.
 
-use std::io::Read;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
@@ -61,7 +60,7 @@ fn doctor_on_systemd_219_deaf_on_the_bus_says_critical_in_every_run() {
                 && message.contains(DEAF)
                 && message.contains(WAY_OUT);
             if !right {
-                wrong.push(format!("run {run}: {}", show(&out)));
+                wrong.push(format!("run {run}: {}", sdbus_cookie_tests::show(&out)));
             }
         }
         assert!(
@@ -91,7 +90,7 @@ fn doctor_on_systemd_241_past_the_edge_says_pid1_left_the_bus() {
             && !message.contains(DEAF)
             && message.contains(WAY_OUT),
         "{}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
     sandbox.shutdown().expect("tear the sandbox down");
 }
@@ -116,13 +115,13 @@ fn at_the_edge(release: &str) -> Sandbox {
         report["bus_responsive"],
         true,
         "before the edge: {}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
     assert_eq!(
         report["systemd_version"].to_string(),
         release,
         "{}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
 
     move_cookie_to_the_edge(&sandbox);
@@ -136,7 +135,7 @@ fn at_the_edge(release: &str) -> Sandbox {
         }
         highest = report["cookie"]
             .as_u64()
-            .unwrap_or_else(|| panic!("{}", show(&out)));
+            .unwrap_or_else(|| panic!("{}", sdbus_cookie_tests::show(&out)));
     }
     assert!(
         highest >= u64::from(EDGE),
@@ -147,7 +146,7 @@ fn at_the_edge(release: &str) -> Sandbox {
         report["bus_responsive"],
         false,
         "PID 1 still answers on the bus after cookie {highest:#x}: {}",
-        show(&out)
+        sdbus_cookie_tests::show(&out)
     );
     sandbox
 }
@@ -168,67 +167,12 @@ fn move_cookie_to_the_edge(sandbox: &Sandbox) {
     );
 }
 
-/// A child that is killed by its pid and reaped when dropped (a no-op once it exited).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// One `sdcookie doctor --format json` in the sandbox's namespaces; its output and report.
 fn doctor(sandbox: &Sandbox, args: &[&str]) -> (Output, serde_json::Value) {
     let mut cmd = sandbox.command(sdbus_cookie_tests::sdcookie());
     cmd.args(["doctor", "--format", "json"]).args(args);
-    let out = run_checked(cmd.as_std_mut(), HANG);
+    let out = sdbus_cookie_tests::run_with_deadline(cmd.as_std_mut(), HANG);
     let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor's JSON: {e}: {}", show(&out)));
+        .unwrap_or_else(|e| panic!("doctor's JSON: {e}: {}", sdbus_cookie_tests::show(&out)));
     (out, report)
-}
-
-/// Runs `cmd` to completion and collects its output; running longer than `hang` fails the
-/// test, after the process is killed by its pid.
-fn run_checked(cmd: &mut Command, hang: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            pipe.read_to_end(&mut buf).unwrap();
-            buf
-        })
-    };
-    let stdout = reader(Box::new(child.stdout.take().unwrap()));
-    let stderr = reader(Box::new(child.stderr.take().unwrap()));
-    let mut child = Killed(child);
-    let deadline = Instant::now() + hang;
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "{cmd:?} hung");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
