@@ -9,32 +9,12 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use sdbus_cgroup::{CgroupMode, IoDeviceLimit, Resources, Scope};
 
 #[test]
 fn v2_properties_are_accepted_by_systemd_on_a_unified_sandbox() {
-    let exe = std::env::current_exe().unwrap();
-    let script = r#"set -e
-        if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
-            umount -l /sys/fs/cgroup
-            mount -t cgroup2 cgroup2 /sys/fs/cgroup
-        fi
-        exec "$0" --exact unified_properties_helper --ignored --nocapture --test-threads=1"#;
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", script])
-        .arg(&exe)
-        .env("SDBUS_CGROUP_UNIFIED_HELPER", "1")
-        .output()
-        .expect("unshare(1) from util-linux");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("UNIFIED PROPERTIES OK"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_in_unified_namespace("unified_properties_helper", "UNIFIED PROPERTIES OK");
 }
 
 fn u64_prop(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> u64 {

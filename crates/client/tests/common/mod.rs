@@ -226,3 +226,32 @@ impl Baseline {
         );
     }
 }
+
+/// Runs the ignored test `helper` of this test binary again, in a private mount namespace
+/// whose /sys/fs/cgroup is a cgroup2 mount (the unified layout, on a host that may be hybrid),
+/// and asserts that it passed and printed `ok_marker`. The helper checks for
+/// `SDBUS_CGROUP_UNIFIED_HELPER` so that it runs only this way.
+#[allow(dead_code)] // not every test binary that includes this module has such a helper
+pub fn run_in_unified_namespace(helper: &str, ok_marker: &str) {
+    let exe = std::env::current_exe().unwrap();
+    let script = format!(
+        r#"set -e
+        if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
+            umount -l /sys/fs/cgroup
+            mount -t cgroup2 cgroup2 /sys/fs/cgroup
+        fi
+        exec "$0" --exact {helper} --ignored --nocapture --test-threads=1"#
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(&exe)
+        .env("SDBUS_CGROUP_UNIFIED_HELPER", "1")
+        .output()
+        .expect("unshare(1) from util-linux");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(ok_marker),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
