@@ -214,3 +214,17 @@ pub fn show(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// The sandbox a run named in `text` (its `sandbox-<id>`) left no cgroup behind.
+pub fn assert_named_sandbox_gone(text: &str) {
+    let sandbox = text
+        .split_whitespace()
+        .find(|w| w.starts_with("sandbox-"))
+        .map(|w| w.trim_end_matches(','))
+        .expect("the run names its sandbox");
+    assert_eq!(
+        cgroups_named(sandbox),
+        Vec::<PathBuf>::new(),
+        "{sandbox} left behind"
+    );
+}

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sdbus_cookie_tests::{cgroups_named, host_mounts, pid1s, run, sdcookie};
+use sdbus_cookie_tests::{assert_named_sandbox_gone, host_mounts, pid1s, run, sdcookie};
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
@@ -74,17 +74,7 @@ fn reproduce_on_a_binary_without_debug_info_fails_at_the_gdb_step_and_leaves_not
         "{last}"
     );
     assert_eq!(host_mounts(), mounts, "the host's mount table changed");
-    let sandbox = out
-        .stderr
-        .split_whitespace()
-        .find(|w| w.starts_with("sandbox-"))
-        .map(|w| w.trim_end_matches(','))
-        .expect("the run names its sandbox");
-    assert_eq!(
-        cgroups_named(sandbox),
-        Vec::<PathBuf>::new(),
-        "{sandbox} left behind"
-    );
+    assert_named_sandbox_gone(&out.stderr);
 }
 
 #[test]
@@ -141,14 +131,5 @@ fn reproduce_names_the_step_in_which_pid1_died_and_leaves_nothing() {
         "{last}"
     );
     assert_eq!(host_mounts(), mounts, "the host's mount table changed");
-    let sandbox = text
-        .split_whitespace()
-        .find(|w| w.starts_with("sandbox-"))
-        .map(|w| w.trim_end_matches(','))
-        .expect("the run names its sandbox");
-    assert_eq!(
-        cgroups_named(sandbox),
-        Vec::<PathBuf>::new(),
-        "{sandbox} left behind"
-    );
+    assert_named_sandbox_gone(&text);
 }

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use sdbus_cgroup::{CgroupMode, Scope};
+use sdbus_cgroup::Scope;
 
 #[test]
 fn freeze_and_thaw_change_the_freezer_state_on_a_unified_sandbox() {
@@ -20,14 +20,7 @@ fn freeze_and_thaw_change_the_freezer_state_on_a_unified_sandbox() {
 #[test]
 #[ignore = "helper: run by freeze_and_thaw_change_the_freezer_state_on_a_unified_sandbox"]
 fn unified_freeze_helper() {
-    assert!(
-        std::env::var_os("SDBUS_CGROUP_UNIFIED_HELPER").is_some(),
-        "run by the outer test only"
-    );
-    let sb = boot();
-    assert!(sb.cgroup_layout().is_unified(), "{:?}", sb.cgroup_layout());
-    let c = client(&sb, options(&sb));
-    assert_eq!(c.cgroup_mode(), CgroupMode::Unified);
+    let (sb, c) = unified_sandbox_and_client();
     let mut child = sleeper(&sb);
     let unit = "frozen.scope";
     c.start_scope(&Scope::new(unit, vec![child.pid()])).unwrap();

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use sdbus_cgroup::{CgroupMode, IoDeviceLimit, Resources, Scope};
+use sdbus_cgroup::{IoDeviceLimit, Resources, Scope};
 
 #[test]
 fn v2_properties_are_accepted_by_systemd_on_a_unified_sandbox() {
@@ -34,14 +34,7 @@ fn pairs(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> Vec<(String, u64)>
 #[test]
 #[ignore = "helper: run by v2_properties_are_accepted_by_systemd_on_a_unified_sandbox"]
 fn unified_properties_helper() {
-    assert!(
-        std::env::var_os("SDBUS_CGROUP_UNIFIED_HELPER").is_some(),
-        "run by the outer test only"
-    );
-    let sb = boot();
-    assert!(sb.cgroup_layout().is_unified(), "{:?}", sb.cgroup_layout());
-    let c = client(&sb, options(&sb));
-    assert_eq!(c.cgroup_mode(), CgroupMode::Unified);
+    let (sb, c) = unified_sandbox_and_client();
     assert_eq!(c.version().unwrap(), 252, "the sandbox's systemd");
     let dev = "/dev/null"; // any node: systemd stores the path as given
     let mut child = sleeper(&sb);

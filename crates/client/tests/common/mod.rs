@@ -255,3 +255,18 @@ pub fn run_in_unified_namespace(helper: &str, ok_marker: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The start of a helper run by [`run_in_unified_namespace`]: checks it was started that
+/// way, boots a sandbox on the unified layout and connects a client that sees it as such.
+#[allow(dead_code)] // not every test binary that includes this module has such a helper
+pub fn unified_sandbox_and_client() -> (Sandbox, Client) {
+    assert!(
+        std::env::var_os("SDBUS_CGROUP_UNIFIED_HELPER").is_some(),
+        "run by the outer test only"
+    );
+    let sb = boot();
+    assert!(sb.cgroup_layout().is_unified(), "{:?}", sb.cgroup_layout());
+    let c = client(&sb, options(&sb));
+    assert_eq!(c.cgroup_mode(), sdbus_cgroup::CgroupMode::Unified);
+    (sb, c)
+}
