@@ -135,18 +135,22 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
     let private = scratch.path.join("private");
     let _silent_bus = std::os::unix::net::UnixListener::bind(&bus).unwrap();
     let _silent_private = std::os::unix::net::UnixListener::bind(&private).unwrap();
+    // The doctor against those silent peers, writing its report to `output`.
+    let doctor_into = |output: &Path| {
+        sdbus_cookie_tests::run_with_deadline(
+            Command::new(sdbus_cookie_tests::sdcookie())
+                .args(["doctor", "--timeout", "1s", "--format", "prometheus"])
+                .arg("--address")
+                .arg(format!("unix:path={}", bus.display()))
+                .arg("--private")
+                .arg(&private)
+                .arg("--output")
+                .arg(output),
+            HANG,
+        )
+    };
     let before = unix_now();
-    let out = sdbus_cookie_tests::run_with_deadline(
-        Command::new(sdbus_cookie_tests::sdcookie())
-            .args(["doctor", "--timeout", "1s", "--format", "prometheus"])
-            .arg("--address")
-            .arg(format!("unix:path={}", bus.display()))
-            .arg("--private")
-            .arg(&private)
-            .arg("--output")
-            .arg(&file),
-        HANG,
-    );
+    let out = doctor_into(&file);
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -173,17 +177,7 @@ fn doctor_that_times_out_still_writes_a_whole_valid_textfile() {
         "{text}"
     );
 
-    let out = sdbus_cookie_tests::run_with_deadline(
-        Command::new(sdbus_cookie_tests::sdcookie())
-            .args(["doctor", "--timeout", "1s", "--format", "prometheus"])
-            .arg("--address")
-            .arg(format!("unix:path={}", bus.display()))
-            .arg("--private")
-            .arg(&private)
-            .arg("--output")
-            .arg(scratch.path.join("missing-dir").join(TEXTFILE)),
-        HANG,
-    );
+    let out = doctor_into(&scratch.path.join("missing-dir").join(TEXTFILE));
     assert_eq!(
         out.status.code(),
         Some(125),
