@@ -34,10 +34,10 @@ use zbus::Connection;
 
 use crate::rawbus::{Peer, RawError};
 
-/// The last cookie a 32-bit D-Bus serial can carry.
-pub const CEILING: u32 = 0xffff_ffff;
-/// Where v242+ continues after the ceiling; also the "cycled" mark (bit 31).
-pub const CYCLED: u32 = 0x8000_0000;
+/// The last cookie a 32-bit D-Bus serial can carry (0xffffffff).
+pub const CEILING: u32 = sdbus_cookie::Config::DEFAULT.ceiling();
+/// Where v242+ continues after the ceiling; also the "cycled" mark (bit 31, 0x80000000).
+pub const CYCLED: u32 = sdbus_cookie::Config::DEFAULT.cycled();
 /// The first systemd release with the fix (PR #11818, "sd-bus: deal with cookie overruns").
 pub const FIXED_IN: u32 = 242;
 
@@ -113,15 +113,96 @@ pub struct Answer {
     pub at: Instant,
 }
 
+/// Why a probe got no answer. The kind decides what the verdict advises; the message is
+/// what the operator reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError {
+    /// What kind of failure.
+    pub kind: ProbeErrorKind,
+    /// The failed step and what went wrong, e.g. `connect to the private socket: no answer
+    /// within 3s`.
+    pub message: String,
+}
+
+/// The failures the doctor's advice depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeErrorKind {
+    /// No answer before the step's deadline.
+    Timeout,
+    /// The peer reset the connection or closed it under our write (`ECONNRESET`, `EPIPE`):
+    /// systemd 252 does so to private-socket peers from another PID namespace.
+    Reset,
+    /// The peer refused our credentials (`AUTH EXTERNAL` rejected): systemd 219 does so to
+    /// private-socket peers from another PID namespace.
+    CredentialsRejected,
+    /// Anything else: no such socket, a D-Bus error, a malformed reply.
+    Other,
+}
+
+impl ProbeError {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: ProbeErrorKind, message: impl Into<String>) -> ProbeError {
+        ProbeError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn io_kind(e: &std::io::Error) -> ProbeErrorKind {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+            ProbeErrorKind::Reset
+        }
+        _ => ProbeErrorKind::Other,
+    }
+}
+
+impl From<StepError> for ProbeError {
+    fn from(e: StepError) -> ProbeError {
+        let kind = match &e {
+            StepError::Timeout { .. } => ProbeErrorKind::Timeout,
+            StepError::Raw {
+                source: RawError::Io(io),
+                ..
+            } => io_kind(io),
+            StepError::Raw {
+                source: RawError::Auth(_),
+                ..
+            } => ProbeErrorKind::CredentialsRejected,
+            StepError::Dbus {
+                source: zbus::Error::InputOutput(io),
+                ..
+            } => io_kind(io),
+            _ => ProbeErrorKind::Other,
+        };
+        ProbeError::new(kind, e.to_string())
+    }
+}
+
+/// Tests write the failures whose kind does not matter as text.
+#[cfg(test)]
+impl From<&str> for ProbeError {
+    fn from(message: &str) -> ProbeError {
+        ProbeError::new(ProbeErrorKind::Other, message)
+    }
+}
+
 /// Everything the probe saw; [`assess`] turns it into a [`Report`].
 #[derive(Debug, Clone)]
 pub struct Observation {
     /// The first answer on the bus, or why there was none.
-    pub bus: Result<Answer, String>,
+    pub bus: Result<Answer, ProbeError>,
     /// The second answer on the bus (with `--interval`), or why there was none.
-    pub bus_again: Option<Result<Answer, String>>,
+    pub bus_again: Option<Result<Answer, ProbeError>>,
     /// The answer on the private socket, or why there was none.
-    pub private: Result<Answer, String>,
+    pub private: Result<Answer, ProbeError>,
     /// When systemd did not answer on the bus: whether dbus-daemon said
     /// `org.freedesktop.systemd1` has an owner. `None` if not asked or not answered.
     pub name_owned: Option<bool>,
@@ -277,19 +358,19 @@ async fn name_owned(conn: &Connection, timeout: Duration) -> Result<bool, StepEr
 
 /// The bus's answers, and when systemd gave none, whether it still holds its name there.
 type BusProbe = (
-    Result<Answer, String>,
-    Option<Result<Answer, String>>,
+    Result<Answer, ProbeError>,
+    Option<Result<Answer, ProbeError>>,
     Option<bool>,
 );
 
 async fn probe_bus(opts: &Options) -> BusProbe {
     let conn = match connect_bus(opts.address.as_deref(), opts.timeout).await {
         Ok(c) => c,
-        Err(e) => return (Err(e.to_string()), None, None),
+        Err(e) => return (Err(e.into()), None, None),
     };
     let first = ask(&conn, "ask systemd on the bus", opts.timeout)
         .await
-        .map_err(|e| e.to_string());
+        .map_err(ProbeError::from);
     if first.is_err() {
         // An unanswered daemon leaves it unknown; the verdict does not rest on it.
         let owned = name_owned(&conn, opts.timeout).await.ok();
@@ -301,7 +382,7 @@ async fn probe_bus(opts: &Options) -> BusProbe {
             Some(
                 ask(&conn, "ask systemd on the bus again", opts.timeout)
                     .await
-                    .map_err(|e| e.to_string()),
+                    .map_err(ProbeError::from),
             )
         }
         _ => None,
@@ -311,7 +392,7 @@ async fn probe_bus(opts: &Options) -> BusProbe {
 
 /// The private socket speaks D-Bus peer to peer (EXTERNAL auth, no Hello, no daemon); see
 /// [`crate::rawbus`] for why this is not zbus.
-async fn probe_private(opts: &Options) -> Result<Answer, String> {
+async fn probe_private(opts: &Options) -> Result<Answer, ProbeError> {
     let raw = |step, e| StepError::Raw { step, source: e };
     let mut peer = within(
         "connect to the private socket",
@@ -319,8 +400,7 @@ async fn probe_private(opts: &Options) -> Result<Answer, String> {
         Peer::connect(&opts.private),
         raw,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let step = "ask systemd on the private socket";
     let reply = within(
         step,
@@ -328,11 +408,13 @@ async fn probe_private(opts: &Options) -> Result<Answer, String> {
         peer.get_property(SYSTEMD, SYSTEMD_PATH, MANAGER, "Version"),
         raw,
     )
-    .await
-    .map_err(|e| e.to_string())?;
-    let version = reply
-        .string
-        .ok_or_else(|| format!("{step}: Version is not a string"))?;
+    .await?;
+    let version = reply.string.ok_or_else(|| {
+        ProbeError::new(
+            ProbeErrorKind::Other,
+            format!("{step}: Version is not a string"),
+        )
+    })?;
     Ok(Answer {
         serial: reply.serial,
         version,
@@ -422,10 +504,11 @@ pub fn assess(obs: &Observation) -> Report {
     let bus_responsive = latest.is_some();
     let private_responsive = obs.private.is_ok();
     let bus_error = match (&obs.bus, &obs.bus_again) {
-        (Err(e), _) | (_, Some(Err(e))) => Some(e.clone()),
+        (Err(e), _) | (_, Some(Err(e))) => Some(e.message.clone()),
         _ => None,
     };
-    let private_error = obs.private.as_ref().err().cloned();
+    let private_failure = obs.private.as_ref().err().map(|e| e.kind);
+    let private_error = obs.private.as_ref().err().map(|e| e.message.clone());
     let name = match (version, &version_string) {
         (Some(v), _) => format!("systemd {v}"),
         (None, Some(s)) => format!("systemd '{s}'"),
@@ -471,12 +554,8 @@ pub fn assess(obs: &Observation) -> Report {
         let eta = eta_seconds
             .map(|s| format!(", ceiling in {}", human_secs(s)))
             .unwrap_or_default();
-        let refused = private_error
-            .as_deref()
-            .is_some_and(|e| e.contains("reset by peer") || e.contains("Broken pipe"));
-        let rejected = private_error
-            .as_deref()
-            .is_some_and(|e| e.contains("authentication rejected"));
+        let refused = private_failure == Some(ProbeErrorKind::Reset);
+        let rejected = private_failure == Some(ProbeErrorKind::CredentialsRejected);
         let private_note = if private_responsive {
             ""
         } else if refused {
@@ -720,7 +799,7 @@ mod tests {
         }
     }
 
-    fn obs(bus: Result<Answer, String>, private: Result<Answer, String>) -> Observation {
+    fn obs(bus: Result<Answer, ProbeError>, private: Result<Answer, ProbeError>) -> Observation {
         Observation {
             bus,
             bus_again: None,
@@ -873,7 +952,10 @@ mod tests {
         let now = Instant::now();
         let r = assess(&obs(
             Ok(answer(9, "219", now)),
-            Err("ask systemd on the private socket: authentication rejected: REJECTED".into()),
+            Err(ProbeError::new(
+                ProbeErrorKind::CredentialsRejected,
+                "ask systemd on the private socket: authentication rejected: REJECTED",
+            )),
         ));
         assert_eq!(r.verdict, Verdict::Ok);
         assert!(
@@ -882,6 +964,63 @@ mod tests {
             "{}",
             r.message
         );
+    }
+
+    #[test]
+    fn a_private_socket_that_hangs_up_says_where_to_run() {
+        let now = Instant::now();
+        let r = assess(&obs(
+            Ok(answer(9, "252", now)),
+            Err(ProbeError::new(
+                ProbeErrorKind::Reset,
+                "ask systemd on the private socket: Connection reset by peer (os error 104)",
+            )),
+        ));
+        assert_eq!(r.verdict, Verdict::Ok);
+        assert!(
+            r.message
+                .contains("hung up on us: run sdcookie in systemd's PID namespace"),
+            "{}",
+            r.message
+        );
+    }
+
+    /// The advice follows the kind of failure, not its wording.
+    #[test]
+    fn probe_failures_are_classified_by_kind_not_by_text() {
+        use std::io::{Error as IoError, ErrorKind};
+        let step = "ask systemd on the private socket";
+        let raw = |source| ProbeError::from(StepError::Raw { step, source });
+        for (io, want) in [
+            (ErrorKind::ConnectionReset, ProbeErrorKind::Reset),
+            (ErrorKind::BrokenPipe, ProbeErrorKind::Reset),
+            (ErrorKind::UnexpectedEof, ProbeErrorKind::Other),
+            (ErrorKind::NotFound, ProbeErrorKind::Other),
+        ] {
+            // The same words in another kind's message do not change the kind.
+            let e = raw(RawError::Io(IoError::new(io, "reset by peer")));
+            assert_eq!(e.kind, want, "{io:?}");
+        }
+        assert_eq!(
+            raw(RawError::Auth("REJECTED EXTERNAL".into())).kind,
+            ProbeErrorKind::CredentialsRejected
+        );
+        let timeout = ProbeError::from(StepError::Timeout {
+            step,
+            after: Duration::from_secs(3),
+        });
+        assert_eq!(timeout.kind, ProbeErrorKind::Timeout);
+        assert_eq!(
+            timeout.message,
+            "ask systemd on the private socket: no answer within 3s"
+        );
+        let bus_reset = ProbeError::from(StepError::Dbus {
+            step: "ask systemd on the bus",
+            source: zbus::Error::InputOutput(std::sync::Arc::new(IoError::from(
+                ErrorKind::ConnectionReset,
+            ))),
+        });
+        assert_eq!(bus_reset.kind, ProbeErrorKind::Reset);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use async_io::block_on;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
 use crate::conn::{
-    Conn, Counters, Dest, PeerSerials, BUS_NAME, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH,
+    Conn, Counters, Dest, PeerSerials, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH,
 };
 use crate::error::{Error, InputError, Result, Step};
 use crate::names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
@@ -268,8 +268,8 @@ impl PeerWatch {
         PeerWatch {
             messages: p.messages,
             last_serial: p.last,
-            headroom: u32::MAX - p.last,
-            cycled: p.last >= 0x8000_0000 || p.wraps > 0,
+            headroom: sdbus_cookie::Config::DEFAULT.ceiling() - p.last,
+            cycled: p.last >= sdbus_cookie::Config::DEFAULT.cycled() || p.wraps > 0,
             wraps: p.wraps,
         }
     }
@@ -483,83 +483,83 @@ impl AsyncClient {
         let conn = &session.conn;
         if !direct {
             let hello = conn
-                .call(
-                    Dest::Bus,
-                    "/org/freedesktop/DBus",
-                    BUS_NAME,
-                    "Hello",
-                    &(),
-                    "",
-                    Step::Hello,
-                    left(),
-                    None,
-                )
+                .call(Request {
+                    dest: Dest::Bus,
+                    path: "/org/freedesktop/DBus",
+                    iface: BUS_NAME,
+                    member: "Hello",
+                    body: &(),
+                    unit: "",
+                    step: Step::Hello,
+                    timeout: left(),
+                    sealed: None,
+                })
                 .await
                 .map_err(fail)?;
-            let unique: String = body(&hello, "", Step::Hello).map_err(fail)?;
+            let unique: String = body(&hello.message, "", Step::Hello).map_err(fail)?;
             conn.set_names(Some(unique), None);
             // The match goes in before any job can be created on this connection.
-            conn.call(
-                Dest::Bus,
-                "/org/freedesktop/DBus",
-                BUS_NAME,
-                "AddMatch",
-                &(JOB_REMOVED_MATCH,),
-                "",
-                Step::AddMatch,
-                left(),
-                None,
-            )
+            conn.call(Request {
+                dest: Dest::Bus,
+                path: "/org/freedesktop/DBus",
+                iface: BUS_NAME,
+                member: "AddMatch",
+                body: &(JOB_REMOVED_MATCH,),
+                unit: "",
+                step: Step::AddMatch,
+                timeout: left(),
+                sealed: None,
+            })
             .await
             .map_err(fail)?;
             // Follow systemd's name from before we ask who owns it, so an owner change
             // (daemon-reexec, a reconnect after its bus connection failed) between the two
             // is not missed.
-            conn.call(
-                Dest::Bus,
-                "/org/freedesktop/DBus",
-                BUS_NAME,
-                "AddMatch",
-                &(OWNER_CHANGED_MATCH,),
-                "",
-                Step::AddMatch,
-                left(),
-                None,
-            )
+            conn.call(Request {
+                dest: Dest::Bus,
+                path: "/org/freedesktop/DBus",
+                iface: BUS_NAME,
+                member: "AddMatch",
+                body: &(OWNER_CHANGED_MATCH,),
+                unit: "",
+                step: Step::AddMatch,
+                timeout: left(),
+                sealed: None,
+            })
             .await
             .map_err(fail)?;
             let owner = conn
-                .call(
-                    Dest::Bus,
-                    "/org/freedesktop/DBus",
-                    BUS_NAME,
-                    "GetNameOwner",
-                    &(SYSTEMD_NAME,),
-                    "",
-                    Step::GetNameOwner,
-                    left(),
-                    None,
-                )
+                .call(Request {
+                    dest: Dest::Bus,
+                    path: "/org/freedesktop/DBus",
+                    iface: BUS_NAME,
+                    member: "GetNameOwner",
+                    body: &(SYSTEMD_NAME,),
+                    unit: "",
+                    step: Step::GetNameOwner,
+                    timeout: left(),
+                    sealed: None,
+                })
                 .await
                 .map_err(fail)?;
-            let owner: String = body(&owner, "", Step::GetNameOwner).map_err(fail)?;
+            let owner: String = body(&owner.message, "", Step::GetNameOwner).map_err(fail)?;
             conn.set_names(None, Some(owner));
         }
         let v = conn
-            .call(
-                Dest::Systemd,
-                SYSTEMD_PATH,
-                "org.freedesktop.DBus.Properties",
-                "Get",
-                &(MANAGER_IFACE, "Version"),
-                "",
-                Step::Version,
-                left(),
-                None,
-            )
+            .call(Request {
+                dest: Dest::Systemd,
+                path: SYSTEMD_PATH,
+                iface: "org.freedesktop.DBus.Properties",
+                member: "Get",
+                body: &(MANAGER_IFACE, "Version"),
+                unit: "",
+                step: Step::Version,
+                timeout: left(),
+                sealed: None,
+            })
             .await
             .map_err(fail)?;
-        let v: OwnedValue = body(&v, "", Step::Version).map_err(fail)?;
+        let v: OwnedValue = body(&v.message, "", Step::Version).map_err(fail)?;
         let vs: String = String::try_from(v).map_err(|e| {
             fail(Error::Protocol {
                 unit: String::new(),
@@ -590,18 +590,19 @@ impl AsyncClient {
         B: serde::Serialize + zbus::zvariant::DynamicType + Sync,
     {
         s.conn
-            .call(
-                Dest::Systemd,
-                SYSTEMD_PATH,
-                MANAGER_IFACE,
+            .call(Request {
+                dest: Dest::Systemd,
+                path: SYSTEMD_PATH,
+                iface: MANAGER_IFACE,
                 member,
                 body,
                 unit,
                 step,
-                self.opts.call_timeout,
-                None,
-            )
+                timeout: self.opts.call_timeout,
+                sealed: None,
+            })
             .await
+            .map(|r| r.message)
     }
 
     /// systemd's version (read once per connection).
@@ -951,19 +952,19 @@ impl AsyncClient {
         let s = self.session().await?;
         let reply = s
             .conn
-            .call(
-                Dest::Systemd,
-                &path,
-                "org.freedesktop.DBus.Properties",
-                "Get",
-                &(interface, name),
+            .call(Request {
+                dest: Dest::Systemd,
+                path: &path,
+                iface: "org.freedesktop.DBus.Properties",
+                member: "Get",
+                body: &(interface, name),
                 unit,
-                Step::GetProperty,
-                self.opts.call_timeout,
-                None,
-            )
+                step: Step::GetProperty,
+                timeout: self.opts.call_timeout,
+                sealed: None,
+            })
             .await?;
-        body(&reply, unit, Step::GetProperty)
+        body(&reply.message, unit, Step::GetProperty)
     }
 
     /// A property of the unit's type interface (`Scope`, `Slice`, `Service`, ...), where
@@ -1023,23 +1024,21 @@ impl AsyncClient {
         } else {
             (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
         };
-        let mut used = 0;
         let reply = s
             .conn
-            .call_serial(
+            .call(Request {
                 dest,
                 path,
                 iface,
                 member,
-                &(),
-                "",
-                Step::Ping,
+                body: &(),
+                unit: "",
+                step: Step::Ping,
                 timeout,
                 sealed,
-                &mut used,
-            )
-            .await;
-        reply.map(|_| used)
+            })
+            .await?;
+        Ok(reply.serial)
     }
 
     /// Closes the connection now (the next operation reconnects).

@@ -44,6 +44,7 @@ mod error;
 mod names;
 #[cfg(feature = "oci-spec")]
 mod oci;
+mod pending;
 mod resources;
 
 pub use client::{
