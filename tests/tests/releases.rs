@@ -10,7 +10,9 @@
 //!   `Started::skipped` with the first release that has them, an update lands or is
 //!   skipped the same way, kill/stop/reset-failed leave nothing; `AttachProcessesToUnit`,
 //!   `FreezeUnit` and transient slices work where the release has them and are
-//!   `Error::Unsupported` without a call where it does not.
+//!   `Error::Unsupported` without a call where it does not; `UnitExists`, a missing unit and
+//!   a pid systemd cannot see are typed errors on each (v219 fails the start job for that
+//!   pid where later releases refuse the call).
 //! - The doctor, run inside the sandbox: reads the release's `Version`, says whether it is
 //!   exposed to the overflow, and `ok` (exit 0) on a healthy PID 1.
 //! - `sdcookie demo --systemd PATH`: exit 0.
@@ -26,7 +28,8 @@ use std::process::Output;
 use std::time::Duration;
 
 use sdbus_cgroup::{
-    CgroupMode, Client, DeviceAllow, DevicePolicy, Error, Options, Resources, Scope, Slice, Target,
+    CgroupMode, Client, DeviceAllow, DevicePolicy, Error, Options, Resources, Scope, Slice, Step,
+    Target,
 };
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
@@ -48,6 +51,9 @@ struct Release {
     freeze: bool,
     /// `StartTransientUnit` of a slice (v228).
     transient_slice: bool,
+    /// A scope for a pid systemd cannot see is refused by the call (true), or accepted and
+    /// its start job fails (v219).
+    no_pid_refused: bool,
 }
 
 /// The release's PID 1: the stock build for 219 and 241, the host's for 252.
@@ -279,6 +285,69 @@ fn client_methods_exist_or_are_unsupported_without_a_call(release: Release) {
     sb.shutdown().expect("tear the sandbox down");
 }
 
+fn client_errors_are_typed_the_same_on_every_release(release: Release) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = boot(&release);
+    let c = client(&sb);
+    let mut a = sb.command("sleep").arg("1000").spawn().expect("sleep");
+    let mut b = sb.command("sleep").arg("1000").spawn().expect("sleep");
+    c.start_scope(&Scope::new("dup.scope", vec![a.pid()]))
+        .expect("start_scope");
+    let e = c
+        .start_scope(&Scope::new("dup.scope", vec![b.pid()]))
+        .unwrap_err();
+    assert!(e.is_unit_exists(), "{e:?}");
+    assert!(
+        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "dup.scope"),
+        "{e:?}"
+    );
+    // A unit that does not exist: no path, and stopping it is done already.
+    assert_eq!(c.unit_path("never.scope").unwrap(), None);
+    c.stop("never.scope").expect("stop of a missing unit");
+    // A pid systemd cannot see: a typed error naming the unit, nothing left waiting.
+    // v219 takes the pid and fails the start job (`unit_watch_pid()` does not check it);
+    // later releases refuse the call (`UnixProcessIdUnknown`). Either way a typed error
+    // naming the unit, and no failed unit left behind.
+    let nopid = c.start_scope(&Scope::new("nopid.scope", vec![999_999]));
+    match (&nopid, release.no_pid_refused) {
+        (
+            Err(Error::Dbus {
+                step, unit, name, ..
+            }),
+            true,
+        ) => {
+            assert_eq!(
+                (*step, unit.as_str(), name.as_str()),
+                (
+                    Step::StartTransientUnit,
+                    "nopid.scope",
+                    "org.freedesktop.DBus.Error.UnixProcessIdUnknown"
+                )
+            )
+        }
+        (Err(Error::JobFailed { unit, result, .. }), false) => {
+            assert_eq!((unit.as_str(), result.as_str()), ("nopid.scope", "failed"))
+        }
+        _ => panic!("a pid systemd {} cannot see: {nopid:?}", release.number),
+    }
+    assert_eq!(c.unit_path("nopid.scope").unwrap(), None);
+    c.stop("dup.scope").expect("stop");
+    a.wait().expect("the sleep ends with its scope");
+    let _ = b.kill();
+    let s = c.stats();
+    assert_eq!(
+        (s.pending, s.waiting_calls, s.buffered_jobs),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        (s.unmatched_replies, s.wrong_sender_replies),
+        (0, 0),
+        "{s:?}"
+    );
+    sb.shutdown().expect("tear the sandbox down");
+}
+
 /// systemd serves `AttachProcessesToUnit` only to a caller whose pid it can see (from the
 /// host, the caller's pid is 0 in the sandbox's namespace and systemd answers `EPROTO`), so
 /// the call is made by this test binary re-run inside the sandbox ([`inner_attach`]).
@@ -385,6 +454,11 @@ macro_rules! releases {
                 }
 
                 #[test]
+                fn client_errors_are_typed_the_same_on_every_release() {
+                    super::client_errors_are_typed_the_same_on_every_release($value);
+                }
+
+                #[test]
                 fn doctor_inside_reads_the_release_and_says_ok() {
                     super::doctor_inside_reads_the_release_and_says_ok($value);
                 }
@@ -406,6 +480,7 @@ releases! {
         attach: false,
         freeze: false,
         transient_slice: false,
+        no_pid_refused: false,
     };
     systemd_241 => Release {
         number: 241,
@@ -414,6 +489,7 @@ releases! {
         attach: true,
         freeze: false,
         transient_slice: true,
+        no_pid_refused: true,
     };
     systemd_252 => Release {
         number: 252,
@@ -422,5 +498,6 @@ releases! {
         attach: true,
         freeze: true,
         transient_slice: true,
+        no_pid_refused: true,
     };
 }
