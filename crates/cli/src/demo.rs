@@ -203,13 +203,18 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
             ("memory.max", (128u64 << 20).to_string()),
         ]],
     )?;
+    // Like runc's destroy: kill the processes, then stop the unit. A scope stopped while
+    // its process is still exiting stays loaded on v219 until its release agent reports
+    // the cgroup empty (scope_check_gc() in its src/core/scope.c), which cannot reach a
+    // sandbox's PID 1.
+    client.kill(unit, Signal::SIGKILL as i32)?;
+    let _ = sleeper.wait();
     client.stop(unit)?;
     let gone = client.unit_path(unit)?.is_none();
-    let _ = sleeper.wait();
     check(gone, || {
-        format!("{unit} still exists after stop + reset-failed")
+        format!("{unit} still exists after kill + stop + reset-failed")
     })?;
-    println!("      StopUnit + ResetFailedUnit: {unit} is gone, its process with it");
+    println!("      KillUnit + StopUnit + ResetFailedUnit: {unit} is gone, its process with it");
 
     // 3. The doctor, from inside (the private socket only answers peers in its PID namespace).
     step(
