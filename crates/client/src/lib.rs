@@ -41,6 +41,8 @@ mod client;
 mod conn;
 mod direct;
 mod error;
+#[cfg(test)]
+mod error_rules;
 mod names;
 #[cfg(feature = "oci-spec")]
 mod oci;
