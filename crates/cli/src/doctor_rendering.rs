@@ -212,3 +212,67 @@ fn npd_line_is_the_verdict_and_the_message_on_one_line() {
     r.message = "first\nsecond".into();
     assert_eq!(npd_line(&r), "ok: first second");
 }
+
+#[test]
+fn a_private_socket_that_hangs_up_says_to_run_in_systemds_pid_namespace() {
+    // systemd 252 hangs up on private-socket peers from another PID namespace: the reset
+    // shows up as ECONNRESET or, when writing, EPIPE.
+    for error in [
+        "ask systemd on the private socket: Connection reset by peer (os error 104)",
+        "ask systemd on the private socket: Broken pipe (os error 32)",
+    ] {
+        let now = Instant::now();
+        let r = assess(&Observation {
+            bus: Ok(answer(14, "252", now)),
+            bus_again: None,
+            private: Err(error.into()),
+            name_owned: None,
+        });
+        assert!(
+            r.message.contains(
+                "(the private socket hung up on us: run sdcookie in systemd's PID namespace)"
+            ),
+            "{error}: {}",
+            r.message
+        );
+    }
+}
+
+#[test]
+fn no_message_between_two_samples_means_no_rate_to_the_ceiling() {
+    // Cookies 1000 and 1001 one second apart: the only message in between was the reply to
+    // the doctor's own second request, so systemd's rate is 0 and there is no ETA.
+    let t0 = Instant::now();
+    let r = assess(&Observation {
+        bus: Ok(answer(1000, "241", t0)),
+        bus_again: Some(Ok(answer(1001, "241", t0 + Duration::from_secs(1)))),
+        private: Ok(answer(2, "241", t0)),
+        name_owned: None,
+    });
+    assert_eq!(r.rate_per_sec, Some(0.0));
+    assert_eq!(r.eta_seconds, None);
+    assert!(!text(&r).contains("ceiling in:"), "{}", text(&r));
+}
+
+#[test]
+fn a_cookie_going_down_on_a_vulnerable_systemd_is_a_new_connection_without_rate() {
+    // Before v242 the counter never wraps: a lower cookie is a re-executed systemd.
+    let t0 = Instant::now();
+    let r = assess(&Observation {
+        bus: Ok(answer(0xf000_0000, "241", t0)),
+        bus_again: Some(Ok(answer(0x8000_0010, "241", t0 + Duration::from_secs(1)))),
+        private: Ok(answer(2, "241", t0)),
+        name_owned: None,
+    });
+    assert_eq!(r.rate_per_sec, None);
+    assert_eq!(r.cookie, Some(0x8000_0010));
+    // From v242 on the same drop is the wrap from 0xffffffff to 0x80000000:
+    // 0x0fffffff up to the ceiling, 0x11 from 0x80000000, minus our own reply.
+    let r = assess(&Observation {
+        bus: Ok(answer(0xf000_0000, "252", t0)),
+        bus_again: Some(Ok(answer(0x8000_0010, "252", t0 + Duration::from_secs(1)))),
+        private: Ok(answer(2, "252", t0)),
+        name_owned: None,
+    });
+    assert_eq!(r.rate_per_sec, Some(268_435_471.0));
+}
