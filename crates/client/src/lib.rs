@@ -47,6 +47,8 @@ mod names;
 #[cfg(feature = "oci-spec")]
 mod oci;
 mod resources;
+#[cfg(test)]
+mod resources_rules;
 
 pub use client::{
     parse_version, AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started,
