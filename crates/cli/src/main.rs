@@ -10,9 +10,13 @@ mod cli;
 mod demo;
 mod doctor;
 #[cfg(test)]
+mod doctor_rendering;
+#[cfg(test)]
 mod doctor_verdicts;
 mod held;
 mod parse;
+#[cfg(test)]
+mod parse_rules;
 mod rawbus;
 mod reproduce;
 mod sandbox_cmd;

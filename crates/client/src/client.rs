@@ -17,7 +17,7 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use crate::conn::{
     Conn, Counters, Dest, PeerSerials, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH,
 };
-use crate::error::{Error, InputError, Result, Step};
+use crate::error::{job_outcome, Error, InputError, Result, Step};
 use crate::names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
 use crate::releases::{self, parse_version, TRANSIENT_SLICE};
 use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, Resources, Skipped};
@@ -800,18 +800,7 @@ impl AsyncClient {
 
     async fn finish_job(&self, s: &Session, unit: &str, job: &str) -> Result<()> {
         let done = s.conn.wait_job(job, unit, self.opts.job_timeout).await?;
-        if done.result != "done" {
-            return Err(Error::JobFailed {
-                unit: if done.unit.is_empty() {
-                    unit.to_owned()
-                } else {
-                    done.unit
-                },
-                job: job.to_owned(),
-                result: done.result,
-            });
-        }
-        Ok(())
+        job_outcome(unit, job, done.unit, done.result)
     }
 
     /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).

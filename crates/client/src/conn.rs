@@ -1110,3 +1110,7 @@ mod tests {
         assert_eq!(st.peer.last, 0x8000_0000);
     }
 }
+
+#[cfg(test)]
+#[path = "conn_rules.rs"]
+mod rules;

@@ -337,6 +337,31 @@ impl Error {
     }
 }
 
+/// What a finished job means for the caller: `JobRemoved` carries the job's result, one of
+/// systemd's `job_result_table` (`src/core/job.c`; v241: `done`, `canceled`, `timeout`,
+/// `failed`, `dependency`, `skipped`, `invalid`, `assert`, `unsupported`, `collected`,
+/// `once`). Only `done` is success; anything else, including results newer releases add, is
+/// [`Error::JobFailed`], naming the unit the signal named (`unit` when it named none).
+pub(crate) fn job_outcome(
+    unit: &str,
+    job: &str,
+    signal_unit: String,
+    result: String,
+) -> Result<()> {
+    if result == "done" {
+        return Ok(());
+    }
+    Err(Error::JobFailed {
+        unit: if signal_unit.is_empty() {
+            unit.to_owned()
+        } else {
+            signal_unit
+        },
+        job: job.to_owned(),
+        result,
+    })
+}
+
 fn unit_ctx(unit: &str) -> String {
     if unit.is_empty() {
         String::new()

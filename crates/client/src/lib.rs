@@ -41,12 +41,16 @@ mod client;
 mod conn;
 mod direct;
 mod error;
+#[cfg(test)]
+mod error_rules;
 mod names;
 #[cfg(feature = "oci-spec")]
 mod oci;
 mod pending;
 mod releases;
 mod resources;
+#[cfg(test)]
+mod resources_rules;
 
 pub use client::{
     AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started, Stats, Target,

@@ -1,0 +1,131 @@
+//! The command line's values at the edges of their documented ranges: systemd's
+//! `UNIT_NAME_MAX` (256 bytes with the NUL, `src/basic/unit-name.h`), its CPU weight range
+//! 1..=10000 (`CGROUP_WEIGHT_MIN`/`CGROUP_WEIGHT_MAX`, `src/basic/cgroup-util.h`), its
+//! CPU_SET limit of 8192 CPUs, the kernel's `cpuset.cpus` list syntax, and the units and
+//! suffixes `--help` names; and `scope update`'s rule that it needs at least one limit.
+//! Every expected value is written out here.
+
+use std::time::Duration;
+
+use crate::cli::Limits;
+use crate::parse::{
+    cpu_list, cpu_quota, cpu_weight, duration, format_cpu_list, positive_duration, scope_name,
+    size, tasks, CpuList,
+};
+
+#[test]
+fn durations_take_every_documented_unit() {
+    assert_eq!(duration("1d"), Ok(Duration::from_secs(86_400)));
+    assert_eq!(duration("2min"), Ok(Duration::from_secs(120)));
+    assert_eq!(duration("3s"), Ok(Duration::from_secs(3)));
+    assert_eq!(duration(" 1500ms "), Ok(Duration::from_millis(1500)));
+    assert_eq!(duration("0"), Ok(Duration::ZERO));
+    assert_eq!(positive_duration("250ms"), Ok(Duration::from_millis(250)));
+    assert!(positive_duration("0ms").is_err());
+}
+
+#[test]
+fn sizes_are_binary_multiples_in_either_case() {
+    assert_eq!(size("1k"), Ok(1024));
+    assert_eq!(size("1m"), Ok(1_048_576));
+    assert_eq!(size("1g"), Ok(1_073_741_824));
+    assert_eq!(size("1t"), Ok(1_099_511_627_776));
+    assert_eq!(size(" 7 "), Ok(7));
+    assert_eq!(size("INFINITY"), Ok(u64::MAX));
+    // u64::MAX itself is "infinity" to systemd: a number that reaches it is refused.
+    assert_eq!(size("18446744073709551614"), Ok(18_446_744_073_709_551_614));
+    assert!(size("18446744073709551615").is_err());
+    assert!(size("16777215T").is_ok());
+}
+
+#[test]
+fn task_counts_are_positive_integers_or_infinity() {
+    assert_eq!(tasks(" 4096 "), Ok(4096));
+    assert_eq!(tasks("Infinity"), Ok(u64::MAX));
+    assert!(tasks("-1").is_err());
+    assert!(tasks("many").is_err());
+}
+
+#[test]
+fn cpu_weights_are_systemds_1_to_10000() {
+    assert_eq!(cpu_weight("1"), Ok(1));
+    assert_eq!(cpu_weight("10000"), Ok(10_000));
+    assert_eq!(cpu_weight(" 100 "), Ok(100));
+    assert!(cpu_weight("x").is_err());
+}
+
+#[test]
+fn cpu_quotas_are_whole_percent_from_1_to_100000() {
+    assert_eq!(cpu_quota("1"), Ok(1));
+    assert_eq!(cpu_quota("100000%"), Ok(100_000));
+    assert!(cpu_quota("100001").is_err());
+    assert!(cpu_quota("1.5").is_err());
+}
+
+#[test]
+fn cpu_lists_stop_at_systemds_8192_cpus() {
+    assert_eq!(cpu_list("8191"), Ok(CpuList(vec![8191])));
+    assert_eq!(cpu_list("8190-8191"), Ok(CpuList(vec![8190, 8191])));
+    assert!(cpu_list("8192").is_err());
+    assert!(cpu_list("0-8192").is_err());
+    assert_eq!(cpu_list(" 2 - 3 , 1 "), Ok(CpuList(vec![1, 2, 3])));
+    assert_eq!(cpu_list("3-3"), Ok(CpuList(vec![3])));
+}
+
+#[test]
+fn cpu_lists_render_as_the_kernel_prints_cpuset_cpus() {
+    assert_eq!(format_cpu_list(&[]), "");
+    assert_eq!(format_cpu_list(&[5]), "5");
+    assert_eq!(format_cpu_list(&[0, 2]), "0,2");
+    assert_eq!(format_cpu_list(&[0, 1]), "0-1");
+    assert_eq!(format_cpu_list(&[0, 1, 2, 4, 5, 7]), "0-2,4-5,7");
+    assert_eq!(format_cpu_list(&[1, 3, 4, 5]), "1,3-5");
+}
+
+#[test]
+fn scope_names_fit_systemds_255_byte_limit() {
+    // 249 + ".scope" = 255 bytes: the longest name systemd takes.
+    let longest = "a".repeat(249);
+    assert_eq!(scope_name(&longest), Ok(format!("{longest}.scope")));
+    assert!(scope_name(&"a".repeat(250)).is_err());
+    assert_eq!(
+        scope_name("a:b_c.d-e\\x2d@1"),
+        Ok("a:b_c.d-e\\x2d@1.scope".into())
+    );
+    assert!(scope_name("a/b").is_err());
+    assert!(scope_name("").is_err());
+}
+
+#[test]
+fn scope_update_has_a_limit_when_any_one_limit_is_given() {
+    assert!(Limits::default().is_empty());
+    let one = [
+        Limits {
+            memory_max: Some(1 << 30),
+            ..Limits::default()
+        },
+        Limits {
+            memory_high: Some(1 << 29),
+            ..Limits::default()
+        },
+        Limits {
+            tasks_max: Some(64),
+            ..Limits::default()
+        },
+        Limits {
+            cpu_weight: Some(100),
+            ..Limits::default()
+        },
+        Limits {
+            cpu_quota: Some(50),
+            ..Limits::default()
+        },
+        Limits {
+            allowed_cpus: Some(CpuList(vec![0])),
+            ..Limits::default()
+        },
+    ];
+    for limits in one {
+        assert!(!limits.is_empty(), "{limits:?}");
+    }
+}
