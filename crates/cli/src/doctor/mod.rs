@@ -30,7 +30,7 @@ use serde::Serialize;
 
 mod assess;
 mod probe;
-mod render;
+pub(crate) mod render;
 
 pub use assess::{assess, CEILING, CYCLED};
 use probe::{probe_bus, probe_private};
