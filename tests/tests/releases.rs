@@ -12,7 +12,8 @@
 //!   `FreezeUnit` and transient slices work where the release has them and are
 //!   `Error::Unsupported` without a call where it does not; `UnitExists`, a missing unit and
 //!   a pid systemd cannot see are typed errors on each (v219 fails the start job for that
-//!   pid where later releases refuse the call).
+//!   pid where later releases refuse the call); a stalled (SIGSTOPped) PID 1 is a typed
+//!   timeout naming the step, and the same connection works once it is back.
 //! - The doctor, run inside the sandbox: reads the release's `Version`, says whether it is
 //!   exposed to the overflow, and `ok` (exit 0) on a healthy PID 1.
 //! - `sdcookie demo --systemd PATH`: exit 0.
@@ -385,6 +386,81 @@ fn client_errors_are_typed_the_same_on_every_release(release: Release) {
     sb.shutdown().expect("tear the sandbox down");
 }
 
+/// Resumes a stopped PID 1 even if the test panics.
+struct ContOnDrop(u32);
+
+impl Drop for ContOnDrop {
+    fn drop(&mut self) {
+        signal(self.0, nix::sys::signal::Signal::SIGCONT);
+    }
+}
+
+fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid"));
+    nix::sys::signal::kill(pid, sig).unwrap_or_else(|e| panic!("kill({pid}, {sig}): {e}"));
+}
+
+fn client_stalled_systemd_is_a_typed_timeout_then_recovers(release: Release) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = boot(&release);
+    let deadline = Duration::from_secs(2);
+    let mode = CgroupMode::Legacy;
+    let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
+        Duration::from_secs(20),
+        deadline,
+        deadline,
+    );
+    let target = Target::Address {
+        address: sb.bus_address(),
+        direct: false,
+    };
+    let c = Client::connect(target, opts).expect("connect");
+    let mut child = sb.command("sleep").arg("1000").spawn().expect("sleep");
+    let unit = "stalled.scope";
+
+    // PID 1 stalled as in the incident: the call ends with a typed timeout naming the
+    // step, and its cookie stays reserved until the late reply.
+    signal(sb.pid(), nix::sys::signal::Signal::SIGSTOP);
+    let cont = ContOnDrop(sb.pid());
+    match c.start_scope(&Scope::new(unit, vec![child.pid()])) {
+        Err(Error::Timeout {
+            unit: u,
+            step: Step::StartTransientUnit,
+            after,
+        }) => assert_eq!((u.as_str(), after), (unit, deadline)),
+        other => panic!("a stalled systemd {}: {other:?}", release.number),
+    }
+    assert_eq!(c.stats().quarantined, 1, "{:?}", c.stats());
+    drop(cont);
+
+    // Back: the same connection works, the late reply releases the cookie.
+    let end = std::time::Instant::now() + UNLOAD;
+    while c.stats().quarantined != 0 {
+        assert!(
+            std::time::Instant::now() < end,
+            "the late reply never came: {:?}",
+            c.stats()
+        );
+        c.unit_path(unit).expect("a call after SIGCONT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = c.stats();
+    assert_eq!((s.late_replies, s.pending, s.connects), (1, 0, 1), "{s:?}");
+    // systemd ran the stalled start once it woke; wait for the scope, then clean up.
+    while c.unit_state(unit, "ActiveState").ok().as_deref() != Some("active") {
+        assert!(
+            std::time::Instant::now() < end,
+            "{unit} never became active"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.kill(unit, 9).expect("kill");
+    child.wait().expect("the killed sleep");
+    c.stop(unit).expect("stop");
+    assert_unloaded(&c, &sb, &release, unit);
+    sb.shutdown().expect("tear the sandbox down");
+}
+
 /// systemd serves `AttachProcessesToUnit` only to a caller whose pid it can see (from the
 /// host, the caller's pid is 0 in the sandbox's namespace and systemd answers `EPROTO`), so
 /// the call is made by this test binary re-run inside the sandbox ([`inner_attach`]).
@@ -493,6 +569,11 @@ macro_rules! releases {
                 #[test]
                 fn client_errors_are_typed_the_same_on_every_release() {
                     super::client_errors_are_typed_the_same_on_every_release($value);
+                }
+
+                #[test]
+                fn client_stalled_systemd_is_a_typed_timeout_then_recovers() {
+                    super::client_stalled_systemd_is_a_typed_timeout_then_recovers($value);
                 }
 
                 #[test]

@@ -39,7 +39,9 @@ const UNIT: &str = "dbus-unit.c bus_unit_set_transient_property()";
 const MANAGER: &str = "dbus-manager.c bus_manager_vtable";
 
 /// Property or method → the first release that accepts it, with the source that shows it.
-/// Checked against v219, v241 and v252 in full and at each boundary against the tag before.
+/// Each row's release is the first tag of v219..v254 whose `src/core/dbus-{cgroup,unit,
+/// scope,slice,manager}.c` names it, with the setter or vtable entry read at that tag; the
+/// name is in every later tag up to v254. v219's setters were read in full.
 pub const SINCE: &[Since] = &[
     // Transient-unit properties (any unit type).
     row("Description", 219, UNIT),
