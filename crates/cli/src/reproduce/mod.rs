@@ -16,11 +16,16 @@
 //!   disabled) is still blocked after 10× the client's deadline and is ended by its pid.
 //!   Then the operator's way out: `systemctl daemon-reexec` over the private socket, with
 //!   the sandbox's `/usr/lib/systemd/systemd` (the release's compiled-in
-//!   `SYSTEMD_BINARY_PATH`) bind-mounted to the same binary in the sandbox's own mount
-//!   namespace. Checked: the bus answers again with a fresh cookie, the doctor says ok, and
-//!   the same client (no restart) cleans up what its failed call left and runs lifecycles.
+//!   `SYSTEMD_BINARY_PATH`) made the same binary in the sandbox's own mount namespace.
+//!   Checked: the bus answers again with a fresh cookie, the doctor says ok, and the same
+//!   client (no restart) cleans up what its failed call left and runs lifecycles.
 //! - patched: the serial after `0xffffffff` is `0x80000000`, the requested number of
 //!   lifecycles after it all succeed, the doctor says ok, cycled.
+//!
+//! What differs by release — whether PID 1 stays on the bus deaf or leaves it once the
+//! doctor's probe fails to seal, and how its binary is put at `SYSTEMD_BINARY_PATH` — is one
+//! table in `release.rs`, each entry measured on that release; the flow is the same for
+//! every release and checks the table's edge entry as a claim.
 //!
 //! Facts are checked here and listed as claims; the report is printed (text side by side,
 //! or one JSON object) and the exit status is 1 when a claim did not hold. What cannot go
