@@ -354,13 +354,6 @@ pub fn run(opts: &Options) -> Report {
     })
 }
 
-/// The major number of `Manager.Version`: `252.38-1~deb12u1` → 252, `v241` → 241.
-pub fn major_version(v: &str) -> Option<u32> {
-    let v = v.trim().trim_start_matches('v');
-    let end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    v[..end].parse().ok()
-}
-
 /// Messages per second between two answers on the same connection. Our own second
 /// request caused one of them, so it is subtracted. A cookie that went down is a wrap
 /// (v242+: from the ceiling to 0x80000000) or, on older versions, a new connection
@@ -407,7 +400,9 @@ pub fn assess(obs: &Observation) -> Report {
     let version_string = latest
         .or(obs.private.as_ref().ok())
         .map(|a| a.version.clone());
-    let version = version_string.as_deref().and_then(major_version);
+    let version = version_string
+        .as_deref()
+        .and_then(sdbus_cgroup::parse_version);
     let vulnerable = version.map(|v| v < FIXED_IN);
     let cookie = latest.map(|a| a.serial);
     let headroom = cookie.map(|c| CEILING - c);
@@ -727,14 +722,6 @@ mod tests {
             private,
             name_owned: None,
         }
-    }
-
-    #[test]
-    fn versions_parse_their_major_number() {
-        assert_eq!(major_version("252.38-1~deb12u1"), Some(252));
-        assert_eq!(major_version("v241"), Some(241));
-        assert_eq!(major_version("219"), Some(219));
-        assert_eq!(major_version("weird"), None);
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::conn::{
 };
 use crate::error::{Error, InputError, Result, Step};
 use crate::names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
-use crate::resources::{Apply, CgroupMode, PropertyPlan, Resources, Skipped};
+use crate::releases::{self, parse_version, TRANSIENT_SLICE};
+use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, Resources, Skipped};
 
 /// Where systemd is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,13 +336,6 @@ const OWNER_CHANGED_MATCH: &str = "type='signal',sender='org.freedesktop.DBus',\
 path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',\
 arg0='org.freedesktop.systemd1'";
 
-/// The leading number of systemd's `Version` property (`252.38-1~deb12u1`, `v255`, `249`).
-pub fn parse_version(s: &str) -> Option<u32> {
-    let s = s.trim().trim_start_matches('v');
-    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
 fn valid_pids(pids: &[u32]) -> Result<(), InputError> {
     if pids.is_empty() {
         return Err(InputError::NoPids);
@@ -609,15 +603,16 @@ impl AsyncClient {
         Ok(self.session().await?.version)
     }
 
-    fn need(&self, s: &Session, what: &'static str, needs: u32) -> Result<()> {
-        if s.version < needs {
-            return Err(Error::Unsupported {
-                what,
-                needs,
-                found: s.version,
-            });
+    /// `Error::Unsupported` unless this systemd accepts `what` (a row of `SINCE`).
+    fn need(&self, s: &Session, what: &'static str) -> Result<()> {
+        if releases::accepts(s.version, what) {
+            return Ok(());
         }
-        Ok(())
+        Err(Error::Unsupported {
+            what,
+            needs: releases::first_release(what).unwrap_or(u32::MAX),
+            found: s.version,
+        })
     }
 
     /// The property list [`start_scope`](Client::start_scope) would send (for a given
@@ -646,10 +641,11 @@ impl AsyncClient {
         props.push(("PIDs", Value::from(scope.pids.clone())));
         props.extend(self.accounting());
         props.push(("DefaultDependencies", Value::Bool(false)));
-        let plan = scope.resources.to_properties(self.mode, version)?;
+        let mut plan = scope.resources.to_properties(self.mode, version)?;
         props.extend(plan.properties);
+        let properties = gate(props, version, &mut plan.skipped);
         Ok(PropertyPlan {
-            properties: props,
+            properties,
             skipped: plan.skipped,
         })
     }
@@ -704,17 +700,19 @@ impl AsyncClient {
             }
             props.extend(self.accounting());
             props.push(("DefaultDependencies", Value::Bool(false)));
-            let plan = slice
+            let mut plan = slice
                 .resources
                 .plan(self.mode, version, Apply::SliceStart)?;
             props.extend(plan.properties);
+            let properties = gate(props, version, &mut plan.skipped);
             Ok(PropertyPlan {
-                properties: props,
+                properties,
                 skipped: plan.skipped,
             })
         };
         build(u32::MAX)?;
         let s = self.session().await?;
+        self.need(&s, TRANSIENT_SLICE)?;
         let plan = build(s.version)?;
         self.start_transient(&slice.name, plan).await
     }
@@ -835,12 +833,13 @@ impl AsyncClient {
         Ok(plan.skipped)
     }
 
-    /// Moves processes into a running unit (`AttachProcessesToUnit`, systemd >= 238).
+    /// Moves processes into a running unit (`AttachProcessesToUnit`, systemd >= 238; older
+    /// releases give `Error::Unsupported` without a call).
     pub async fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
         check_any_unit(unit)?;
         valid_pids(pids)?;
         let s = self.session().await?;
-        self.need(&s, "AttachProcessesToUnit", 238)?;
+        self.need(&s, "AttachProcessesToUnit")?;
         self.manager(
             &s,
             "AttachProcessesToUnit",
@@ -852,11 +851,12 @@ impl AsyncClient {
         Ok(())
     }
 
-    /// Freezes every process of the unit (`FreezeUnit`, systemd >= 246, cgroup v2 freezer).
+    /// Freezes every process of the unit (`FreezeUnit`, systemd >= 246, cgroup v2 freezer;
+    /// older releases give `Error::Unsupported` without a call).
     pub async fn freeze(&self, unit: &str) -> Result<()> {
         check_any_unit(unit)?;
         let s = self.session().await?;
-        self.need(&s, "FreezeUnit", 246)?;
+        self.need(&s, "FreezeUnit")?;
         self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)
             .await?;
         Ok(())
@@ -866,7 +866,7 @@ impl AsyncClient {
     pub async fn thaw(&self, unit: &str) -> Result<()> {
         check_any_unit(unit)?;
         let s = self.session().await?;
-        self.need(&s, "ThawUnit", 246)?;
+        self.need(&s, "ThawUnit")?;
         self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)
             .await?;
         Ok(())
@@ -1265,12 +1265,164 @@ where
 mod tests {
     use super::*;
 
+    fn offline(mode: CgroupMode) -> Client {
+        Client::new(
+            Target::Address {
+                address: "unix:path=/nonexistent/sdbus-cgroup-test".into(),
+                direct: true,
+            },
+            Options::default().with_cgroup_mode(mode),
+        )
+    }
+
+    /// Every limit a scope can carry, so each gate is exercised.
+    fn full_scope() -> Scope {
+        let mut s = Scope::new("gate.scope", vec![100]);
+        s.slice = Some("system.slice".into());
+        s.resources = Resources {
+            memory_limit: Some(64 << 20),
+            memory_reservation: Some(32 << 20),
+            memory_swap: Some(128 << 20),
+            memory_min: Some(1 << 20),
+            memory_high: Some(48 << 20),
+            cpu_shares: Some(512),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            cpus: Some("0".into()),
+            mems: Some("0".into()),
+            pids_limit: Some(16),
+            blkio_weight: Some(500),
+            io_read_bps: vec![crate::IoDeviceLimit::new("/dev/null", 1 << 20)],
+            io_read_iops: vec![crate::IoDeviceLimit::new("/dev/null", 100)],
+            oom_kill_group: Some(true),
+            device_policy: Some(crate::DevicePolicy::Closed),
+            device_allow: vec![crate::DeviceAllow::new("/dev/null", "rw")],
+            ..Resources::default()
+        };
+        s
+    }
+
+    fn sent_and_skipped(c: &Client, version: &str) -> (Vec<&'static str>, Vec<Skipped>) {
+        let v = parse_version(version).expect("a release's own Version string");
+        let p = c.scope_properties(&full_scope(), v).unwrap();
+        (p.properties.iter().map(|(n, _)| *n).collect(), p.skipped)
+    }
+
+    fn needs(skipped: &[Skipped]) -> Vec<(&'static str, Option<u32>)> {
+        skipped.iter().map(|s| (s.property, s.needs)).collect()
+    }
+
     #[test]
-    fn version_parsing_takes_the_leading_number() {
-        assert_eq!(parse_version("252.38-1~deb12u1"), Some(252));
-        assert_eq!(parse_version("v255"), Some(255));
-        assert_eq!(parse_version("249"), Some(249));
-        assert_eq!(parse_version("abc"), None);
+    fn v219_scope_on_cgroup_v1_sends_only_what_219_accepts() {
+        // Version "219": AC_INIT in v219's configure.ac.
+        let (sent, skipped) = sent_and_skipped(&offline(CgroupMode::Legacy), "219");
+        assert_eq!(
+            sent,
+            [
+                "Description",
+                "Slice",
+                "Delegate",
+                "PIDs",
+                "MemoryAccounting",
+                "CPUAccounting",
+                "BlockIOAccounting",
+                "DefaultDependencies",
+                "MemoryLimit",
+                "CPUShares",
+                "CPUQuotaPerSecUSec",
+                "BlockIOWeight",
+                "BlockIOReadBandwidth",
+                "DevicePolicy",
+                "DeviceAllow",
+            ]
+        );
+        let gated: Vec<_> = needs(&skipped)
+            .into_iter()
+            .filter(|(_, n)| n.is_some())
+            .collect();
+        assert_eq!(
+            gated,
+            [
+                ("OOMPolicy", Some(253)),
+                ("CPUQuotaPeriodUSec", Some(242)),
+                ("AllowedCPUs", Some(244)),
+                ("AllowedMemoryNodes", Some(244)),
+                ("TasksMax", Some(227)),
+                ("TasksAccounting", Some(227)),
+            ]
+        );
+    }
+
+    #[test]
+    fn v241_scope_on_cgroup_v1_gates_period_cpuset_and_oom_policy_only() {
+        let (sent, skipped) = sent_and_skipped(&offline(CgroupMode::Legacy), "241");
+        assert!(sent.contains(&"TasksAccounting") && sent.contains(&"TasksMax"));
+        let gated: Vec<_> = needs(&skipped)
+            .into_iter()
+            .filter(|(_, n)| n.is_some())
+            .collect();
+        assert_eq!(
+            gated,
+            [
+                ("OOMPolicy", Some(253)),
+                ("CPUQuotaPeriodUSec", Some(242)),
+                ("AllowedCPUs", Some(244)),
+                ("AllowedMemoryNodes", Some(244)),
+            ]
+        );
+    }
+
+    #[test]
+    fn v252_scope_on_cgroup_v2_gates_only_scope_oom_policy() {
+        // Debian 12's Version string.
+        let (sent, skipped) = sent_and_skipped(&offline(CgroupMode::Unified), "252.38-1~deb12u1");
+        for n in [
+            "TasksAccounting",
+            "IOAccounting",
+            "MemoryMax",
+            "MemoryLow",
+            "MemoryMin",
+            "MemoryHigh",
+            "MemorySwapMax",
+            "CPUWeight",
+            "CPUQuotaPeriodUSec",
+            "AllowedCPUs",
+            "IOReadIOPSMax",
+        ] {
+            assert!(sent.contains(&n), "{n} not sent to 252");
+        }
+        assert_eq!(needs(&skipped), [("OOMPolicy", Some(253))]);
+    }
+
+    #[test]
+    fn unified_names_below_their_release_are_skipped_not_sent() {
+        // v230 has the IO names, v231 the memory ones, v232 swap and CPUWeight.
+        let c = offline(CgroupMode::Unified);
+        let (sent, skipped) = sent_and_skipped(&c, "230");
+        assert!(sent.contains(&"IOAccounting") && sent.contains(&"IOWeight"));
+        let skipped: Vec<_> = skipped.iter().map(|s| s.property).collect();
+        for n in [
+            "MemoryMax",
+            "MemoryLow",
+            "MemoryHigh",
+            "MemorySwapMax",
+            "CPUWeight",
+        ] {
+            assert!(!sent.contains(&n) && skipped.contains(&n), "{n}");
+        }
+    }
+
+    #[test]
+    fn every_property_the_client_can_send_has_a_release_row() {
+        for mode in [CgroupMode::Legacy, CgroupMode::Unified] {
+            let p = offline(mode)
+                .scope_properties(&full_scope(), u32::MAX)
+                .unwrap();
+            for (name, _) in &p.properties {
+                assert!(releases::first_release(name).is_some(), "{name}");
+            }
+            assert!(p.skipped.iter().all(|s| s.needs.is_none()));
+        }
     }
 
     #[test]
