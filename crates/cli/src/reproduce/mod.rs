@@ -87,7 +87,7 @@ pub struct ReproduceArgs {
     pub patched: Option<PathBuf>,
     /// The systemd release systemd-patch/build-pid1 builds when no paths are given: 219
     /// (RHEL/CentOS 7, the post-mortem's) or 241 (Debian 10).
-    #[arg(long, value_name = "N", default_value = "241", value_parser = parse_release)]
+    #[arg(long, value_name = "N", default_value = "219", value_parser = parse_release)]
     pub release: String,
     /// The value gdb writes into PID 1's API-bus cookie.
     #[arg(long, value_name = "N", default_value = "0xffffff00", value_parser = parse_cookie)]
