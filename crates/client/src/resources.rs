@@ -209,10 +209,14 @@ pub(crate) fn gate(
         if releases::accepts(version, name) {
             kept.push((name, value));
         } else {
+            let needs = releases::first_release(name);
             skipped.push(Skipped {
                 property: name,
-                reason: "this systemd release does not accept it",
-                needs: releases::first_release(name),
+                reason: match needs {
+                    Some(_) => "this systemd release does not accept it",
+                    None => "not in the client's release table, so never sent",
+                },
+                needs,
             });
         }
     }
