@@ -439,3 +439,95 @@ sp_build_pid1_autotools() {
     PATH=$sys_path make -C "$sp_src" -j"$(nproc)" systemd systemctl > "$sp_dir/make-pid1.log" 2>&1 ||
         { grep -E -B2 -A8 'error|Error' "$sp_dir/make-pid1.log" | tail -n 40 >&2; die "$1 $2: make systemd failed (log: $sp_dir/make-pid1.log)"; }
 }
+
+# ------------------------------------------------------------------------------ the bench flavour
+
+# Optimised builds of libsystemd for benches/ (sp_build_bench). The builds above are -O0 -g
+# for the debugger and the tests; a bench of that code would measure the missing optimiser.
+# Here every variant of a release is built from its own unpacked tree of the same source,
+# with the same patches as sp_build applies (sp_unpack), and with the same flags for every
+# variant: meson's debugoptimized buildtype (-O2 -g; -g keeps perf's annotations and does
+# not change the code), the same feature options as sp_build_meson_like, no tests.
+# Only libsystemd.so is built. Meson releases only (241 and later: sd_bus_message_seal and
+# sd_bus_call_async, which the benches use, are public there).
+#
+# Entries live in build/<release>/bench/<variant>-<key>/, a folder of their own: sp_prune's
+# glob of the -O0 entries (<variant>-*) does not reach them, and the -O0 keys (sp_key) do
+# not change. The bench key hashes the -O0 key of the same (release, variant) — source,
+# patches, tool versions, the allocator — and the bench build steps and flags.
+sp_bench_meson_args=(--buildtype=debugoptimized -Dtests=false)
+
+sp_bench_key() {
+    {
+        echo "flavour bench"
+        sp_key "$1" "$2"
+        declare -f sp_build_bench sp_bench_configure
+        printf '%s\n' "${sp_bench_meson_args[@]}"
+    } | sha256sum | cut -c1-16
+}
+
+# sp_bench_configure RELEASE VARIANT: meson setup and ninja of libsystemd.so in $sp_bld.
+sp_bench_configure() {
+    local rel=$1 variant=$2 opts=() lib pc=
+    if [[ $(sp_kind "$rel") == debian ]]; then
+        opts=("${sp_debian_meson_options[@]}")
+    else
+        mapfile -t opts < <(sp_meson_false_options "$sp_src")
+    fi
+    [[ $variant == stock ]] || pc=$sp_dir/ffi/lib/pkgconfig
+    PKG_CONFIG_PATH=$pc PATH=$sys_path \
+        meson setup "$sp_bld" "$sp_src" "${sp_bench_meson_args[@]}" "${opts[@]}" > "$sp_dir/meson-setup.log" 2>&1 ||
+        { tail -n 30 "$sp_dir/meson-setup.log" >&2; die "$rel $variant (bench): meson setup failed (log: $sp_dir/meson-setup.log)"; }
+    if [[ $variant != stock ]]; then
+        grep -E -q "(Run-time d|D)ependency sdbus-cookie found: YES" "$sp_dir/meson-setup.log" ||
+            die "$rel $variant (bench): meson did not find dependency('sdbus-cookie') (log: $sp_dir/meson-setup.log)"
+    fi
+    lib=$(ninja -C "$sp_bld" -t targets all | sed -n 's/^\(libsystemd\.so\.[0-9.]*\): .*/\1/p' | head -n1)
+    [[ -n $lib ]] || die "$rel $variant (bench): no libsystemd.so.* target"
+    PATH=$sys_path ninja -C "$sp_bld" "$lib" > "$sp_dir/ninja.log" 2>&1 ||
+        { grep -E -B2 -A8 'error|FAILED' "$sp_dir/ninja.log" | tail -n 40 >&2; die "$rel $variant (bench): ninja failed (log: $sp_dir/ninja.log)"; }
+    ln -sfn "$lib" "$sp_bld/libsystemd.so.built"
+}
+
+# sp_build_bench RELEASE VARIANT
+# Makes sure the optimised (release, variant) libsystemd is in the cache. Sets sp_dir,
+# sp_src, sp_bld, sp_bench_lib (the absolute path of its libsystemd.so), sp_build_secs (0 on
+# a hit) and sp_cache_hit (0/1). Takes the same lock as sp_build: one build at a time.
+sp_build_bench() {
+    local rel=$1 variant=$2 key started d
+    [[ $(sp_kind "$rel") != autotools ]] || die "$rel: the bench flavour builds meson releases only"
+    sp_fetch_source "$rel"
+    key=$(sp_bench_key "$rel" "$variant")
+    sp_dir=$sp_cache/build/$rel/bench/$variant-$key
+    sp_src=$sp_dir/src
+    sp_bld=$sp_dir/build
+    started=$SECONDS
+    mkdir -p "$sp_cache/build"
+    exec {sp_lock}>>"$sp_cache/build/.lock"
+    flock "$sp_lock"
+    if [[ -f $sp_dir/built ]]; then
+        sp_cache_hit=1
+        say "$rel $variant (bench, -O2): cache hit ($sp_dir)"
+    else
+        sp_cache_hit=0
+        say "$rel $variant (bench, -O2): cache miss, building in $sp_dir"
+        rm -rf "$sp_dir"
+        mkdir -p "$sp_dir"
+        sp_unpack "$rel" "$variant"
+        if [[ $variant != stock ]]; then
+            "$repo/scripts/install-ffi" --static-only "$sp_dir/ffi" > "$sp_dir/install-ffi.log" 2>&1 ||
+                { tail -n 20 "$sp_dir/install-ffi.log" >&2; die "install-ffi failed (log: $sp_dir/install-ffi.log)"; }
+        fi
+        sp_bench_configure "$rel" "$variant"
+        touch "$sp_dir/built"
+        for d in "$sp_cache/build/$rel/bench/$variant"-*; do
+            [[ -d $d && $d != "$sp_dir" ]] || continue
+            say "$rel $variant (bench): removing the outdated cache entry $d"
+            rm -rf "$d"
+        done
+    fi
+    sp_bench_lib=$(readlink -f "$sp_bld/libsystemd.so.built")
+    [[ -f $sp_bench_lib ]] || die "$rel $variant (bench): no $sp_bld/libsystemd.so.built"
+    sp_build_secs=$((SECONDS - started))
+    exec {sp_lock}>&-
+}
