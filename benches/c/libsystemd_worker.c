@@ -29,10 +29,14 @@
  *
  * Scenarios, and what one operation is (the timed part):
  *   fast       before the cycle, counter from 1: one signal built, sent, flushed, freed.
+ *   fastcall   before the cycle, counter from 1: one async call (built, sealed by the bus,
+ *              sent, flushed), then its slot freed, as when its reply comes: the call's
+ *              reply_callbacks entry (and, with the stateful patch, its pending cookie) is
+ *              added and removed.
  *   scattered  after the cycle, 1,000 async calls pending at 0x80000001 + i * 1049 (spread
  *              over the first 2^20 cookies of the cycled half), counter from 0xffffffff:
- *              one async call (built, sealed by the bus, sent, flushed), then (untimed) its
- *              slot freed, so the pending set stays the same. Whenever the counter leaves
+ *              one async call and its slot freed, as in `fastcall`, so the pending set
+ *              stays the same. Whenever the counter leaves
  *              that window it is put back at 0xffffffff (untimed), so every call is made
  *              with the 1,000 pending ahead of it.
  *   run        after the cycle, 100,000 async calls pending at 0x80000000 .. 0x8001869f;
@@ -98,7 +102,7 @@ static struct {
 #define CALL_TIMEOUT_USEC (UINT64_C(3600) * 1000000)
 #define MAX_CONN 8
 
-enum scenario { FAST, SCATTERED, RUN, EMPTY };
+enum scenario { FAST, SCATTERED, RUN, EMPTY, FAST_CALL };
 
 struct conn {
         bool open;
@@ -362,7 +366,7 @@ static int conn_open(struct conn *c, enum scenario s) {
                         return fail("the call sealed with 0x%" PRIx64 " went out as 0x%" PRIx64, k,
                                     c->last);
         }
-        if (s != FAST && send_signal(c, COOKIE_MAX) < 0)
+        if (s != FAST && s != FAST_CALL && send_signal(c, COOKIE_MAX) < 0)
                 return -1;
         return 0;
 }
@@ -382,6 +386,18 @@ static int conn_run(struct conn *c, uint64_t n, uint64_t *ns) {
                 if (c->last >= COOKIE_CYCLED)
                         return fail("the fast path reached the cycle (0x%" PRIx64 ")", c->last);
                 break;
+        case FAST_CALL:
+                t0 = now_ns();
+                for (i = 0; i < n; i++) {
+                        slot = NULL;
+                        if (call_async(c, 0, &slot) < 0)
+                                return -1;
+                        api.slot_unref(slot);
+                }
+                total = now_ns() - t0;
+                if (c->last >= COOKIE_CYCLED)
+                        return fail("the fast path reached the cycle (0x%" PRIx64 ")", c->last);
+                break;
         case SCATTERED:
                 for (i = 0; i < n; i++) {
                         if (c->last >= COOKIE_CYCLED + SCATTERED_WINDOW && send_signal(c, COOKIE_MAX) < 0)
@@ -390,8 +406,8 @@ static int conn_run(struct conn *c, uint64_t n, uint64_t *ns) {
                         t0 = now_ns();
                         if (call_async(c, 0, &slot) < 0)
                                 return -1;
-                        total += now_ns() - t0;
                         api.slot_unref(slot);
+                        total += now_ns() - t0;
                         if (c->last < COOKIE_CYCLED || scattered_pending(c->last))
                                 return fail("after the cycle the bus handed out 0x%" PRIx64, c->last);
                 }
@@ -477,6 +493,8 @@ int main(int argc, char **argv) {
                         enum scenario s;
                         if (strcmp(arg, "fast") == 0)
                                 s = FAST;
+                        else if (strcmp(arg, "fastcall") == 0)
+                                s = FAST_CALL;
                         else if (strcmp(arg, "scattered") == 0)
                                 s = SCATTERED;
                         else if (strcmp(arg, "run") == 0)

@@ -24,13 +24,16 @@ use std::time::{Duration, Instant};
 pub enum Scenario {
     /// Before the cycle: one signal sealed by the bus, sent, flushed.
     Fast,
-    /// After the cycle, 1,000 async calls pending, scattered ahead: one async call.
+    /// After the cycle, 1,000 async calls pending, scattered ahead: one async call, and its
+    /// slot freed.
     Scattered,
     /// After the cycle, 100,000 async calls pending right after the current cookie: one
     /// async call, which must skip the run.
     Run,
     /// As `Run` with nothing pending.
     Empty,
+    /// Before the cycle: one async call, and its slot freed.
+    FastCall,
 }
 
 impl Scenario {
@@ -40,6 +43,7 @@ impl Scenario {
             Scenario::Scattered => "scattered",
             Scenario::Run => "run",
             Scenario::Empty => "empty",
+            Scenario::FastCall => "fastcall",
         }
     }
 
