@@ -6,9 +6,10 @@
 //! the results.
 
 use std::path::Path;
+use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode};
-use sdbus_cookie_benches::group::{group, group_with};
+use sdbus_cookie_benches::group::group_with;
 use sdbus_cookie_benches::libsystemd::{routine, Build, Lab, Scenario, SharedLab};
 use sdbus_cookie_benches::measure::{paired_wanted, Target};
 
@@ -49,6 +50,11 @@ fn has_stateful(release: &str) -> bool {
 
 type Rows = Vec<(&'static str, &'static str, Target)>;
 
+/// Paired rounds of 50 ms a side: an operation here is microseconds of syscalls (or, for
+/// stock after a run, milliseconds), and on 2 shared cores one scheduling hiccup takes
+/// milliseconds, so rounds longer than the C-model's 20 ms.
+const ROUND: Option<(Duration, usize)> = Some((Duration::from_millis(50), 41));
+
 /// 252, before the cycle: seal and send one signal (the bus picks the cookie); and one
 /// async call, its slot freed.
 fn fast_path_252(c: &mut Criterion, lab: &SharedLab, stateful: bool) {
@@ -74,7 +80,14 @@ fn fast_path_252(c: &mut Criterion, lab: &SharedLab, stateful: bool) {
         rows.push(("stateful", "stock", Target::None));
         rows.push(("stateful_call", "stock_call", Target::None));
     }
-    group(c, "libsystemd_252_fast_path", &mut routines, &rows);
+    group_with(
+        c,
+        "libsystemd_252_fast_path",
+        &mut routines,
+        &rows,
+        ROUND,
+        |_| {},
+    );
 }
 
 /// 252, after the cycle, 1,000 async calls pending, scattered ahead: one new async call.
@@ -88,7 +101,14 @@ fn scattered_252(c: &mut Criterion, lab: &SharedLab, stateful: bool) {
         routines.push(("stateful", routine(lab, STATEFUL_252, Scenario::Scattered)));
         rows.push(("stateful", "stock", Target::AtMost(1.0)));
     }
-    group(c, "libsystemd_252_scattered_1000", &mut routines, &rows);
+    group_with(
+        c,
+        "libsystemd_252_scattered_1000",
+        &mut routines,
+        &rows,
+        ROUND,
+        |_| {},
+    );
 }
 
 /// 252, after the cycle, a run of 100,000 async calls pending right after the current
@@ -120,6 +140,7 @@ fn run_252(c: &mut Criterion, lab: &SharedLab, stateful: bool) {
         "libsystemd_252_run_100000",
         &mut routines,
         &rows,
+        ROUND,
         // stock pays one reply_callbacks lookup per pending cookie: milliseconds per call.
         |g| {
             g.sample_size(10).sampling_mode(SamplingMode::Flat);
@@ -140,7 +161,7 @@ fn fast_path_241(c: &mut Criterion, lab: &SharedLab, stateful: bool) {
         routines.push(("stateful", routine(lab, STATEFUL_241, Scenario::Fast)));
         rows.push(("stateful", "stock", Target::None));
     }
-    group(c, name, &mut routines, &rows);
+    group_with(c, name, &mut routines, &rows, ROUND, |_| {});
     if !paired_wanted(name, "patched", "stock") {
         return;
     }

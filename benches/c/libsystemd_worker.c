@@ -11,9 +11,13 @@
  * Each connection is a client sd_bus on one end of a socketpair (sd_bus_set_fd); the other
  * end is a thread of this process that answers the SASL handshake and then reads and drops
  * everything: a peer that drains and never replies, so async calls stay pending for as long
- * as the bench keeps their slots. sd_bus_flush() after every send keeps sd-bus' write queue
- * empty, so every message is written by its own sendmsg() in every variant (a queue would
- * turn later sends into cheap appends).
+ * as the bench keeps their slots. The peer drains only between timed stretches: after at
+ * most CHUNK operations the clock stops, the peer empties the socket, the clock restarts.
+ * So no second thread of ours competes with the sender while it is timed (on a shared
+ * 2-core machine a peer that is descheduled would otherwise turn sends into waits), and the
+ * socket's send buffer (raised to SNDBUF as root) always has room: sd_bus_flush() after
+ * every send then finds sd-bus' write queue empty, and every message is written by its own
+ * sendmsg() in every variant (a queue would turn later sends into cheap appends).
  *
  * Where a connection's cookie starts is set through the public API only: a message sealed
  * by the caller with sd_bus_message_seal(m, cookie, ...) and then sent makes the bus adopt
@@ -59,8 +63,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,6 +107,10 @@ static struct {
 /* Never reached (nothing processes timeouts here: the bus is only written); long anyway. */
 #define CALL_TIMEOUT_USEC (UINT64_C(3600) * 1000000)
 #define MAX_CONN 8
+/* Operations per timed stretch, and the send buffer that holds them (a small message takes
+ * about 1 KiB of socket memory with the kernel's overhead). */
+#define CHUNK 256
+#define SNDBUF (8 << 20)
 
 enum scenario { FAST, SCATTERED, RUN, EMPTY, FAST_CALL };
 
@@ -108,8 +118,17 @@ struct conn {
         bool open;
         enum scenario scenario;
         sd_bus *bus;
+        int client_fd;
         int peer_fd;
         pthread_t drainer;
+        bool drainer_started;
+        /* The drain gate: the bench thread sets `drain`, the peer empties the socket and
+         * clears it. */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool drain;
+        bool quit;
+        unsigned since_drain; /* messages sent since the peer last emptied the socket */
         sd_bus_slot **pending;
         size_t n_pending;
         uint64_t last; /* the last cookie this connection's bus handed out */
@@ -155,70 +174,16 @@ static bool write_all(int fd, const char *s) {
         return true;
 }
 
-/* Answers the client's SASL lines as a D-Bus server would (EXTERNAL with or without an
- * initial response, ANONYMOUS, NEGOTIATE_UNIX_FD), then reads and drops every byte until the
- * client closes its end. */
-static void *drain(void *arg) {
-        int fd = *(int *) arg;
-        static const char ok[] = "OK 0123456789abcdef0123456789abcdef\r\n";
-        char buf[65536];
-        size_t have = 0;
-        bool begun = false;
-
-        while (!begun) {
-                ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return NULL;
-                have += (size_t) n;
-                buf[have] = 0;
-                for (;;) {
-                        char *line = buf, *end;
-                        if (have > 0 && line[0] == 0) { /* the credentials byte */
-                                memmove(buf, buf + 1, --have);
-                                buf[have] = 0;
-                                continue;
-                        }
-                        end = memmem(buf, have, "\r\n", 2);
-                        if (!end)
-                                break;
-                        *end = 0;
-                        if (strncmp(line, "AUTH EXTERNAL", 13) == 0 && line[13] == 0)
-                                write_all(fd, "DATA\r\n");
-                        else if (strncmp(line, "AUTH ", 5) == 0 || strncmp(line, "DATA", 4) == 0)
-                                write_all(fd, ok);
-                        else if (strcmp(line, "NEGOTIATE_UNIX_FD") == 0)
-                                write_all(fd, "AGREE_UNIX_FD\r\n");
-                        else if (strcmp(line, "BEGIN") == 0)
-                                begun = true;
-                        else
-                                write_all(fd, "ERROR\r\n");
-                        have -= (size_t) (end + 2 - buf);
-                        memmove(buf, end + 2, have);
-                        buf[have] = 0;
-                        if (begun)
-                                break;
-                }
-        }
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return NULL;
-        }
-}
-
 /* ---- sending ---- */
 
-static int send_flush(sd_bus *bus, sd_bus_message *m) {
-        int r = api.send(bus, m, NULL);
+static int send_flush(struct conn *c, sd_bus_message *m) {
+        int r = api.send(c->bus, m, NULL);
         if (r < 0)
                 return fail("sd_bus_send: %s", strerror(-r));
-        r = api.bus_flush(bus);
+        r = api.bus_flush(c->bus);
         if (r < 0)
                 return fail("sd_bus_flush: %s", strerror(-r));
+        c->since_drain++;
         return 0;
 }
 
@@ -241,7 +206,7 @@ static int send_signal(struct conn *c, uint64_t sealed_cookie) {
                                     strerror(-r));
                 }
         }
-        r = send_flush(c->bus, m);
+        r = send_flush(c, m);
         if (r == 0 && sealed_cookie == 0) {
                 uint64_t k = 0;
                 r = api.message_get_cookie(m, &k);
@@ -282,6 +247,7 @@ static int call_async(struct conn *c, uint64_t sealed_cookie, sd_bus_slot **slot
                 api.message_unref(m);
                 return fail("sd_bus_flush: %s", strerror(-r));
         }
+        c->since_drain++;
         r = api.message_get_cookie(m, &k);
         api.message_unref(m);
         if (r < 0)
@@ -298,6 +264,107 @@ static bool scattered_pending(uint64_t k) {
         return off % SCATTERED_STRIDE == 0 && off / SCATTERED_STRIDE < SCATTERED_N;
 }
 
+/* The peer: answers the client's SASL lines as a D-Bus server would (EXTERNAL with or
+ * without an initial response, ANONYMOUS, NEGOTIATE_UNIX_FD); then, each time the gate asks,
+ * reads and drops everything queued, until the client closes its end. */
+static void *drain(void *arg) {
+        struct conn *c = arg;
+        int fd = c->peer_fd;
+        static const char ok[] = "OK 0123456789abcdef0123456789abcdef\r\n";
+        static char buf[MAX_CONN][65536];
+        char *b = buf[c - conns];
+        size_t have = 0, size = sizeof(buf[0]);
+        bool begun = false;
+
+        while (!begun) {
+                ssize_t n = read(fd, b + have, size - 1 - have);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return NULL;
+                have += (size_t) n;
+                b[have] = 0;
+                for (;;) {
+                        char *end;
+                        if (have > 0 && b[0] == 0) { /* the credentials byte */
+                                memmove(b, b + 1, --have);
+                                b[have] = 0;
+                                continue;
+                        }
+                        end = memmem(b, have, "\r\n", 2);
+                        if (!end)
+                                break;
+                        *end = 0;
+                        if (strcmp(b, "AUTH EXTERNAL") == 0)
+                                write_all(fd, "DATA\r\n");
+                        else if (strncmp(b, "AUTH ", 5) == 0 || strncmp(b, "DATA", 4) == 0)
+                                write_all(fd, ok);
+                        else if (strcmp(b, "NEGOTIATE_UNIX_FD") == 0)
+                                write_all(fd, "AGREE_UNIX_FD\r\n");
+                        else if (strcmp(b, "BEGIN") == 0)
+                                begun = true;
+                        else
+                                write_all(fd, "ERROR\r\n");
+                        have -= (size_t) (end + 2 - b);
+                        memmove(b, end + 2, have);
+                        b[have] = 0;
+                        if (begun)
+                                break;
+                }
+        }
+        for (;;) {
+                bool eof = false;
+                pthread_mutex_lock(&c->lock);
+                while (!c->drain && !c->quit)
+                        pthread_cond_wait(&c->cond, &c->lock);
+                if (c->quit) {
+                        pthread_mutex_unlock(&c->lock);
+                        return NULL;
+                }
+                pthread_mutex_unlock(&c->lock);
+                for (;;) {
+                        ssize_t n = recv(fd, b, size, MSG_DONTWAIT);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n == 0 || (n < 0 && errno != EAGAIN))
+                                eof = true;
+                        if (n <= 0)
+                                break;
+                }
+                pthread_mutex_lock(&c->lock);
+                c->drain = false;
+                pthread_cond_broadcast(&c->cond);
+                pthread_mutex_unlock(&c->lock);
+                if (eof)
+                        return NULL;
+        }
+}
+
+/* Untimed: has the peer empty the socket (everything the client wrote is read). */
+static int drain_now(struct conn *c) {
+        int outq = 0;
+        for (int tries = 0; tries < 1000; tries++) {
+                pthread_mutex_lock(&c->lock);
+                c->drain = true;
+                pthread_cond_broadcast(&c->cond);
+                while (c->drain)
+                        pthread_cond_wait(&c->cond, &c->lock);
+                pthread_mutex_unlock(&c->lock);
+                if (ioctl(c->client_fd, SIOCOUTQ, &outq) < 0)
+                        return fail("ioctl(SIOCOUTQ): %s", strerror(errno));
+                if (outq == 0) {
+                        c->since_drain = 0;
+                        return 0;
+                }
+        }
+        return fail("the peer did not empty the socket (%d bytes left)", outq);
+}
+
+/* Untimed: empties the socket once a stretch of CHUNK messages has been sent. */
+static int drain_if_due(struct conn *c) {
+        return c->since_drain >= CHUNK ? drain_now(c) : 0;
+}
+
 /* ---- connections ---- */
 
 static void conn_close(struct conn *c) {
@@ -307,13 +374,20 @@ static void conn_close(struct conn *c) {
         for (i = 0; i < c->n_pending; i++)
                 api.slot_unref(c->pending[i]);
         free(c->pending);
-        api.bus_flush(c->bus);
-        api.bus_close(c->bus); /* closes the client's end: the drainer reads EOF */
+        api.bus_close(c->bus);
         api.bus_unref(c->bus);
-        /* Also when the bus never took its end: the drainer's read returns 0 either way. */
+        /* Also when the bus never took its end: the peer's reads return 0 either way. */
         shutdown(c->peer_fd, SHUT_RDWR);
-        pthread_join(c->drainer, NULL);
+        if (c->drainer_started) {
+                pthread_mutex_lock(&c->lock);
+                c->quit = true;
+                pthread_cond_broadcast(&c->cond);
+                pthread_mutex_unlock(&c->lock);
+                pthread_join(c->drainer, NULL);
+        }
         close(c->peer_fd);
+        pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->cond);
         memset(c, 0, sizeof(*c));
 }
 
@@ -324,12 +398,25 @@ static int conn_open(struct conn *c, enum scenario s) {
         memset(c, 0, sizeof(*c));
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
                 return fail("socketpair: %s", strerror(errno));
+        /* Room for a stretch of CHUNK messages (root may exceed net.core.wmem_max). */
+        {
+                int size = SNDBUF;
+                if (setsockopt(fds[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+                        (void) setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+        }
+        c->client_fd = fds[0];
         c->peer_fd = fds[1];
-        if (pthread_create(&c->drainer, NULL, drain, &c->peer_fd) != 0) {
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->cond, NULL);
+        if (pthread_create(&c->drainer, NULL, drain, c) != 0) {
                 close(fds[0]);
                 close(fds[1]);
+                pthread_mutex_destroy(&c->lock);
+                pthread_cond_destroy(&c->cond);
+                memset(c, 0, sizeof(*c));
                 return fail("pthread_create failed");
         }
+        c->drainer_started = true;
         r = api.bus_new(&c->bus);
         if (r >= 0)
                 r = api.bus_set_fd(c->bus, fds[0], fds[0]);
@@ -359,7 +446,7 @@ static int conn_open(struct conn *c, enum scenario s) {
         for (i = 0; i < n; i++) {
                 uint64_t k = s == SCATTERED ? COOKIE_CYCLED + 1 + i * SCATTERED_STRIDE
                                             : COOKIE_CYCLED + i;
-                if (call_async(c, k, &c->pending[i]) < 0)
+                if (call_async(c, k, &c->pending[i]) < 0 || drain_if_due(c) < 0)
                         return -1;
                 c->n_pending++;
                 if (c->last != k)
@@ -368,7 +455,7 @@ static int conn_open(struct conn *c, enum scenario s) {
         }
         if (s != FAST && s != FAST_CALL && send_signal(c, COOKIE_MAX) < 0)
                 return -1;
-        return 0;
+        return drain_now(c);
 }
 
 /* N operations of the connection's scenario; *ns gets the time of their timed parts. */
@@ -378,29 +465,33 @@ static int conn_run(struct conn *c, uint64_t n, uint64_t *ns) {
 
         switch (c->scenario) {
         case FAST:
-                t0 = now_ns();
-                for (i = 0; i < n; i++)
-                        if (send_signal(c, 0) < 0)
-                                return -1;
-                total = now_ns() - t0;
-                if (c->last >= COOKIE_CYCLED)
-                        return fail("the fast path reached the cycle (0x%" PRIx64 ")", c->last);
-                break;
         case FAST_CALL:
-                t0 = now_ns();
-                for (i = 0; i < n; i++) {
-                        slot = NULL;
-                        if (call_async(c, 0, &slot) < 0)
+                for (i = 0; i < n;) {
+                        uint64_t end = i + CHUNK < n ? i + CHUNK : n;
+                        t0 = now_ns();
+                        for (; i < end; i++) {
+                                if (c->scenario == FAST) {
+                                        if (send_signal(c, 0) < 0)
+                                                return -1;
+                                } else {
+                                        slot = NULL;
+                                        if (call_async(c, 0, &slot) < 0)
+                                                return -1;
+                                        api.slot_unref(slot);
+                                }
+                        }
+                        total += now_ns() - t0;
+                        if (drain_now(c) < 0)
                                 return -1;
-                        api.slot_unref(slot);
                 }
-                total = now_ns() - t0;
                 if (c->last >= COOKIE_CYCLED)
                         return fail("the fast path reached the cycle (0x%" PRIx64 ")", c->last);
                 break;
         case SCATTERED:
                 for (i = 0; i < n; i++) {
                         if (c->last >= COOKIE_CYCLED + SCATTERED_WINDOW && send_signal(c, COOKIE_MAX) < 0)
+                                return -1;
+                        if (drain_if_due(c) < 0)
                                 return -1;
                         slot = NULL;
                         t0 = now_ns();
@@ -416,7 +507,7 @@ static int conn_run(struct conn *c, uint64_t n, uint64_t *ns) {
         case EMPTY: {
                 uint64_t want = c->scenario == RUN ? COOKIE_CYCLED + RUN_N : COOKIE_CYCLED;
                 for (i = 0; i < n; i++) {
-                        if (send_signal(c, COOKIE_MAX) < 0)
+                        if (send_signal(c, COOKIE_MAX) < 0 || drain_if_due(c) < 0)
                                 return -1;
                         slot = NULL;
                         t0 = now_ns();

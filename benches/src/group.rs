@@ -6,7 +6,7 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 
-use crate::measure::{paired, paired_wanted, print_group_ratios, Row, Target};
+use crate::measure::{paired, paired_long, paired_wanted, print_group_ratios, Row, Target};
 
 /// A routine: runs `iters` operations, returns the time they took (criterion's `iter_custom`).
 pub type Routine = Box<dyn FnMut(u64) -> Duration>;
@@ -18,16 +18,18 @@ pub fn group(
     routines: &mut [(&'static str, Routine)],
     rows: &[(&'static str, &'static str, Target)],
 ) {
-    group_with(c, name, routines, rows, |_| {});
+    group_with(c, name, routines, rows, None, |_| {});
 }
 
-/// [`group`], with `configure` applied to the criterion group first (sample size, sampling
+/// [`group`], with paired rounds of `round` (length, count) instead of [`paired`]'s
+/// default, and `configure` applied to the criterion group first (sample size, sampling
 /// mode, for operations that take milliseconds).
 pub fn group_with(
     c: &mut Criterion,
     name: &str,
     routines: &mut [(&'static str, Routine)],
     rows: &[(&'static str, &'static str, Target)],
+    round: Option<(Duration, usize)>,
     configure: impl FnOnce(&mut BenchmarkGroup<'_, WallTime>),
 ) {
     let mut g = c.benchmark_group(name);
@@ -43,7 +45,10 @@ pub fn group_with(
             continue;
         }
         let (o, r) = two_mut(routines, index(routines, ours), index(routines, reference));
-        let p = paired(&mut **o, &mut **r);
+        let p = match round {
+            Some((length, count)) => paired_long(&mut **o, &mut **r, length, count),
+            None => paired(&mut **o, &mut **r),
+        };
         results.push(Row {
             ours,
             reference,
