@@ -5,15 +5,19 @@
 # Releases: 219 237 239 241 (the unmodified upstream tags, which have the cookie overflow)
 # and 252 (Debian bookworm's source package, fixed upstream since v242).
 #
-# Every build is one (release, variant) pair, variant `stock` or `patched`, made from one
-# unpacked tree with the same flags:
+# Every build is one (release, variant) pair, variant `stock`, `patched` or `stateful`, made
+# from one unpacked tree with the same flags:
 #   stock    the release + its build-compat/*.patch (today's toolchain only)
 #   patched  the release + its *.patch (the fix, applied first, to the pristine tree) +
 #            build-compat/*.patch, linked against libsdbus_cookie.a (install-ffi --static-only)
+#   stateful (only releases with a stateful/ folder: 241 252) as patched, with
+#            stateful/*.patch applied after the fix: each sd_bus owns an allocator whose
+#            pending set mirrors reply_callbacks (opt-in; the fix alone is the default)
 # Builds live in a cache outside the clone, $SDBUS_COOKIE_CACHE (default
 # ~/.cache/sdbus-cookie), one directory per (release, variant, key): the key hashes
 # everything that goes into the build (the source's checksum, the patches, the options, the
-# tool versions, the build steps, and for `patched` the allocator's sources and the Rust toolchain).
+# tool versions, the build steps, and for `patched` and `stateful` the allocator's sources and
+# the Rust toolchain).
 # A complete build has a stamp; a directory without one is rebuilt from scratch. Older keys
 # of the same (release, variant) are removed once a new one is complete.
 #
@@ -46,6 +50,16 @@ sp_check_release() {
         [[ $1 == "$r" ]] && return 0
     done
     die "unknown release '$1' (known: ${sp_all_releases[*]})"
+}
+
+# The variants a release is built in: stock and patched, and stateful where the release has
+# that opt-in patch.
+sp_variants() {
+    if [[ -d $repo/systemd-patch/$1/stateful ]]; then
+        echo stock patched stateful
+    else
+        echo stock patched
+    fi
 }
 
 # Which build system and which kind of source each release has.
@@ -254,12 +268,15 @@ sp_tool_versions() {
     dpkg-query -W -f='${Package} ${Version}\n' libc6-dev libcap-dev libmount-dev 2>/dev/null
 }
 
-# The patches a variant applies, in order: the fix first (onto the pristine tree), then the
-# build-environment fixes.
+# The patches a variant applies, in order: the fix first (onto the pristine tree), then for
+# stateful its patch on top of the fix, then the build-environment fixes.
 sp_patch_list() {
     local rel=$1 variant=$2 d=$repo/systemd-patch/$1
-    if [[ $variant == patched ]]; then
+    if [[ $variant == patched || $variant == stateful ]]; then
         ls "$d"/*.patch 2>/dev/null | sort || true
+    fi
+    if [[ $variant == stateful ]]; then
+        ls "$d"/stateful/*.patch 2>/dev/null | sort || true
     fi
     ls "$d"/build-compat/*.patch 2>/dev/null | sort || true
 }
@@ -277,7 +294,7 @@ sp_key() {
             sp_build_autotools sp_build_pid1_autotools sp_make_var
         printf '%s\n' "${sp_debian_meson_options[@]}" "${sp_autotools_options[@]}" "$sp_autotools_cflags"
         sp_tool_versions "$rel"
-        if [[ $variant == patched ]]; then sp_ffi_fingerprint; fi
+        if [[ $variant == patched || $variant == stateful ]]; then sp_ffi_fingerprint; fi
     } | sha256sum | cut -c1-16
 }
 
@@ -312,13 +329,18 @@ sp_build() {
         rm -rf "$sp_dir"
         mkdir -p "$sp_dir"
         sp_unpack "$rel" "$variant"
-        if [[ $variant == patched ]]; then
+        if [[ $variant == patched || $variant == stateful ]]; then
             # The allocator: static only, so that libsystemd (and PID 1) embed it and nothing
             # needs LD_LIBRARY_PATH.
             "$repo/scripts/install-ffi" --static-only "$sp_dir/ffi" > "$sp_dir/install-ffi.log" 2>&1 ||
                 { tail -n 20 "$sp_dir/install-ffi.log" >&2; die "install-ffi failed (log: $sp_dir/install-ffi.log)"; }
         fi
         "sp_build_$kind" "$rel" "$variant"
+        # (sp_build_meson_like checks this for patched; stateful is a meson release too.)
+        if [[ $variant == stateful ]]; then
+            grep -E -q "(Run-time d|D)ependency sdbus-cookie found: YES" "$sp_dir/meson-setup.log" ||
+                die "$rel stateful: meson did not find dependency('sdbus-cookie') (log: $sp_dir/meson-setup.log)"
+        fi
         printf '%s\n' "${sp_tests[@]}" > "$sp_dir/tests"
         touch "$sp_dir/built"
         sp_prune "$rel" "$variant"
@@ -366,7 +388,7 @@ sp_unpack() {
 }
 
 sp_pkg_config_path() {
-    [[ $2 == patched ]] && echo "$sp_dir/ffi/lib/pkgconfig" || echo ""
+    [[ $2 == patched || $2 == stateful ]] && echo "$sp_dir/ffi/lib/pkgconfig" || echo ""
 }
 
 sp_build_meson() { sp_build_meson_like "$@"; }
