@@ -188,7 +188,10 @@ impl Drop for Worker {
 /// The builds of a bench run and their workers, started on first use.
 pub struct Lab {
     builds: Vec<Build>,
-    workers: Option<BTreeMap<Build, Worker>>,
+    libs: Option<BTreeMap<Build, PathBuf>>,
+    /// Keyed by build and instance: instance 1 is a second process of the same build, for
+    /// the A/A rows that show how far apart two identical processes measure.
+    workers: BTreeMap<(Build, u8), Worker>,
 }
 
 impl fmt::Debug for Lab {
@@ -208,21 +211,29 @@ impl Lab {
     pub fn new(builds: &[Build]) -> SharedLab {
         Rc::new(RefCell::new(Lab {
             builds: builds.to_vec(),
-            workers: None,
+            libs: None,
+            workers: BTreeMap::new(),
         }))
     }
 
-    fn workers(&mut self) -> &mut BTreeMap<Build, Worker> {
-        if self.workers.is_none() {
+    /// Instance `instance` of `build`'s worker, built and started on first use (instance 0
+    /// of every build is started at once, in the order of `builds`).
+    fn worker(&mut self, build: Build, instance: u8) -> &mut Worker {
+        assert!(
+            self.builds.contains(&build),
+            "{build} is not one of this lab's builds"
+        );
+        if self.libs.is_none() {
             let libs = build_libs(&self.builds);
-            let workers = self
-                .builds
-                .iter()
-                .map(|b| (*b, Worker::spawn(*b, &libs[b])))
-                .collect();
-            self.workers = Some(workers);
+            for b in &self.builds {
+                self.workers.insert((*b, 0), Worker::spawn(*b, &libs[b]));
+            }
+            self.libs = Some(libs);
         }
-        self.workers.as_mut().expect("set above")
+        let lib = &self.libs.as_ref().expect("set above")[&build];
+        self.workers
+            .entry((build, instance))
+            .or_insert_with(|| Worker::spawn(build, lib))
     }
 
     /// `n` operations of `s` on `build`: their time and the last cookie handed out.
@@ -232,16 +243,22 @@ impl Lab {
         s: Scenario,
         n: u64,
     ) -> Result<(Duration, u64), WorkerError> {
-        let w = self
-            .workers()
-            .get_mut(&build)
-            .unwrap_or_else(|| panic!("{build} is not one of this lab's builds"));
-        w.run(s, n)
+        self.worker(build, 0).run(s, n)
     }
 
-    /// Whether the workers have been started (some routine ran).
+    /// As [`Lab::run`], in a second process of the same build.
+    pub fn run_again(
+        &mut self,
+        build: Build,
+        s: Scenario,
+        n: u64,
+    ) -> Result<(Duration, u64), WorkerError> {
+        self.worker(build, 1).run(s, n)
+    }
+
+    /// Whether the builds are ready (some routine ran).
     pub fn started(&self) -> bool {
-        self.workers.is_some()
+        self.libs.is_some()
     }
 }
 
@@ -252,6 +269,17 @@ pub fn routine(lab: &SharedLab, build: Build, s: Scenario) -> crate::group::Rout
         Ok((t, _)) => t,
         Err(e) => panic!("{e}"),
     })
+}
+
+/// As [`routine`], in a second process of the same build (the A/A control).
+pub fn routine_again(lab: &SharedLab, build: Build, s: Scenario) -> crate::group::Routine {
+    let lab = Rc::clone(lab);
+    Box::new(
+        move |iters| match lab.borrow_mut().run_again(build, s, iters) {
+            Ok((t, _)) => t,
+            Err(e) => panic!("{e}"),
+        },
+    )
 }
 
 /// `systemd-patch/build-bench-libs` for `builds` (building what the cache misses; its
