@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * One build of the real libsystemd, driven by the `libsystemd` bench (benches/benches/libsystemd.rs).
+ * One build of the real libsystemd, driven by the `libsystemd` bench (benches/libsystemd.rs).
  *
  *   sdbench-libsystemd-worker /abs/path/to/libsystemd.so
  *
@@ -40,9 +40,8 @@
  *   scattered  after the cycle, 1,000 async calls pending at 0x80000001 + i * 1049 (spread
  *              over the first 2^20 cookies of the cycled half), counter from 0xffffffff:
  *              one async call and its slot freed, as in `fastcall`, so the pending set
- *              stays the same. Whenever the counter leaves
- *              that window it is put back at 0xffffffff (untimed), so every call is made
- *              with the 1,000 pending ahead of it.
+ *              stays the same. Whenever the counter leaves that window it is put back at
+ *              0xffffffff (untimed), so every call is made with the 1,000 pending ahead.
  *   run        after the cycle, 100,000 async calls pending at 0x80000000 .. 0x8001869f;
  *              per operation (untimed) a signal sealed with 0xffffffff is sent, then (timed)
  *              one async call, which must get 0x800186a0: the run right after the current
