@@ -376,6 +376,24 @@ pub(crate) struct Request<'a, B> {
     pub sealed: Option<u32>,
 }
 
+impl<'a, B> Request<'a, B> {
+    /// A call to the bus driver (`org.freedesktop.DBus` at `/org/freedesktop/DBus`), about
+    /// no unit, with a cookie from the allocator.
+    pub(crate) fn bus_driver(member: &'a str, body: &'a B, step: Step, timeout: Duration) -> Self {
+        Request {
+            dest: Dest::Bus,
+            path: "/org/freedesktop/DBus",
+            iface: BUS_NAME,
+            member,
+            body,
+            unit: "",
+            step,
+            timeout,
+            sealed: None,
+        }
+    }
+}
+
 /// A successful reply and the serial of the call it answers.
 #[derive(Debug)]
 pub(crate) struct Reply {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use zbus::zvariant::OwnedValue;
 
 use super::{body, AsyncClient};
-use crate::conn::{Conn, Dest, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH};
+use crate::conn::{Conn, Dest, Request, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH};
 use crate::error::{Error, Result, Step};
 use crate::releases::parse_version;
 
@@ -94,63 +94,38 @@ impl AsyncClient {
         let conn = &session.conn;
         if !direct {
             let hello = conn
-                .call(Request {
-                    dest: Dest::Bus,
-                    path: "/org/freedesktop/DBus",
-                    iface: BUS_NAME,
-                    member: "Hello",
-                    body: &(),
-                    unit: "",
-                    step: Step::Hello,
-                    timeout: left(),
-                    sealed: None,
-                })
+                .call(Request::bus_driver("Hello", &(), Step::Hello, left()))
                 .await
                 .map_err(fail)?;
             let unique: String = body(&hello.message, "", Step::Hello).map_err(fail)?;
             conn.set_names(Some(unique), None);
             // The match goes in before any job can be created on this connection.
-            conn.call(Request {
-                dest: Dest::Bus,
-                path: "/org/freedesktop/DBus",
-                iface: BUS_NAME,
-                member: "AddMatch",
-                body: &(JOB_REMOVED_MATCH,),
-                unit: "",
-                step: Step::AddMatch,
-                timeout: left(),
-                sealed: None,
-            })
+            conn.call(Request::bus_driver(
+                "AddMatch",
+                &(JOB_REMOVED_MATCH,),
+                Step::AddMatch,
+                left(),
+            ))
             .await
             .map_err(fail)?;
             // Follow systemd's name from before we ask who owns it, so an owner change
             // (daemon-reexec, a reconnect after its bus connection failed) between the two
             // is not missed.
-            conn.call(Request {
-                dest: Dest::Bus,
-                path: "/org/freedesktop/DBus",
-                iface: BUS_NAME,
-                member: "AddMatch",
-                body: &(OWNER_CHANGED_MATCH,),
-                unit: "",
-                step: Step::AddMatch,
-                timeout: left(),
-                sealed: None,
-            })
+            conn.call(Request::bus_driver(
+                "AddMatch",
+                &(OWNER_CHANGED_MATCH,),
+                Step::AddMatch,
+                left(),
+            ))
             .await
             .map_err(fail)?;
             let owner = conn
-                .call(Request {
-                    dest: Dest::Bus,
-                    path: "/org/freedesktop/DBus",
-                    iface: BUS_NAME,
-                    member: "GetNameOwner",
-                    body: &(SYSTEMD_NAME,),
-                    unit: "",
-                    step: Step::GetNameOwner,
-                    timeout: left(),
-                    sealed: None,
-                })
+                .call(Request::bus_driver(
+                    "GetNameOwner",
+                    &(SYSTEMD_NAME,),
+                    Step::GetNameOwner,
+                    left(),
+                ))
                 .await
                 .map_err(fail)?;
             let owner: String = body(&owner.message, "", Step::GetNameOwner).map_err(fail)?;
