@@ -921,7 +921,7 @@ mod tests {
     //! (no bus needed: this is our matching logic, not systemd's behaviour).
     use super::*;
 
-    fn nz(v: u32) -> NonZeroU32 {
+    pub(super) fn nz(v: u32) -> NonZeroU32 {
         NonZeroU32::new(v).unwrap()
     }
 
@@ -945,7 +945,7 @@ mod tests {
         b.build(&()).unwrap()
     }
 
-    fn bus_state() -> State {
+    pub(super) fn bus_state() -> State {
         let mut st = State::new(false);
         st.systemd_owner = Some(":1.0".into());
         st.unique_name = Some(":1.7".into());

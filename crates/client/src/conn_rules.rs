@@ -5,18 +5,8 @@
 //! the error's name and message. A module of its own so that edits of the connection
 //! code leave it alone.
 
+use super::tests::{bus_state, nz};
 use super::*;
-
-fn nz(v: u32) -> NonZeroU32 {
-    NonZeroU32::new(v).unwrap()
-}
-
-fn bus_state() -> State {
-    let mut st = State::new(false);
-    st.systemd_owner = Some(":1.0".into());
-    st.unique_name = Some(":1.7".into());
-    st
-}
 
 fn signal_from(sender: &str, serial: u32, iface: &str, job: &str) -> Message {
     Message::signal(SYSTEMD_PATH, iface, "JobRemoved")
