@@ -24,6 +24,10 @@ pub struct Allocator {
     /// Smallest pending cookie > `current`, else `ceiling + 1`.
     fast_limit: u64,
     pending: Runs,
+    /// Where in `pending` the run starting at `fast_limit` probably is: a hint only (any
+    /// value is correct), kept by `next_slow`'s run skip so that walking through many runs
+    /// needs no search while nothing is inserted or removed in between.
+    run_hint: usize,
     /// Pending cookies whose caller gave up; a subset of `pending`, sorted, no duplicates.
     quarantined: Vec<u32>,
     wraps: u64,
@@ -48,6 +52,7 @@ impl Allocator {
             current: 0,
             fast_limit: u64::from(config.ceiling()) + 1,
             pending: Runs::default(),
+            run_hint: 0,
             quarantined: Vec::new(),
             wraps: 0,
         }
@@ -80,10 +85,14 @@ impl Allocator {
         // below the ceiling. The cookie after the run is free and the next run's start is the
         // new `fast_limit`, both from one lookup.
         if self.current < ceiling {
-            if let Some((end, next_start)) = self.pending.run_starting_at(self.current + 1) {
+            if let Some((end, next_start, next)) = self
+                .pending
+                .run_starting_at(self.current + 1, self.run_hint)
+            {
                 if end < ceiling {
                     self.current = end + 1;
                     self.fast_limit = next_start.map_or(u64::from(ceiling) + 1, u64::from);
+                    self.run_hint = next;
                     return cfg.cookie(u64::from(self.current));
                 }
             }
@@ -297,6 +306,7 @@ mod tests {
             current,
             fast_limit,
             pending: runs,
+            run_hint: 0,
             quarantined: quarantined.to_vec(),
             wraps: 0,
         }

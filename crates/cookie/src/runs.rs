@@ -67,11 +67,17 @@ impl Runs {
         self.runs.get(i).map(|&(s, _)| s.max(k))
     }
 
-    /// If a run starts exactly at `k`: its end, and the start of the run after it.
-    pub(crate) fn run_starting_at(&self, k: u32) -> Option<(u32, Option<u32>)> {
-        let i = self.runs.partition_point(|&(s, _)| s < k);
+    /// If a run starts exactly at `k`: its end, the start of the run after it, and that
+    /// run's index. `hint` is the index to try first (any value gives the same answer; the
+    /// right one saves the binary search, whose chain of dependent loads is what a walk
+    /// over many pending runs costs).
+    pub(crate) fn run_starting_at(&self, k: u32, hint: usize) -> Option<(u32, Option<u32>, usize)> {
+        let i = match self.runs.get(hint) {
+            Some(&(s, _)) if s == k => hint,
+            _ => self.runs.partition_point(|&(s, _)| s < k),
+        };
         match self.runs.get(i) {
-            Some(&(s, e)) if s == k => Some((e, self.runs.get(i + 1).map(|&(s, _)| s))),
+            Some(&(s, e)) if s == k => Some((e, self.runs.get(i + 1).map(|&(s, _)| s), i + 1)),
             _ => None,
         }
     }
@@ -263,7 +269,12 @@ mod tests {
             r.iter_runs().collect::<Vec<_>>(),
             [(1, 5), (u32::MAX, u32::MAX)]
         );
-        assert_eq!(r.run_starting_at(1), Some((5, Some(u32::MAX))));
+        // The index of the next run comes back as the hint for the next lookup; a wrong
+        // hint gives the same answer.
+        assert_eq!(r.run_starting_at(1, 0), Some((5, Some(u32::MAX), 1)));
+        assert_eq!(r.run_starting_at(1, 7), Some((5, Some(u32::MAX), 1)));
+        assert_eq!(r.run_starting_at(u32::MAX, 1), Some((u32::MAX, None, 2)));
+        assert_eq!(r.run_starting_at(2, 0), None);
         assert_eq!(r.first_at_or_after(6), Some(u32::MAX));
         assert_eq!(r.first_at_or_after(3), Some(3));
         assert!(r.remove(3));
