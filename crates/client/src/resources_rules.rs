@@ -195,3 +195,21 @@ fn resources_with_any_field_set_are_not_empty() {
     };
     assert!(!r.is_empty());
 }
+
+#[test]
+fn a_cpuset_range_missing_an_end_is_not_a_number_rather_than_too_large() {
+    for list in ["1-", "-1", "0,-", "a"] {
+        match cpuset_to_bits(list) {
+            Err(crate::InputError::InvalidCpuset { reason, .. }) => {
+                assert_eq!(reason, "not a number or range", "{list:?}")
+            }
+            other => panic!("{list:?}: expected InvalidCpuset, got {other:?}"),
+        }
+    }
+    match cpuset_to_bits("99999999999999999999") {
+        Err(crate::InputError::InvalidCpuset { reason, .. }) => {
+            assert_eq!(reason, "number too large")
+        }
+        other => panic!("expected InvalidCpuset, got {other:?}"),
+    }
+}
