@@ -213,3 +213,34 @@ fn a_cpuset_range_missing_an_end_is_not_a_number_rather_than_too_large() {
         other => panic!("expected InvalidCpuset, got {other:?}"),
     }
 }
+
+#[test]
+fn a_quota_below_minus_1_names_minus_1_unlimited_as_the_minimum() {
+    let r = Resources {
+        cpu_quota: Some(-2),
+        ..Resources::default()
+    };
+    assert_eq!(
+        r.validate(),
+        Err(crate::InputError::OutOfRange {
+            what: "cpu_quota",
+            value: -2,
+            min: -1,
+            max: i64::MAX,
+        })
+    );
+}
+
+#[test]
+fn io_device_paths_with_whitespace_or_control_characters_are_refused() {
+    for device in ["/dev/v da", "/dev/vda\n", "/dev/\tvda"] {
+        let r = Resources {
+            io_read_bps: vec![IoDeviceLimit::new(device, 1 << 20)],
+            ..Resources::default()
+        };
+        assert!(
+            matches!(r.validate(), Err(crate::InputError::InvalidDevice { .. })),
+            "{device:?} accepted"
+        );
+    }
+}
