@@ -232,6 +232,20 @@ fn a_quota_below_minus_1_names_minus_1_unlimited_as_the_minimum() {
 }
 
 #[test]
+fn device_rules_with_whitespace_in_the_path_are_refused() {
+    for path in ["/dev/nu ll", "char- pts"] {
+        let r = Resources {
+            device_allow: vec![DeviceAllow::new(path, "rw")],
+            ..Resources::default()
+        };
+        assert!(
+            matches!(r.validate(), Err(crate::InputError::InvalidDevice { .. })),
+            "{path:?} accepted"
+        );
+    }
+}
+
+#[test]
 fn io_device_paths_with_whitespace_or_control_characters_are_refused() {
     for device in ["/dev/v da", "/dev/vda\n", "/dev/\tvda"] {
         let r = Resources {
