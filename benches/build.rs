@@ -74,6 +74,30 @@ fn main() {
         .warnings_into_errors(true)
         .compile("sdbench_sdbus_client");
     println!("cargo:rustc-link-lib=dylib=systemd");
+
+    // The `libsystemd` bench's worker: a program of its own (one per libsystemd build, each
+    // dlopen()ed in its own process, since all export the same symbols under one soname).
+    let worker_src = manifest.join("c/libsystemd_worker.c");
+    println!("cargo:rerun-if-changed={}", worker_src.display());
+    let worker = out.join("sdbench-libsystemd-worker");
+    let mut cmd = cc::Build::new().opt_level(2).get_compiler().to_command();
+    cmd.args(["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-pthread"])
+        .arg(&worker_src)
+        .arg("-o")
+        .arg(&worker)
+        .arg("-ldl");
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("running the C compiler for {}: {e}", worker_src.display()));
+    assert!(
+        status.success(),
+        "compiling {} failed",
+        worker_src.display()
+    );
+    println!(
+        "cargo:rustc-env=SDBENCH_LIBSYSTEMD_WORKER={}",
+        worker.display()
+    );
 }
 
 fn is_ident(b: u8) -> bool {

@@ -5,15 +5,19 @@
 # Releases: 219 237 239 241 (the unmodified upstream tags, which have the cookie overflow)
 # and 252 (Debian bookworm's source package, fixed upstream since v242).
 #
-# Every build is one (release, variant) pair, variant `stock` or `patched`, made from one
-# unpacked tree with the same flags:
+# Every build is one (release, variant) pair, variant `stock`, `patched` or `stateful`, made
+# from one unpacked tree with the same flags:
 #   stock    the release + its build-compat/*.patch (today's toolchain only)
 #   patched  the release + its *.patch (the fix, applied first, to the pristine tree) +
 #            build-compat/*.patch, linked against libsdbus_cookie.a (install-ffi --static-only)
+#   stateful (only releases with a stateful/ folder: 241 252) as patched, with
+#            stateful/*.patch applied after the fix: each sd_bus owns an allocator whose
+#            pending set mirrors reply_callbacks (opt-in; the fix alone is the default)
 # Builds live in a cache outside the clone, $SDBUS_COOKIE_CACHE (default
 # ~/.cache/sdbus-cookie), one directory per (release, variant, key): the key hashes
 # everything that goes into the build (the source's checksum, the patches, the options, the
-# tool versions, the build steps, and for `patched` the allocator's sources and the Rust toolchain).
+# tool versions, the build steps, and for `patched` and `stateful` the allocator's sources and
+# the Rust toolchain).
 # A complete build has a stamp; a directory without one is rebuilt from scratch. Older keys
 # of the same (release, variant) are removed once a new one is complete.
 #
@@ -46,6 +50,16 @@ sp_check_release() {
         [[ $1 == "$r" ]] && return 0
     done
     die "unknown release '$1' (known: ${sp_all_releases[*]})"
+}
+
+# The variants a release is built in: stock and patched, and stateful where the release has
+# that opt-in patch.
+sp_variants() {
+    if [[ -d $repo/systemd-patch/$1/stateful ]]; then
+        echo stock patched stateful
+    else
+        echo stock patched
+    fi
 }
 
 # Which build system and which kind of source each release has.
@@ -254,12 +268,15 @@ sp_tool_versions() {
     dpkg-query -W -f='${Package} ${Version}\n' libc6-dev libcap-dev libmount-dev 2>/dev/null
 }
 
-# The patches a variant applies, in order: the fix first (onto the pristine tree), then the
-# build-environment fixes.
+# The patches a variant applies, in order: the fix first (onto the pristine tree), then for
+# stateful its patch on top of the fix, then the build-environment fixes.
 sp_patch_list() {
     local rel=$1 variant=$2 d=$repo/systemd-patch/$1
-    if [[ $variant == patched ]]; then
+    if [[ $variant == patched || $variant == stateful ]]; then
         ls "$d"/*.patch 2>/dev/null | sort || true
+    fi
+    if [[ $variant == stateful ]]; then
+        ls "$d"/stateful/*.patch 2>/dev/null | sort || true
     fi
     ls "$d"/build-compat/*.patch 2>/dev/null | sort || true
 }
@@ -277,7 +294,7 @@ sp_key() {
             sp_build_autotools sp_build_pid1_autotools sp_make_var
         printf '%s\n' "${sp_debian_meson_options[@]}" "${sp_autotools_options[@]}" "$sp_autotools_cflags"
         sp_tool_versions "$rel"
-        if [[ $variant == patched ]]; then sp_ffi_fingerprint; fi
+        if [[ $variant == patched || $variant == stateful ]]; then sp_ffi_fingerprint; fi
     } | sha256sum | cut -c1-16
 }
 
@@ -312,13 +329,18 @@ sp_build() {
         rm -rf "$sp_dir"
         mkdir -p "$sp_dir"
         sp_unpack "$rel" "$variant"
-        if [[ $variant == patched ]]; then
+        if [[ $variant == patched || $variant == stateful ]]; then
             # The allocator: static only, so that libsystemd (and PID 1) embed it and nothing
             # needs LD_LIBRARY_PATH.
             "$repo/scripts/install-ffi" --static-only "$sp_dir/ffi" > "$sp_dir/install-ffi.log" 2>&1 ||
                 { tail -n 20 "$sp_dir/install-ffi.log" >&2; die "install-ffi failed (log: $sp_dir/install-ffi.log)"; }
         fi
         "sp_build_$kind" "$rel" "$variant"
+        # (sp_build_meson_like checks this for patched; stateful is a meson release too.)
+        if [[ $variant == stateful ]]; then
+            grep -E -q "(Run-time d|D)ependency sdbus-cookie found: YES" "$sp_dir/meson-setup.log" ||
+                die "$rel stateful: meson did not find dependency('sdbus-cookie') (log: $sp_dir/meson-setup.log)"
+        fi
         printf '%s\n' "${sp_tests[@]}" > "$sp_dir/tests"
         touch "$sp_dir/built"
         sp_prune "$rel" "$variant"
@@ -366,7 +388,7 @@ sp_unpack() {
 }
 
 sp_pkg_config_path() {
-    [[ $2 == patched ]] && echo "$sp_dir/ffi/lib/pkgconfig" || echo ""
+    [[ $2 == patched || $2 == stateful ]] && echo "$sp_dir/ffi/lib/pkgconfig" || echo ""
 }
 
 sp_build_meson() { sp_build_meson_like "$@"; }
@@ -438,4 +460,96 @@ sp_build_autotools() {
 sp_build_pid1_autotools() {
     PATH=$sys_path make -C "$sp_src" -j"$(nproc)" systemd systemctl > "$sp_dir/make-pid1.log" 2>&1 ||
         { grep -E -B2 -A8 'error|Error' "$sp_dir/make-pid1.log" | tail -n 40 >&2; die "$1 $2: make systemd failed (log: $sp_dir/make-pid1.log)"; }
+}
+
+# ------------------------------------------------------------------------------ the bench flavour
+
+# Optimised builds of libsystemd for benches/ (sp_build_bench). The builds above are -O0 -g
+# for the debugger and the tests; a bench of that code would measure the missing optimiser.
+# Here every variant of a release is built from its own unpacked tree of the same source,
+# with the same patches as sp_build applies (sp_unpack), and with the same flags for every
+# variant: meson's debugoptimized buildtype (-O2 -g; -g keeps perf's annotations and does
+# not change the code), the same feature options as sp_build_meson_like, no tests.
+# Only libsystemd.so is built. Meson releases only (241 and later: sd_bus_message_seal and
+# sd_bus_call_async, which the benches use, are public there).
+#
+# Entries live in build/<release>/bench/<variant>-<key>/, a folder of their own: sp_prune's
+# glob of the -O0 entries (<variant>-*) does not reach them, and the -O0 keys (sp_key) do
+# not change. The bench key hashes the -O0 key of the same (release, variant) — source,
+# patches, tool versions, the allocator — and the bench build steps and flags.
+sp_bench_meson_args=(--buildtype=debugoptimized -Dtests=false)
+
+sp_bench_key() {
+    {
+        echo "flavour bench"
+        sp_key "$1" "$2"
+        declare -f sp_build_bench sp_bench_configure
+        printf '%s\n' "${sp_bench_meson_args[@]}"
+    } | sha256sum | cut -c1-16
+}
+
+# sp_bench_configure RELEASE VARIANT: meson setup and ninja of libsystemd.so in $sp_bld.
+sp_bench_configure() {
+    local rel=$1 variant=$2 opts=() lib pc=
+    if [[ $(sp_kind "$rel") == debian ]]; then
+        opts=("${sp_debian_meson_options[@]}")
+    else
+        mapfile -t opts < <(sp_meson_false_options "$sp_src")
+    fi
+    [[ $variant == stock ]] || pc=$sp_dir/ffi/lib/pkgconfig
+    PKG_CONFIG_PATH=$pc PATH=$sys_path \
+        meson setup "$sp_bld" "$sp_src" "${sp_bench_meson_args[@]}" "${opts[@]}" > "$sp_dir/meson-setup.log" 2>&1 ||
+        { tail -n 30 "$sp_dir/meson-setup.log" >&2; die "$rel $variant (bench): meson setup failed (log: $sp_dir/meson-setup.log)"; }
+    if [[ $variant != stock ]]; then
+        grep -E -q "(Run-time d|D)ependency sdbus-cookie found: YES" "$sp_dir/meson-setup.log" ||
+            die "$rel $variant (bench): meson did not find dependency('sdbus-cookie') (log: $sp_dir/meson-setup.log)"
+    fi
+    lib=$(ninja -C "$sp_bld" -t targets all | sed -n 's/^\(libsystemd\.so\.[0-9.]*\): .*/\1/p' | head -n1)
+    [[ -n $lib ]] || die "$rel $variant (bench): no libsystemd.so.* target"
+    PATH=$sys_path ninja -C "$sp_bld" "$lib" > "$sp_dir/ninja.log" 2>&1 ||
+        { grep -E -B2 -A8 'error|FAILED' "$sp_dir/ninja.log" | tail -n 40 >&2; die "$rel $variant (bench): ninja failed (log: $sp_dir/ninja.log)"; }
+    ln -sfn "$lib" "$sp_bld/libsystemd.so.built"
+}
+
+# sp_build_bench RELEASE VARIANT
+# Makes sure the optimised (release, variant) libsystemd is in the cache. Sets sp_dir,
+# sp_src, sp_bld, sp_bench_lib (the absolute path of its libsystemd.so), sp_build_secs (0 on
+# a hit) and sp_cache_hit (0/1). Takes the same lock as sp_build: one build at a time.
+sp_build_bench() {
+    local rel=$1 variant=$2 key started d
+    [[ $(sp_kind "$rel") != autotools ]] || die "$rel: the bench flavour builds meson releases only"
+    sp_fetch_source "$rel"
+    key=$(sp_bench_key "$rel" "$variant")
+    sp_dir=$sp_cache/build/$rel/bench/$variant-$key
+    sp_src=$sp_dir/src
+    sp_bld=$sp_dir/build
+    started=$SECONDS
+    mkdir -p "$sp_cache/build"
+    exec {sp_lock}>>"$sp_cache/build/.lock"
+    flock "$sp_lock"
+    if [[ -f $sp_dir/built ]]; then
+        sp_cache_hit=1
+        say "$rel $variant (bench, -O2): cache hit ($sp_dir)"
+    else
+        sp_cache_hit=0
+        say "$rel $variant (bench, -O2): cache miss, building in $sp_dir"
+        rm -rf "$sp_dir"
+        mkdir -p "$sp_dir"
+        sp_unpack "$rel" "$variant"
+        if [[ $variant != stock ]]; then
+            "$repo/scripts/install-ffi" --static-only "$sp_dir/ffi" > "$sp_dir/install-ffi.log" 2>&1 ||
+                { tail -n 20 "$sp_dir/install-ffi.log" >&2; die "install-ffi failed (log: $sp_dir/install-ffi.log)"; }
+        fi
+        sp_bench_configure "$rel" "$variant"
+        touch "$sp_dir/built"
+        for d in "$sp_cache/build/$rel/bench/$variant"-*; do
+            [[ -d $d && $d != "$sp_dir" ]] || continue
+            say "$rel $variant (bench): removing the outdated cache entry $d"
+            rm -rf "$d"
+        done
+    fi
+    sp_bench_lib=$(readlink -f "$sp_bld/libsystemd.so.built")
+    [[ -f $sp_bench_lib ]] || die "$rel $variant (bench): no $sp_bld/libsystemd.so.built"
+    sp_build_secs=$((SECONDS - started))
+    exec {sp_lock}>&-
 }

@@ -1,66 +1,10 @@
 //! The time of `next()`, ours vs upstream's C algorithm, in one run.
 //! See `benches/README.md` for the scenarios, the floor and the results.
 
-use std::time::Duration;
-
 use criterion::{criterion_group, criterion_main, Criterion};
-use sdbus_cookie_benches::measure::{paired_wanted, Target};
-use sdbus_cookie_benches::{cdriver, paired, print_group_ratios, scenario, Row};
-
-type Routine = Box<dyn FnMut(u64) -> Duration>;
-
-/// Benches every `(id, routine)` in one criterion group, then takes each row's paired ratio.
-fn group(
-    c: &mut Criterion,
-    name: &str,
-    routines: &mut [(&'static str, Routine)],
-    rows: &[(&'static str, &'static str, Target)],
-) {
-    let mut g = c.benchmark_group(name);
-    for (id, routine) in routines.iter_mut() {
-        g.bench_function(*id, |b| b.iter_custom(&mut *routine));
-    }
-    g.finish();
-
-    let mut results = Vec::new();
-    for &(ours, reference, target) in rows {
-        if !paired_wanted(name, ours, reference) {
-            continue;
-        }
-        let (o, r) = two_mut(routines, index(routines, ours), index(routines, reference));
-        let p = paired(&mut **o, &mut **r);
-        results.push(Row {
-            ours,
-            reference,
-            paired: p,
-            target,
-        });
-    }
-    print_group_ratios(name, &results);
-}
-
-/// Both routines at once (`get_disjoint_mut` needs Rust 1.86; the MSRV is 1.85).
-fn two_mut<'r>(
-    rs: &'r mut [(&'static str, Routine)],
-    i: usize,
-    j: usize,
-) -> (&'r mut Routine, &'r mut Routine) {
-    assert_ne!(i, j, "a row compares two different routines");
-    if i < j {
-        let (a, b) = rs.split_at_mut(j);
-        (&mut a[i].1, &mut b[0].1)
-    } else {
-        let (a, b) = rs.split_at_mut(i);
-        (&mut b[0].1, &mut a[j].1)
-    }
-}
-
-fn index(routines: &[(&'static str, Routine)], id: &str) -> usize {
-    routines
-        .iter()
-        .position(|(n, _)| *n == id)
-        .unwrap_or_else(|| panic!("no routine {id}"))
-}
+use sdbus_cookie_benches::group::group;
+use sdbus_cookie_benches::measure::Target;
+use sdbus_cookie_benches::{cdriver, scenario};
 
 /// Question 1 from Rust: `Allocator::next()` before the first cycle vs the C model.
 fn fast_path_rust(c: &mut Criterion) {

@@ -17,6 +17,8 @@
 //! side can be folded into a closed form by the optimiser.
 
 pub mod cdriver;
+pub mod group;
+pub mod libsystemd;
 pub mod measure;
 pub mod scenario;
 

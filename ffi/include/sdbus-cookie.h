@@ -31,8 +31,12 @@
  * access themselves. Different handles are independent. A handle may be moved between
  * threads.
  *
- * Memory: if the heap is exhausted while a pending set grows, the process aborts (the
- * Rust runtime's behaviour); handle creation reports -ENOMEM / NULL instead.
+ * Memory: nothing in this library aborts when the heap is exhausted. Only handle creation,
+ * sdbus_cookie_allocator_pending_add() and sdbus_cookie_allocator_quarantine() allocate,
+ * and they report it (NULL / -ENOMEM, state unchanged). Everything else — _next(),
+ * _pending_remove() (even when it splits a run of pending cookies in two),
+ * _release_quarantined(), _observe_sealed(), _free() — never allocates: the pending set
+ * always keeps room for as many runs as it has cookies (8 bytes per pending cookie).
  *
  * Link: pkg-config --cflags --libs sdbus-cookie  (static: add --static)
  */
@@ -183,6 +187,7 @@ int sdbus_cookie_allocator_next(sdbus_cookie_allocator *a, uint64_t *ret);
  * Marks `cookie` as awaiting a reply: _next() skips it until it is removed.
  *
  * Returns 0 on success, or:
+ *   -ENOMEM  the pending set could not grow; state unchanged (the cookie is not pending).
  *   -EEXIST  cookie is already pending.
  *   -EINVAL  a is NULL, cookie is 0, or cookie is above the ceiling.
  *   -EIO     internal bug, or a poisoned handle.
@@ -192,6 +197,7 @@ int sdbus_cookie_allocator_pending_add(sdbus_cookie_allocator *a, uint64_t cooki
 /*
  * The reply for `cookie` arrived (or the call was abandoned): it may be handed out again.
  * Removing a quarantined cookie also ends its quarantine (its late reply arrived).
+ * Never allocates, so never fails for a pending cookie on a live handle.
  *
  * Returns 0 on success, or:
  *   -ENOENT  cookie is not pending.
@@ -207,6 +213,7 @@ int sdbus_cookie_allocator_pending_remove(sdbus_cookie_allocator *a, uint64_t co
  * is already quarantined succeeds and changes nothing.
  *
  * Returns 0 on success, or:
+ *   -ENOMEM  the quarantine could not grow; state unchanged.
  *   -ENOENT  cookie is not pending.
  *   -EINVAL  a is NULL, cookie is 0, or cookie is above the ceiling.
  *   -EIO     internal bug, or a poisoned handle.

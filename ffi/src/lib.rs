@@ -223,8 +223,9 @@ pub unsafe extern "C" fn sdbus_cookie_allocator_next(
 
 /// Marks `cookie` as awaiting a reply: `next` will not hand it out until it is removed.
 ///
-/// Returns 0; `-EEXIST` if already pending; `-EINVAL` if `a` is NULL, `cookie` is 0 or above
-/// the ceiling; `-EIO` on an internal bug.
+/// Returns 0; `-ENOMEM` if the pending set could not grow (state unchanged); `-EEXIST` if
+/// already pending; `-EINVAL` if `a` is NULL, `cookie` is 0 or above the ceiling; `-EIO` on
+/// an internal bug.
 ///
 /// # Safety
 /// `a` is NULL or a live handle nobody else uses during the call.
@@ -238,7 +239,7 @@ pub unsafe extern "C" fn sdbus_cookie_allocator_pending_add(
 }
 
 /// The reply for `cookie` arrived (or the call was abandoned): it may be handed out again.
-/// Also ends its quarantine.
+/// Also ends its quarantine. Never allocates.
 ///
 /// Returns 0; `-ENOENT` if not pending; `-EINVAL` if `a` is NULL, `cookie` is 0 or above the
 /// ceiling; `-EIO` on an internal bug.
@@ -257,8 +258,9 @@ pub unsafe extern "C" fn sdbus_cookie_allocator_pending_remove(
 /// Keeps the pending `cookie` reserved after its call timed out locally, until its late
 /// reply (`pending_remove`) or `release_quarantined` (disconnect).
 ///
-/// Returns 0; `-ENOENT` if `cookie` is not pending; `-EINVAL` if `a` is NULL, `cookie` is 0 or
-/// above the ceiling; `-EIO` on an internal bug.
+/// Returns 0; `-ENOMEM` if the quarantine could not grow (state unchanged); `-ENOENT` if
+/// `cookie` is not pending; `-EINVAL` if `a` is NULL, `cookie` is 0 or above the ceiling;
+/// `-EIO` on an internal bug.
 ///
 /// # Safety
 /// `a` is NULL or a live handle nobody else uses during the call.

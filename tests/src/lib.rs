@@ -1,7 +1,8 @@
 //! End-to-end tests that span several crates, C and real systemd: the helpers they share.
 //!
-//! The tests are in `tests/tests/`: `reproduce_v241.rs` and `reproduce_faults.rs` drive the
-//! built `sdcookie reproduce` (built here with the same cargo and profile, since another
+//! The tests are in `tests/tests/`: `reproduce_v219.rs`, `reproduce_v241.rs` (one set of
+//! checks, `reproduce/mod.rs`, per release) and `reproduce_faults.rs` drive the built
+//! `sdcookie reproduce` (built here with the same cargo and profile, since another
 //! package's binary has no `CARGO_BIN_EXE_*`) on the real PID 1s of
 //! `systemd-patch/build-pid1`; `deploy.rs` runs `deploy/` end to end (the shipped textfile
 //! service in a sandboxed systemd, a real node_exporter and Prometheus on 127.0.0.1). What

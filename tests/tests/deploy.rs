@@ -105,10 +105,17 @@ fn vulnerable_v241_at_the_edge_fires_the_critical_alerts() {
         name: "edge-241",
         options: || SandboxOptions::default().systemd(sdbus_cookie_tests::pid1s("241").0),
         prepare: |sandbox| {
+            let systemd = sdbus_cgroup::Client::new(
+                sdbus_cgroup::Target::Address {
+                    address: sandbox.bus_address(),
+                    direct: false,
+                },
+                sdbus_cgroup::Options::default(),
+            );
             sandbox
                 .set_api_bus_cookie(0xffff_ff00, || {
                     // Any reply systemd sends on its bus makes it seal a message there.
-                    let _ = sandbox.unit_control_group("dbus.service");
+                    let _ = systemd.unit_state("dbus.service", "ActiveState");
                 })
                 .unwrap_or_else(|e| panic!("move the cookie of the v241 PID 1: {e}"));
         },

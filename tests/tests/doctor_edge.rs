@@ -155,9 +155,16 @@ fn at_the_edge(release: &str) -> Sandbox {
 /// cookie to [`EDGE`], and detaches (`Sandbox::set_api_bus_cookie`); each poke makes systemd
 /// answer on its bus.
 fn move_cookie_to_the_edge(sandbox: &Sandbox) {
+    let systemd = sdbus_cgroup::Client::new(
+        sdbus_cgroup::Target::Address {
+            address: sandbox.bus_address(),
+            direct: false,
+        },
+        sdbus_cgroup::Options::default(),
+    );
     let moved = sandbox
         .set_api_bus_cookie(EDGE, || {
-            let _ = sandbox.unit_control_group("dbus.service");
+            let _ = systemd.unit_state("dbus.service", "ActiveState");
         })
         .unwrap_or_else(|e| panic!("move the cookie: {e}"));
     assert!(

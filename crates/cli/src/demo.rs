@@ -164,26 +164,29 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
         }
     );
     println!("      MemoryMax=64M TasksMax=16 CPUShares=512 CPUQuota=50% -> cgroup {cgroup}");
+    for s in &start.skipped {
+        println!("      not sent to systemd {version}: {s}");
+    }
     let weight = sdbus_cgroup::shares_to_weight(512);
-    let mut limits_ok = show_limits(
-        &sandbox,
-        &cgroup,
-        &[
-            vec![
-                ("memory.limit_in_bytes", (64u64 << 20).to_string()),
-                ("memory.max", (64u64 << 20).to_string()),
-            ],
-            vec![("pids.max", "16".into())],
-            vec![
-                ("cpu.shares", "512".into()),
-                ("cpu.weight", weight.to_string()),
-            ],
-            vec![
-                ("cpu.cfs_quota_us", "50000".into()),
-                ("cpu.max", "50000 100000".into()),
-            ],
-        ],
-    )?;
+    // A limit this systemd release does not accept was not sent (v219 has no TasksMax):
+    // its file is not checked.
+    let sent = |property: &str| !start.skipped.iter().any(|s| s.property == property);
+    let mut expected = vec![vec![
+        ("memory.limit_in_bytes", (64u64 << 20).to_string()),
+        ("memory.max", (64u64 << 20).to_string()),
+    ]];
+    if sent("TasksMax") {
+        expected.push(vec![("pids.max", "16".into())]);
+    }
+    expected.push(vec![
+        ("cpu.shares", "512".into()),
+        ("cpu.weight", weight.to_string()),
+    ]);
+    expected.push(vec![
+        ("cpu.cfs_quota_us", "50000".into()),
+        ("cpu.max", "50000 100000".into()),
+    ]);
+    let mut limits_ok = show_limits(&sandbox, &cgroup, &expected)?;
     client.set_resources(
         unit,
         &Resources {
@@ -200,13 +203,18 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
             ("memory.max", (128u64 << 20).to_string()),
         ]],
     )?;
+    // Like runc's destroy: kill the processes, then stop the unit. A scope stopped while
+    // its process is still exiting stays loaded on v219 until its release agent reports
+    // the cgroup empty (scope_check_gc() in its src/core/scope.c), which cannot reach a
+    // sandbox's PID 1.
+    client.kill(unit, Signal::SIGKILL as i32)?;
+    let _ = sleeper.wait();
     client.stop(unit)?;
     let gone = client.unit_path(unit)?.is_none();
-    let _ = sleeper.wait();
     check(gone, || {
-        format!("{unit} still exists after stop + reset-failed")
+        format!("{unit} still exists after kill + stop + reset-failed")
     })?;
-    println!("      StopUnit + ResetFailedUnit: {unit} is gone, its process with it");
+    println!("      KillUnit + StopUnit + ResetFailedUnit: {unit} is gone, its process with it");
 
     // 3. The doctor, from inside (the private socket only answers peers in its PID namespace).
     step(

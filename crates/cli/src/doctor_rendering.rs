@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use crate::doctor::{assess, human_secs, npd_line, prometheus, text, Answer, Observation};
+use crate::doctor::render::human_secs;
+use crate::doctor::{
+    assess, npd_line, prometheus, text, Answer, Observation, ProbeError, ProbeErrorKind,
+};
 
 fn answer(serial: u32, version: &str, at: Instant) -> Answer {
     Answer {
@@ -225,7 +228,7 @@ fn a_private_socket_that_hangs_up_says_to_run_in_systemds_pid_namespace() {
         let r = assess(&Observation {
             bus: Ok(answer(14, "252", now)),
             bus_again: None,
-            private: Err(error.into()),
+            private: Err(ProbeError::new(ProbeErrorKind::Reset, error)),
             name_owned: None,
         });
         assert!(

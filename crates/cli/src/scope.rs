@@ -109,7 +109,7 @@ pub fn resources(l: &Limits, mode: CgroupMode) -> Result<Resources, ScopeError> 
 
 fn warn_skipped(skipped: &[Skipped]) {
     for s in skipped {
-        eprintln!("sdcookie: warning: {} not set: {}", s.property, s.reason);
+        eprintln!("sdcookie: warning: not set: {s}");
     }
 }
 

@@ -15,9 +15,10 @@
 //! - the serial of every message systemd sends into the peer watch: on the API bus it is
 //!   PID 1's own sd-bus cookie.
 //!
-//! Invariants: a serial is in `State::pending` iff it is pending in the allocator; a caller
-//! whose deadline passes — or whose future is dropped — quarantines its serial (the late
-//! reply releases it); on disconnect every waiter wakes with `Disconnected`.
+//! Invariants: the calls awaiting a reply and the allocator's pending cookies are one value,
+//! [`PendingCalls`], which keeps them equal; a caller whose deadline passes — or whose
+//! future is dropped — quarantines its serial (the late reply releases it); on disconnect
+//! every waiter wakes with `Disconnected`.
 //!
 //! Callers wait as futures on an [`Event`] that the reader fires after each change, bounded
 //! by an `async_io::Timer`; both work on any executor. The zbus connection is built on the
@@ -37,7 +38,7 @@ use zbus::message::{Message, Type as MsgType};
 use zbus::zvariant::{DynamicType, OwnedObjectPath};
 
 use crate::error::{Error, Result, Step};
-use sdbus_cookie::Allocator;
+use crate::pending::{PendingCalls, Routed};
 
 pub(crate) const BUS_NAME: &str = "org.freedesktop.DBus";
 pub(crate) const SYSTEMD_NAME: &str = "org.freedesktop.systemd1";
@@ -79,23 +80,6 @@ pub struct PeerSerials {
     pub wraps: u64,
 }
 
-#[derive(Debug)]
-enum SlotState {
-    Waiting,
-    Done(Message),
-    /// The caller gave up; the slot waits for the late reply to release the cookie.
-    Quarantined,
-}
-
-#[derive(Debug)]
-struct Slot {
-    /// The sender a reply must carry (`None` on a direct connection).
-    expect: Option<String>,
-    state: SlotState,
-    /// A reply with this serial came from someone else.
-    wrong_sender_seen: bool,
-}
-
 /// A buffered `JobRemoved(uoss)`.
 #[derive(Debug, Clone)]
 pub(crate) struct JobDone {
@@ -105,8 +89,7 @@ pub(crate) struct JobDone {
 
 #[derive(Debug)]
 pub(crate) struct State {
-    alloc: Allocator,
-    pending: HashMap<u32, Slot>,
+    calls: PendingCalls,
     /// Buffered `JobRemoved` by job path, with when it arrived.
     jobs: HashMap<String, (Instant, JobDone)>,
     job_interest: usize,
@@ -124,8 +107,7 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(direct: bool) -> State {
         State {
-            alloc: Allocator::new(),
-            pending: HashMap::new(),
+            calls: PendingCalls::default(),
             jobs: HashMap::new(),
             job_interest: 0,
             job_ttl: Duration::from_secs(60),
@@ -167,42 +149,25 @@ impl State {
                     return false;
                 };
                 let rs = rs.get();
-                let Some(slot) = self.pending.get_mut(&rs) else {
-                    counters.unmatched_replies.fetch_add(1, Ordering::Relaxed);
-                    return false;
-                };
                 // The bus driver answers with errors on behalf of the callee (ServiceUnknown,
                 // AccessDenied, NoReply, LimitsExceeded); dbus-daemon stamps the sender, so
                 // it cannot be forged by another client.
                 let driver_error = !self.direct
                     && header.message_type() == MsgType::Error
                     && sender == Some(BUS_NAME);
-                if slot.expect.as_deref() != sender && !driver_error {
-                    slot.wrong_sender_seen = true;
-                    counters
-                        .wrong_sender_replies
-                        .fetch_add(1, Ordering::Relaxed);
-                    return false;
-                }
-                match slot.state {
-                    SlotState::Waiting => {
-                        drop(header);
-                        slot.state = SlotState::Done(msg);
-                        counters.replies.fetch_add(1, Ordering::Relaxed);
-                        true
-                    }
-                    SlotState::Quarantined => {
-                        self.pending.remove(&rs);
-                        let _ = self.alloc.remove_pending(u64::from(rs));
-                        counters.late_replies.fetch_add(1, Ordering::Relaxed);
-                        false
-                    }
-                    // A second reply to the same call.
-                    SlotState::Done(_) => {
-                        counters.unmatched_replies.fetch_add(1, Ordering::Relaxed);
-                        false
-                    }
-                }
+                let sender = sender.map(str::to_owned);
+                drop(header);
+                let routed = self
+                    .calls
+                    .route_reply(rs, sender.as_deref(), driver_error, msg);
+                let counter = match routed {
+                    Routed::Delivered => &counters.replies,
+                    Routed::Late => &counters.late_replies,
+                    Routed::Unmatched => &counters.unmatched_replies,
+                    Routed::WrongSender => &counters.wrong_sender_replies,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                routed == Routed::Delivered
             }
             MsgType::Signal => {
                 if sender == Some(BUS_NAME)
@@ -363,18 +328,10 @@ impl Drop for PendingGuard<'_> {
             self.shared.wake();
             self.shared.shutdown.notify(usize::MAX);
         }
-        let closed = st.closed.is_some();
-        let serial = self.serial;
-        match st.pending.get_mut(&serial) {
-            Some(_) if closed => {
-                st.pending.remove(&serial);
-                let _ = st.alloc.remove_pending(u64::from(serial));
-            }
-            Some(slot) => {
-                slot.state = SlotState::Quarantined;
-                let _ = st.alloc.quarantine(u64::from(serial));
-            }
-            None => {}
+        if st.closed.is_some() {
+            st.calls.abandon(self.serial);
+        } else {
+            st.calls.time_out(self.serial);
         }
     }
 }
@@ -402,6 +359,28 @@ impl Drop for HandoverGuard {
             shared.shutdown.notify(usize::MAX);
         }
     }
+}
+
+/// One method call: where it goes, what it carries, and how long to wait for the reply.
+pub(crate) struct Request<'a, B> {
+    pub dest: Dest,
+    pub path: &'a str,
+    pub iface: &'a str,
+    pub member: &'a str,
+    pub body: &'a B,
+    /// The unit the call is about ("" when none), for errors.
+    pub unit: &'a str,
+    pub step: Step,
+    pub timeout: Duration,
+    /// A cookie the caller sealed the message with itself (`None`: the allocator picks).
+    pub sealed: Option<u32>,
+}
+
+/// A successful reply and the serial of the call it answers.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub message: Message,
+    pub serial: u32,
 }
 
 /// A live connection (the client replaces it after a loss).
@@ -533,26 +512,13 @@ impl Conn {
         JobInterest { conn: self }
     }
 
-    /// Sends one method call with a cookie from our allocator (or the given sealed cookie)
-    /// and waits for its reply until `timeout`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn call<B>(
-        &self,
-        dest: Dest,
-        path: &str,
-        iface: &str,
-        member: &str,
-        body: &B,
-        unit: &str,
-        step: Step,
-        timeout: Duration,
-        sealed: Option<u32>,
-    ) -> Result<Message>
+    /// Sends one method call with a cookie from our allocator (or the request's sealed
+    /// cookie) and waits for its reply until the request's timeout.
+    pub(crate) async fn call<B>(&self, req: Request<'_, B>) -> Result<Reply>
     where
         B: serde::Serialize + DynamicType + Sync,
     {
-        let mut serial = 0;
-        self.call_serial(
+        let Request {
             dest,
             path,
             iface,
@@ -562,29 +528,7 @@ impl Conn {
             step,
             timeout,
             sealed,
-            &mut serial,
-        )
-        .await
-    }
-
-    /// [`call`](Self::call), also telling which serial was used (0 if none was reserved).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn call_serial<B>(
-        &self,
-        dest: Dest,
-        path: &str,
-        iface: &str,
-        member: &str,
-        body: &B,
-        unit: &str,
-        step: Step,
-        timeout: Duration,
-        sealed: Option<u32>,
-        used: &mut u32,
-    ) -> Result<Message>
-    where
-        B: serde::Serialize + DynamicType + Sync,
-    {
+        } = req;
         let deadline = Instant::now() + timeout;
         let timeout_err = || Error::Timeout {
             unit: unit.to_owned(),
@@ -596,10 +540,7 @@ impl Conn {
             step,
             detail,
         };
-        let cookie_err = |e: sdbus_cookie::Error| Error::Cookie {
-            step,
-            detail: e.to_string(),
-        };
+        let cookie_err = |source: sdbus_cookie::Error| Error::Cookie { step, source };
 
         // Reserve the serial.
         let (serial, dest_name) = {
@@ -612,38 +553,12 @@ impl Conn {
                 Dest::Systemd if self.direct => (None, None),
                 Dest::Systemd => (Some(SYSTEMD_NAME.to_owned()), st.systemd_owner.clone()),
             };
-            let serial = match sealed {
-                Some(k) => {
-                    st.alloc.insert_pending(u64::from(k)).map_err(cookie_err)?;
-                    // sd-bus's rule for a message sealed by the caller: the connection's
-                    // cookie becomes max(current, k).
-                    st.alloc.observe_sealed(u64::from(k)).map_err(cookie_err)?;
-                    k
-                }
-                None => {
-                    let c = st.alloc.next().map_err(cookie_err)?.get();
-                    st.alloc.insert_pending(u64::from(c)).map_err(cookie_err)?;
-                    c
-                }
-            };
-            st.pending.insert(
-                serial,
-                Slot {
-                    expect,
-                    state: SlotState::Waiting,
-                    wrong_sender_seen: false,
-                },
-            );
+            let serial = st.calls.reserve(sealed, expect).map_err(cookie_err)?;
             (serial, dest_name)
         };
-        *used = serial;
         self.shared.counters.calls.fetch_add(1, Ordering::Relaxed);
 
-        let release = |this: &Self| {
-            let mut st = this.shared.lock();
-            st.pending.remove(&serial);
-            let _ = st.alloc.remove_pending(u64::from(serial));
-        };
+        let release = |this: &Self| this.shared.lock().calls.abandon(serial);
 
         let msg = (|| {
             let mut b = Message::method_call(path, member)?.interface(iface)?;
@@ -704,33 +619,21 @@ impl Conn {
         let outcome = self
             .shared
             .wait_for(deadline, |st, expired| {
-                let done = matches!(
-                    st.pending.get(&serial).map(|s| &s.state),
-                    Some(SlotState::Done(_))
-                );
-                if done {
-                    let slot = st.pending.remove(&serial).expect("present");
-                    let _ = st.alloc.remove_pending(u64::from(serial));
-                    let SlotState::Done(reply) = slot.state else {
-                        unreachable!()
-                    };
+                if let Some(reply) = st.calls.take_reply(serial) {
                     return Some(Ok(reply));
                 }
                 if let Some(why) = st.closed.clone() {
-                    st.pending.remove(&serial);
-                    let _ = st.alloc.remove_pending(u64::from(serial));
+                    st.calls.abandon(serial);
                     return Some(Err(disc(why)));
                 }
                 if !expired {
                     return None;
                 }
-                let slot = st
-                    .pending
-                    .get_mut(&serial)
-                    .expect("only we remove our waiting slot");
-                let wrong_sender = slot.wrong_sender_seen;
-                slot.state = SlotState::Quarantined;
-                let _ = st.alloc.quarantine(u64::from(serial));
+                let wrong_sender = st
+                    .calls
+                    .time_out(serial)
+                    .expect("only we remove our waiting slot")
+                    .wrong_sender_seen;
                 counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 if wrong_sender {
                     // The answer came from someone else (systemd re-executed and has a new
@@ -742,15 +645,14 @@ impl Conn {
             })
             .await;
         guard.armed = false;
-        check_reply(outcome?, unit, step)
+        Ok(Reply {
+            message: check_reply(outcome?, unit, step)?,
+            serial,
+        })
     }
 
     fn quarantine(&self, serial: u32) {
-        let mut st = self.shared.lock();
-        if let Some(slot) = st.pending.get_mut(&serial) {
-            slot.state = SlotState::Quarantined;
-        }
-        let _ = st.alloc.quarantine(u64::from(serial));
+        self.shared.lock().calls.time_out(serial);
     }
 
     pub(crate) fn mark_closed(&self, why: String) {
@@ -802,13 +704,14 @@ impl Conn {
 
     pub(crate) fn snapshot(&self) -> ConnSnapshot {
         let st = self.shared.lock();
+        let calls = st.calls.counts();
         ConnSnapshot {
-            cookie: st.alloc.current(),
-            cycled: st.alloc.has_cycled(),
-            wraps: st.alloc.wraps(),
-            pending: st.alloc.pending_len(),
-            quarantined: st.alloc.quarantined_len(),
-            waiting_slots: st.pending.len(),
+            cookie: calls.cookie,
+            cycled: calls.cycled,
+            wraps: calls.wraps,
+            pending: calls.pending,
+            quarantined: calls.quarantined,
+            waiting_slots: calls.slots,
             buffered_jobs: st.jobs.len(),
             peer: st.peer,
             closed: st.closed.clone(),
@@ -1032,14 +935,9 @@ mod tests {
     }
 
     fn park(st: &mut State, serial: u32, expect: Option<&str>) {
-        st.alloc.insert_pending(u64::from(serial)).unwrap();
-        st.pending.insert(
-            serial,
-            Slot {
-                expect: expect.map(str::to_owned),
-                state: SlotState::Waiting,
-                wrong_sender_seen: false,
-            },
+        assert_eq!(
+            st.calls.reserve(Some(serial), expect.map(str::to_owned)),
+            Ok(serial)
         );
     }
 
@@ -1048,7 +946,7 @@ mod tests {
         let (mut st, c) = (bus_state(), Counters::default());
         park(&mut st, 5, Some(":1.0"));
         assert!(st.dispatch(&c, reply(&call(5), Some(":1.0"), 900)));
-        assert!(matches!(st.pending[&5].state, SlotState::Done(_)));
+        assert!(st.calls.has_reply(5));
         assert_eq!(c.replies.load(Ordering::Relaxed), 1);
         assert_eq!((st.peer.messages, st.peer.last), (1, 900));
     }
@@ -1058,8 +956,8 @@ mod tests {
         let (mut st, c) = (bus_state(), Counters::default());
         park(&mut st, 5, Some(":1.0"));
         assert!(!st.dispatch(&c, reply(&call(5), Some(":1.66"), 3)));
-        assert!(matches!(st.pending[&5].state, SlotState::Waiting));
-        assert!(st.pending[&5].wrong_sender_seen);
+        assert!(st.calls.is_waiting(5));
+        assert!(st.calls.wrong_sender_seen(5));
         assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 1);
         assert_eq!(
             st.peer.messages, 0,
@@ -1087,7 +985,7 @@ mod tests {
         .build(&("gone",))
         .unwrap();
         assert!(st.dispatch(&c, err));
-        assert!(matches!(st.pending[&5].state, SlotState::Done(_)));
+        assert!(st.calls.has_reply(5));
     }
 
     #[test]
@@ -1096,7 +994,7 @@ mod tests {
         park(&mut st, 5, Some(":1.0"));
         assert!(!st.dispatch(&c, reply(&call(6), Some(":1.0"), 902)));
         assert_eq!(c.unmatched_replies.load(Ordering::Relaxed), 1);
-        assert!(matches!(st.pending[&5].state, SlotState::Waiting));
+        assert!(st.calls.is_waiting(5));
         // A second reply to an already answered call is unmatched too.
         assert!(st.dispatch(&c, reply(&call(5), Some(":1.0"), 903)));
         assert!(!st.dispatch(&c, reply(&call(5), Some(":1.0"), 904)));
@@ -1107,13 +1005,12 @@ mod tests {
     fn late_reply_releases_the_quarantined_cookie() {
         let (mut st, c) = (bus_state(), Counters::default());
         park(&mut st, 5, Some(":1.0"));
-        st.pending.get_mut(&5).unwrap().state = SlotState::Quarantined;
-        st.alloc.quarantine(5).unwrap();
-        assert_eq!(st.alloc.quarantined_len(), 1);
+        st.calls.time_out(5).unwrap();
+        assert_eq!(st.calls.counts().quarantined, 1);
         assert!(!st.dispatch(&c, reply(&call(5), Some(":1.0"), 905)));
         assert_eq!(c.late_replies.load(Ordering::Relaxed), 1);
-        assert!(st.pending.is_empty());
-        assert_eq!((st.alloc.pending_len(), st.alloc.quarantined_len()), (0, 0));
+        let left = st.calls.counts();
+        assert_eq!((left.slots, left.pending, left.quarantined), (0, 0, 0));
     }
 
     #[test]

@@ -302,7 +302,7 @@ pub enum Error {
         /// The step.
         step: Step,
         /// The allocator's error.
-        detail: String,
+        source: sdbus_cookie::Error,
     },
 }
 
@@ -408,8 +408,8 @@ impl fmt::Display for Error {
             Error::Unsupported { what, needs, found } => {
                 write!(f, "{what} needs systemd >= {needs}, found {found}")
             }
-            Error::Cookie { step, detail } => {
-                write!(f, "no cookie for {step}: {detail}")
+            Error::Cookie { step, source } => {
+                write!(f, "no cookie for {step}: {source}")
             }
         }
     }
@@ -419,6 +419,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Input(e) => Some(e),
+            Error::Cookie { source, .. } => Some(source),
             _ => None,
         }
     }

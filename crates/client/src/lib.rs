@@ -46,18 +46,20 @@ mod error_rules;
 mod names;
 #[cfg(feature = "oci-spec")]
 mod oci;
+mod pending;
+mod releases;
 mod resources;
 #[cfg(test)]
 mod resources_rules;
 
 pub use client::{
-    parse_version, AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started,
-    Stats, Target,
+    AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started, Stats, Target,
 };
 pub use error::{Error, InputError, Result, Step, Unconverted};
 pub use names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
 #[cfg(feature = "oci-spec")]
 pub use oci::{parse_cgroups_path, CgroupsPath, OciResources};
+pub use releases::{first_release, parse_version, Since, CPU_WEIGHT_IDLE, SINCE, TRANSIENT_SLICE};
 pub use resources::{
     blkio_to_io_weight, cpuset_to_bits, quota_per_sec, shares_to_weight, tasks_max, CgroupMode,
     DeviceAllow, DevicePolicy, IoDeviceLimit, PropertyPlan, Resources, Skipped, INFINITY,

@@ -6,9 +6,12 @@
 //! property, and that `u64::MAX` means "infinity". Everything is validated before a
 //! property list is built, so invalid input never reaches the bus.
 
+use std::fmt;
+
 use zbus::zvariant::Value;
 
 use crate::error::InputError;
+use crate::releases::{self, CPU_WEIGHT_IDLE};
 
 /// `u64::MAX` is how systemd spells "infinity" for every limit here.
 pub const INFINITY: u64 = u64::MAX;
@@ -172,11 +175,52 @@ pub struct PropertyPlan {
 
 /// A property left out of a [`PropertyPlan`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Skipped {
     /// The systemd property name.
     pub property: &'static str,
     /// Why.
     pub reason: &'static str,
+    /// The first systemd release that accepts it, when the release is why it was left out
+    /// (see [`SINCE`](crate::SINCE)).
+    pub needs: Option<u32>,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.property, self.reason)?;
+        if let Some(n) = self.needs {
+            write!(f, " (systemd >= {n})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Moves every property systemd `version` does not accept (by [`SINCE`](crate::SINCE)) from
+/// `props` to `skipped`, keeping the order of both. Every property list the client sends
+/// passes through here last, so nothing reaches a systemd that would refuse it.
+pub(crate) fn gate(
+    props: Vec<(&'static str, Value<'static>)>,
+    version: u32,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<(&'static str, Value<'static>)> {
+    let mut kept = Vec::with_capacity(props.len());
+    for (name, value) in props {
+        if releases::accepts(version, name) {
+            kept.push((name, value));
+        } else {
+            let needs = releases::first_release(name);
+            skipped.push(Skipped {
+                property: name,
+                reason: match needs {
+                    Some(_) => "this systemd release does not accept it",
+                    None => "not in the client's release table, so never sent",
+                },
+                needs,
+            });
+        }
+    }
+    kept
 }
 
 fn range(what: &'static str, v: u64, min: u64, max: u64) -> Result<(), InputError> {
@@ -446,7 +490,13 @@ impl Resources {
         let mut props: Vec<(&'static str, Value<'static>)> = Vec::new();
         let mut skipped = Vec::new();
         let v2 = mode == CgroupMode::Unified;
-        let mut skip = |property, reason| skipped.push(Skipped { property, reason });
+        let mut skip = |property, reason, needs| {
+            skipped.push(Skipped {
+                property,
+                reason,
+                needs,
+            })
+        };
 
         // Memory.
         if let Some(m) = self.memory_limit.filter(|&m| m != 0) {
@@ -457,30 +507,32 @@ impl Resources {
             if v2 {
                 props.push(("MemoryLow", Value::U64(mem("memory_reservation", m)?)));
             } else {
-                skip("MemoryLow", "cgroup v1 has no memory.low");
+                skip("MemoryLow", "cgroup v1 has no memory.low", None);
             }
         }
         if let Some(m) = self.memory_min {
-            if !v2 {
-                skip("MemoryMin", "cgroup v1 has no memory.min");
-            } else if version < 240 {
-                skip("MemoryMin", "needs systemd >= 240");
-            } else {
+            if v2 {
                 props.push(("MemoryMin", Value::U64(m)));
+            } else {
+                skip("MemoryMin", "cgroup v1 has no memory.min", None);
             }
         }
         if let Some(m) = self.memory_high {
             if v2 {
                 props.push(("MemoryHigh", Value::U64(mem("memory_high", m)?)));
             } else {
-                skip("MemoryHigh", "cgroup v1 has no memory.high");
+                skip("MemoryHigh", "cgroup v1 has no memory.high", None);
             }
         }
         if let Some(s) = self.memory_swap_max {
             if v2 {
                 props.push(("MemorySwapMax", Value::U64(s)));
             } else {
-                skip("MemorySwapMax", "systemd has no swap property on cgroup v1");
+                skip(
+                    "MemorySwapMax",
+                    "systemd has no swap property on cgroup v1",
+                    None,
+                );
             }
         } else if let Some(s) = self.memory_swap.filter(|&s| s != 0) {
             if v2 {
@@ -492,34 +544,42 @@ impl Resources {
                 };
                 props.push(("MemorySwapMax", Value::U64(swap)));
             } else {
-                skip("MemorySwapMax", "systemd has no swap property on cgroup v1");
+                skip(
+                    "MemorySwapMax",
+                    "systemd has no swap property on cgroup v1",
+                    None,
+                );
             }
         }
 
         if let Some(kill) = self.oom_kill_group {
             match apply {
-                Apply::ScopeStart if version >= 253 => {
+                Apply::ScopeStart => {
                     let policy = if kill { "kill" } else { "continue" };
                     props.push(("OOMPolicy", Value::from(policy.to_owned())));
                 }
-                Apply::ScopeStart => skip("OOMPolicy", "needs systemd >= 253 for scopes"),
-                Apply::SliceStart => skip("OOMPolicy", "slices have no OOMPolicy"),
-                Apply::Update => skip("OOMPolicy", "systemd takes it only when a scope starts"),
+                Apply::SliceStart => skip("OOMPolicy", "slices have no OOMPolicy", None),
+                Apply::Update => skip(
+                    "OOMPolicy",
+                    "systemd takes it only when a scope starts",
+                    None,
+                ),
             }
         }
 
         // CPU. runc: cpu.idle = 1 is CPUWeight=0 on systemd >= 252 and then no other weight
         // is sent (systemd would take the last one).
-        let idle = self.cpu_idle == Some(true) && v2 && version >= 252;
+        let idle = self.cpu_idle == Some(true) && v2 && releases::accepts(version, CPU_WEIGHT_IDLE);
         if self.cpu_idle == Some(true) && !idle {
-            skip(
-                "CPUWeight",
-                if v2 {
-                    "cpu.idle needs systemd >= 252"
-                } else {
-                    "cgroup v1 has no cpu.idle"
-                },
-            );
+            if v2 {
+                skip(
+                    "CPUWeight",
+                    "this systemd release refuses CPUWeight=0 (cpu.idle)",
+                    releases::first_release(CPU_WEIGHT_IDLE),
+                );
+            } else {
+                skip("CPUWeight", "cgroup v1 has no cpu.idle", None);
+            }
         }
         if idle {
             props.push(("CPUWeight", Value::U64(0)));
@@ -533,17 +593,13 @@ impl Resources {
         } else if let Some(s) = self.cpu_shares.filter(|&s| s != 0) {
             props.push(("CPUShares", Value::U64(s)));
         } else if self.cpu_weight.is_some() {
-            skip("CPUWeight", "cgroup v1 uses cpu_shares");
+            skip("CPUWeight", "cgroup v1 uses cpu_shares", None);
         }
         let quota = self.cpu_quota.unwrap_or(0);
         let period = self.cpu_period.unwrap_or(0);
         if quota != 0 || period != 0 {
             if period != 0 {
-                if version >= 242 {
-                    props.push(("CPUQuotaPeriodUSec", Value::U64(period)));
-                } else {
-                    skip("CPUQuotaPeriodUSec", "needs systemd >= 242");
-                }
+                props.push(("CPUQuotaPeriodUSec", Value::U64(period)));
             }
             props.push((
                 "CPUQuotaPerSecUSec",
@@ -555,11 +611,7 @@ impl Resources {
             (&self.mems, "AllowedMemoryNodes"),
         ] {
             if let Some(list) = field {
-                if version >= 244 {
-                    props.push((name, Value::from(cpuset_to_bits(list)?)));
-                } else {
-                    skip(name, "needs systemd >= 244");
-                }
+                props.push((name, Value::from(cpuset_to_bits(list)?)));
             }
         }
 
@@ -577,7 +629,7 @@ impl Resources {
         } else if let Some(b) = self.blkio_weight {
             props.push(("BlockIOWeight", Value::U64(b)));
         } else if self.io_weight.is_some() {
-            skip("IOWeight", "cgroup v1 uses blkio_weight");
+            skip("IOWeight", "cgroup v1 uses blkio_weight", None);
         }
 
         let device_values = |list: &[IoDeviceLimit], weight: bool| -> Vec<(String, u64)> {
@@ -623,7 +675,7 @@ impl Resources {
             match (v2, v1_name) {
                 (true, _) => props.push((v2_name, Value::from(device_values(list, weight)))),
                 (false, Some(n)) => props.push((n, Value::from(device_values(list, weight)))),
-                (false, None) => skip(v2_name, "systemd has no IOPS limit on cgroup v1"),
+                (false, None) => skip(v2_name, "systemd has no IOPS limit on cgroup v1", None),
             }
         }
 
@@ -649,8 +701,9 @@ impl Resources {
                 .collect();
             props.push(("DeviceAllow", Value::from(rules)));
         }
+        let properties = gate(props, version, &mut skipped);
         Ok(PropertyPlan {
-            properties: props,
+            properties,
             skipped,
         })
     }

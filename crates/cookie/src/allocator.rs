@@ -5,8 +5,13 @@
 //! `current` and `fast_limit` is free and within the ceiling, so while `current + 1 <
 //! fast_limit` the next cookie is `current + 1` — one add and one compare. Every mutation
 //! that could move the smallest pending cookie above `current` updates the cache.
+//!
+//! Memory: only [`Allocator::insert_pending`] and [`Allocator::quarantine`] allocate, and
+//! both report an exhausted heap as [`Error::OutOfMemory`] with nothing changed; removals,
+//! `next()` and `release_quarantined` never allocate (see `runs.rs` for the invariant that
+//! guarantees it), so no operation aborts the process.
 
-use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
 
 use crate::runs::Runs;
 use crate::{Config, Cookie, Error};
@@ -19,8 +24,8 @@ pub struct Allocator {
     /// Smallest pending cookie > `current`, else `ceiling + 1`.
     fast_limit: u64,
     pending: Runs,
-    /// Pending cookies whose caller gave up; a subset of `pending`.
-    quarantined: BTreeSet<u32>,
+    /// Pending cookies whose caller gave up; a subset of `pending`, sorted, no duplicates.
+    quarantined: Vec<u32>,
     wraps: u64,
 }
 
@@ -43,7 +48,7 @@ impl Allocator {
             current: 0,
             fast_limit: u64::from(config.ceiling()) + 1,
             pending: Runs::default(),
-            quarantined: BTreeSet::new(),
+            quarantined: Vec::new(),
             wraps: 0,
         }
     }
@@ -151,10 +156,12 @@ impl Allocator {
     }
 
     /// Marks `k` as awaiting a reply; `next()` will not hand it out until it is removed.
+    ///
+    /// [`Error::OutOfMemory`] if the pending set could not grow (nothing changed).
     pub fn insert_pending(&mut self, k: u64) -> Result<(), Error> {
         let c = self.config.cookie(k)?;
         let k = c.get();
-        if !self.pending.insert(k) {
+        if !self.pending.insert(k).map_err(|_| Error::OutOfMemory)? {
             return Err(Error::AlreadyPending(c));
         }
         if k > self.current && u64::from(k) < self.fast_limit {
@@ -170,7 +177,9 @@ impl Allocator {
         if !self.pending.remove(k) {
             return Err(Error::NotPending(c));
         }
-        self.quarantined.remove(&k);
+        if let Ok(i) = self.quarantined.binary_search(&k) {
+            self.quarantined.remove(i);
+        }
         if u64::from(k) == self.fast_limit {
             self.refresh_fast_limit();
         }
@@ -180,13 +189,19 @@ impl Allocator {
     /// The call on `k` timed out locally, but the broker may still route a reply to it:
     /// keep `k` reserved until [`remove_pending`](Self::remove_pending) (its late reply) or
     /// [`release_quarantined`](Self::release_quarantined) (the connection went away).
-    /// Quarantining a quarantined cookie is a no-op.
+    /// Quarantining a quarantined cookie is a no-op. [`Error::OutOfMemory`] if the
+    /// quarantine could not grow (nothing changed).
     pub fn quarantine(&mut self, k: u64) -> Result<(), Error> {
         let c = self.config.cookie(k)?;
         if !self.pending.contains(c.get()) {
             return Err(Error::NotPending(c));
         }
-        self.quarantined.insert(c.get());
+        if let Err(i) = self.quarantined.binary_search(&c.get()) {
+            self.quarantined
+                .try_reserve(1)
+                .map_err(|_| Error::OutOfMemory)?;
+            self.quarantined.insert(i, c.get());
+        }
         Ok(())
     }
 
@@ -208,7 +223,7 @@ impl Allocator {
 
     /// Whether `k` is quarantined.
     pub fn is_quarantined(&self, k: u64) -> bool {
-        u32::try_from(k).is_ok_and(|k| self.quarantined.contains(&k))
+        u32::try_from(k).is_ok_and(|k| self.quarantined.binary_search(&k).is_ok())
     }
 
     /// Reserved cookies, quarantined ones included.
@@ -246,6 +261,9 @@ impl Allocator {
         if self.quarantined.iter().any(|&q| !self.pending.contains(q)) {
             return Err("quarantined cookie not pending");
         }
+        if self.quarantined.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("quarantine not sorted or with duplicates");
+        }
         if self.computed_fast_limit() != self.fast_limit {
             return Err("stale fast_limit");
         }
@@ -272,14 +290,14 @@ mod tests {
         let config = Config::DEFAULT.with_ceiling(ceiling.into()).unwrap();
         let mut runs = Runs::default();
         for &k in pending {
-            assert!(runs.insert(k));
+            assert_eq!(runs.insert(k), Ok(true));
         }
         Allocator {
             config,
             current,
             fast_limit,
             pending: runs,
-            quarantined: quarantined.iter().copied().collect(),
+            quarantined: quarantined.to_vec(),
             wraps: 0,
         }
     }
@@ -336,5 +354,35 @@ mod tests {
         // ceiling + 1 where it would hand 9 out.
         let a = broken(XDG_CEILING, 1, 0xffff_0000, &[9], &[]);
         assert_eq!(a.check_invariants(), Err("stale fast_limit"));
+    }
+
+    #[test]
+    fn check_invariants_names_an_unsorted_quarantine() {
+        let a = broken(XDG_CEILING, 9, 0xffff_0000, &[5, 6], &[6, 5]);
+        assert_eq!(
+            a.check_invariants(),
+            Err("quarantine not sorted or with duplicates")
+        );
+        let a = broken(XDG_CEILING, 9, 0xffff_0000, &[5], &[5, 5]);
+        assert_eq!(
+            a.check_invariants(),
+            Err("quarantine not sorted or with duplicates")
+        );
+    }
+
+    #[test]
+    fn quarantine_keeps_its_cookies_sorted_whatever_the_order_they_come_in() {
+        let mut a = Allocator::new();
+        for k in [7, 3, 5] {
+            a.insert_pending(k).unwrap();
+        }
+        for k in [7, 3, 5, 3] {
+            a.quarantine(k).unwrap();
+        }
+        assert_eq!(a.quarantined, [3, 5, 7]);
+        assert_eq!(a.check_invariants(), Ok(()));
+        a.remove_pending(5).unwrap();
+        assert_eq!(a.quarantined, [3, 7]);
+        assert!(a.is_quarantined(7) && !a.is_quarantined(5));
     }
 }

@@ -37,6 +37,9 @@ pub enum Error {
         /// The largest cookie of this width.
         max: u64,
     },
+    /// The heap could not grow the pending set or the quarantine (`ENOMEM`). Nothing
+    /// changed.
+    OutOfMemory,
     /// Legacy (pre-v242) mode only: the 64-bit counter passed `0xffffffff`, and sealing a
     /// classic D-Bus message with it fails (`EOPNOTSUPP`). The counter has still advanced.
     Overflow {
@@ -50,6 +53,7 @@ impl Error {
     pub const fn errno(&self) -> i32 {
         // Linux values (asm-generic/errno-base.h, errno.h); the crate is no_std, so no libc.
         const ENOENT: i32 = 2;
+        const ENOMEM: i32 = 12;
         const EBUSY: i32 = 16;
         const EEXIST: i32 = 17;
         const EINVAL: i32 = 22;
@@ -63,6 +67,7 @@ impl Error {
             Error::AlreadyPending(_) => EEXIST,
             Error::NotPending(_) => ENOENT,
             Error::Overflow { .. } => EOPNOTSUPP,
+            Error::OutOfMemory => ENOMEM,
         }
     }
 }
@@ -87,6 +92,7 @@ impl fmt::Display for Error {
                 "ceiling {ceiling:#x} must lie in {:#x}..={max:#x}",
                 u64::from(*cycled) + 1
             ),
+            Error::OutOfMemory => f.write_str("out of memory for the pending set"),
             Error::Overflow { cookie } => write!(
                 f,
                 "cookie {cookie:#x} does not fit a 32-bit D-Bus serial (pre-v242 overflow)"

@@ -35,6 +35,10 @@
 //!   cookies, so a run of a million pending cookies is skipped in one step, where upstream
 //!   probes its hash table a million times. Before the walk can meet a pending cookie, the
 //!   fast path is one add and one compare, without allocation.
+//! * An exhausted heap is an error, never an abort: only [`Allocator::insert_pending`] and
+//!   [`Allocator::quarantine`] allocate, and they return [`Error::OutOfMemory`] with nothing
+//!   changed. Removals never allocate: the runs live in a vector that always has room for
+//!   one run per pending cookie (8 bytes each), the most any sequence of removals can need.
 //! * The ceiling is configurable (e.g. `0xfffeffff`, which xdg-dbus-proxy enforces); the
 //!   cycle rule is the same with `CEIL` replaced.
 //! * A cookie whose call timed out locally can be *quarantined*: it stays reserved until its

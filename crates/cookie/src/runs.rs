@@ -1,16 +1,44 @@
-//! A set of `u32` kept as maximal runs of consecutive values.
+//! A set of `u32` kept as maximal runs of consecutive values, in a sorted `Vec`.
 //!
-//! Invariants: runs are disjoint, each `start <= end`, and no two runs touch
-//! (`end + 1 < next.start`), so the value after a run's end is never in the set. That is
-//! what lets the allocator skip any number of consecutive pending cookies with one lookup.
+//! Invariants:
+//! - runs are disjoint, each `start <= end`, sorted, and no two runs touch
+//!   (`end + 1 < next.start`), so the value after a run's end is never in the set. That is
+//!   what lets the allocator skip any number of consecutive pending cookies with one lookup.
+//! - `runs.capacity() >= len` (the number of values). Every run holds at least one value, so
+//!   no sequence of removals can ever need more than `len` runs: removing a value (which
+//!   may split a run in two) never allocates and cannot fail. Only [`Runs::insert`] grows
+//!   the storage, with `try_reserve`; when the heap is exhausted it returns
+//!   [`OutOfMemory`] and leaves the set as it was, never aborting.
+//!
+//! Cost: lookups are a binary search, O(log r) in the number r of runs; an insert or a
+//! removal that adds or drops a run moves the runs above it (O(r) `memmove`), one that
+//! extends or shortens a run in place does not. Memory is 8 bytes per value of capacity
+//! (`Vec` growth may double it), whatever the shape of the set.
 
-use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
-#[derive(Clone, Debug, Default)]
+/// The heap could not grow the storage; nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OutOfMemory;
+
+#[derive(Debug, Default)]
 pub(crate) struct Runs {
-    /// start -> end (inclusive)
-    runs: BTreeMap<u32, u32>,
+    /// (start, end), both inclusive, sorted by start.
+    runs: Vec<(u32, u32)>,
     len: usize,
+}
+
+impl Clone for Runs {
+    fn clone(&self) -> Runs {
+        // A derived clone would allocate only `runs.len()` slots and break
+        // `capacity >= len`; keep the clone's storage as large as the value count.
+        let mut runs = Vec::with_capacity(self.len);
+        runs.extend_from_slice(&self.runs);
+        Runs {
+            runs,
+            len: self.len,
+        }
+    }
 }
 
 impl Runs {
@@ -18,9 +46,14 @@ impl Runs {
         self.len
     }
 
+    /// Index of the last run starting at or before `k`.
+    fn last_at_or_before(&self, k: u32) -> Option<usize> {
+        self.runs.partition_point(|&(s, _)| s <= k).checked_sub(1)
+    }
+
     /// The run holding `k`, as `(start, end)`.
     pub(crate) fn run_of(&self, k: u32) -> Option<(u32, u32)> {
-        let (&s, &e) = self.runs.range(..=k).next_back()?;
+        let (s, e) = self.runs[self.last_at_or_before(k)?];
         (e >= k).then_some((s, e))
     }
 
@@ -30,68 +63,80 @@ impl Runs {
 
     /// The smallest member `>= k`.
     pub(crate) fn first_at_or_after(&self, k: u32) -> Option<u32> {
-        if self.contains(k) {
-            return Some(k);
-        }
-        self.runs.range(k..).next().map(|(&s, _)| s)
+        let i = self.runs.partition_point(|&(_, e)| e < k);
+        self.runs.get(i).map(|&(s, _)| s.max(k))
     }
 
     /// If a run starts exactly at `k`: its end, and the start of the run after it.
     pub(crate) fn run_starting_at(&self, k: u32) -> Option<(u32, Option<u32>)> {
-        let mut after = self.runs.range(k..);
-        match after.next() {
-            Some((&s, &e)) if s == k => Some((e, after.next().map(|(&s, _)| s))),
+        let i = self.runs.partition_point(|&(s, _)| s < k);
+        match self.runs.get(i) {
+            Some(&(s, e)) if s == k => Some((e, self.runs.get(i + 1).map(|&(s, _)| s))),
             _ => None,
         }
     }
 
-    /// Adds `k`; false if it was there already.
-    pub(crate) fn insert(&mut self, k: u32) -> bool {
-        // A run starting at k + 1 exists only if k is free (a run holding k would hold
-        // k + 1 too, or end at k with k + 1 free), so taking it first is safe.
-        let right_end = k.checked_add(1).and_then(|n| self.runs.remove(&n));
-        // One walk for the last run starting at or before k: it holds k (a duplicate), ends
-        // at k - 1 (extend it in place) or lies further left.
-        if let Some((_, e)) = self.runs.range_mut(..=k).next_back() {
-            if *e >= k {
-                return false;
-            }
-            if *e + 1 == k {
-                *e = right_end.unwrap_or(k);
-                self.len += 1;
-                return true;
-            }
+    /// Adds `k`; `Ok(false)` if it was there already; `Err(OutOfMemory)` (set unchanged) if
+    /// the storage could not grow to keep `capacity >= len`.
+    pub(crate) fn insert(&mut self, k: u32) -> Result<bool, OutOfMemory> {
+        // Index of the first run starting after k; the run before it may hold k.
+        let i = self.runs.partition_point(|&(s, _)| s <= k);
+        if i > 0 && self.runs[i - 1].1 >= k {
+            return Ok(false);
         }
-        self.runs.insert(k, right_end.unwrap_or(k));
+        // Reserve before changing anything: after this, `capacity >= len + 1`, enough for
+        // this insert's new run (if any) and for the invariant once `len` has grown.
+        if self.runs.capacity() <= self.len {
+            self.runs
+                .try_reserve(self.len + 1 - self.runs.len())
+                .map_err(|_| OutOfMemory)?;
+        }
+        let joins_left = i > 0 && self.runs[i - 1].1 + 1 == k;
+        let joins_right = self
+            .runs
+            .get(i)
+            .is_some_and(|&(s, _)| k.checked_add(1) == Some(s));
+        match (joins_left, joins_right) {
+            (true, true) => {
+                self.runs[i - 1].1 = self.runs[i].1;
+                self.runs.remove(i);
+            }
+            (true, false) => self.runs[i - 1].1 = k,
+            (false, true) => self.runs[i].0 = k,
+            (false, false) => self.runs.insert(i, (k, k)),
+        }
         self.len += 1;
-        true
+        Ok(true)
     }
 
-    /// Removes `k`; false if it was not there.
+    /// Removes `k`; false if it was not there. Never allocates (`capacity >= len`).
     pub(crate) fn remove(&mut self, k: u32) -> bool {
-        // One walk finds the run and, when k is not its start, shortens it in place.
-        let (s, e) = match self.runs.range_mut(..=k).next_back() {
-            Some((&s, e)) if *e >= k => {
-                let old = *e;
-                if s < k {
-                    *e = k - 1;
-                }
-                (s, old)
-            }
-            _ => return false,
+        let Some(i) = self.last_at_or_before(k) else {
+            return false;
         };
-        if s == k {
-            self.runs.remove(&s);
+        let (s, e) = self.runs[i];
+        if e < k {
+            return false;
         }
-        if k < e {
-            self.runs.insert(k + 1, e);
+        match (s == k, e == k) {
+            (true, true) => {
+                self.runs.remove(i);
+            }
+            (true, false) => self.runs[i].0 = k + 1,
+            (false, true) => self.runs[i].1 = k - 1,
+            (false, false) => {
+                // A split: one more run, within the capacity the invariant keeps, since
+                // runs.len() + 1 <= len (the run holds at least 3 values) <= capacity.
+                self.runs[i].1 = k - 1;
+                self.runs.insert(i + 1, (k + 1, e));
+            }
         }
         self.len -= 1;
         true
     }
 
     pub(crate) fn iter_runs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        self.runs.iter().map(|(&s, &e)| (s, e))
+        self.runs.iter().copied()
     }
 
     pub(crate) fn check(&self) -> Result<(), &'static str> {
@@ -112,6 +157,9 @@ impl Runs {
         if len != self.len {
             return Err("cached length disagrees with the runs");
         }
+        if self.runs.capacity() < self.len {
+            return Err("capacity below the value count");
+        }
         Ok(())
     }
 }
@@ -125,10 +173,9 @@ mod tests {
     use super::*;
 
     fn runs(pairs: &[(u32, u32)], len: usize) -> Runs {
-        Runs {
-            runs: pairs.iter().copied().collect(),
-            len,
-        }
+        let mut v = Vec::with_capacity(len);
+        v.extend_from_slice(pairs);
+        Runs { runs: v, len }
     }
 
     #[test]
@@ -166,5 +213,77 @@ mod tests {
             runs(&[(1, 3)], 4).check(),
             Err("cached length disagrees with the runs")
         );
+    }
+
+    #[test]
+    fn check_rejects_storage_smaller_than_the_value_count() {
+        // {1..=4}: one run, but room for fewer than 4: removing 2 then 3... could need to
+        // grow the storage, which a removal must never do.
+        let r = Runs {
+            runs: alloc::vec![(1, 4)],
+            len: 4,
+        };
+        assert!(r.runs.capacity() < 4);
+        assert_eq!(r.check(), Err("capacity below the value count"));
+    }
+
+    #[test]
+    fn removals_that_split_runs_down_to_single_values_never_grow_the_storage() {
+        // One run of 9 split by removing every second value: 5 runs of one value.
+        let mut r = Runs::default();
+        for k in 1..=9 {
+            assert_eq!(r.insert(k), Ok(true));
+        }
+        assert_eq!(r.iter_runs().count(), 1);
+        let (ptr, cap) = (r.runs.as_ptr(), r.runs.capacity());
+        for k in [2, 4, 6, 8] {
+            assert!(r.remove(k));
+            assert_eq!(r.check(), Ok(()));
+        }
+        assert_eq!(
+            r.iter_runs().collect::<Vec<_>>(),
+            [(1, 1), (3, 3), (5, 5), (7, 7), (9, 9)]
+        );
+        assert_eq!(
+            (r.runs.as_ptr(), r.runs.capacity()),
+            (ptr, cap),
+            "no reallocation"
+        );
+    }
+
+    #[test]
+    fn insert_joins_two_runs_and_remove_splits_one() {
+        let mut r = Runs::default();
+        for k in [1, 2, 4, 5, u32::MAX] {
+            assert_eq!(r.insert(k), Ok(true));
+        }
+        assert_eq!(r.insert(2), Ok(false));
+        assert_eq!(r.insert(3), Ok(true));
+        assert_eq!(
+            r.iter_runs().collect::<Vec<_>>(),
+            [(1, 5), (u32::MAX, u32::MAX)]
+        );
+        assert_eq!(r.run_starting_at(1), Some((5, Some(u32::MAX))));
+        assert_eq!(r.first_at_or_after(6), Some(u32::MAX));
+        assert_eq!(r.first_at_or_after(3), Some(3));
+        assert!(r.remove(3));
+        assert!(!r.remove(3));
+        assert_eq!(
+            r.iter_runs().collect::<Vec<_>>(),
+            [(1, 2), (4, 5), (u32::MAX, u32::MAX)]
+        );
+        assert_eq!(r.check(), Ok(()));
+        assert_eq!(r.len(), 5);
+    }
+
+    #[test]
+    fn a_clone_keeps_room_for_every_value() {
+        let mut r = Runs::default();
+        for k in 1..=100 {
+            r.insert(k).unwrap();
+        }
+        let c = r.clone();
+        assert!(c.runs.capacity() >= 100);
+        assert_eq!(c.check(), Ok(()));
     }
 }

@@ -187,6 +187,11 @@ fn errno_values_match_systemd() {
     assert_eq!(Error::AlreadyPending(Cookie::new(1).unwrap()).errno(), 17);
     assert_eq!(Error::NotPending(Cookie::new(1).unwrap()).errno(), 2);
     assert_eq!(Error::Overflow { cookie: CEIL + 1 }.errno(), 95);
+    assert_eq!(Error::OutOfMemory.errno(), 12);
+    assert_eq!(
+        Error::OutOfMemory.to_string(),
+        "out of memory for the pending set"
+    );
 }
 
 #[test]

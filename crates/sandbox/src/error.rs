@@ -112,13 +112,6 @@ pub enum Error {
         /// The file asked for.
         file: String,
     },
-    /// A D-Bus call to the sandbox's systemd failed (in the crate's own convenience calls).
-    Bus {
-        /// The call, e.g. "GetUnit foo.scope".
-        step: String,
-        /// The D-Bus error (name and message).
-        message: String,
-    },
     /// gdb could not move PID 1's API-bus cookie ([`Sandbox::set_api_bus_cookie`](crate::Sandbox::set_api_bus_cookie)).
     Gdb {
         /// What kind of failure.
@@ -208,7 +201,6 @@ impl fmt::Display for Error {
                     "no cgroup file {file} for control group {control_group} in any hierarchy"
                 )
             }
-            Error::Bus { step, message } => write!(f, "{step} on the sandbox bus: {message}"),
             Error::Gdb { kind, detail } => {
                 write!(f, "move PID 1's API-bus cookie with gdb: {kind}: {detail}")
             }

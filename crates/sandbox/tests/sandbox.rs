@@ -111,17 +111,6 @@ fn transient_scope_limits_are_written_to_the_host_cgroup_files() {
         (64u64 << 20).to_string()
     );
     assert_eq!(sandbox.read_cgroup_file(&cg, "pids.max").unwrap(), "42");
-    assert_eq!(sandbox.unit_control_group("limits-test.scope").unwrap(), cg);
-    assert_eq!(
-        sandbox
-            .read_unit_cgroup_file("limits-test.scope", "pids.max")
-            .unwrap(),
-        "42"
-    );
-    assert!(matches!(
-        sandbox.unit_control_group("no-such.scope"),
-        Err(Error::Bus { .. })
-    ));
     // The limit file really is the host's, below the sandbox's subtree.
     let path = sandbox.cgroup_file(&cg, "pids.max").unwrap();
     assert!(path.starts_with("/sys/fs/cgroup/"), "{path:?}");

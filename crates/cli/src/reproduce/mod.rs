@@ -16,11 +16,16 @@
 //!   disabled) is still blocked after 10× the client's deadline and is ended by its pid.
 //!   Then the operator's way out: `systemctl daemon-reexec` over the private socket, with
 //!   the sandbox's `/usr/lib/systemd/systemd` (the release's compiled-in
-//!   `SYSTEMD_BINARY_PATH`) bind-mounted to the same binary in the sandbox's own mount
-//!   namespace. Checked: the bus answers again with a fresh cookie, the doctor says ok, and
-//!   the same client (no restart) cleans up what its failed call left and runs lifecycles.
+//!   `SYSTEMD_BINARY_PATH`) made the same binary in the sandbox's own mount namespace.
+//!   Checked: the bus answers again with a fresh cookie, the doctor says ok, and the same
+//!   client (no restart) cleans up what its failed call left and runs lifecycles.
 //! - patched: the serial after `0xffffffff` is `0x80000000`, the requested number of
 //!   lifecycles after it all succeed, the doctor says ok, cycled.
+//!
+//! What differs by release — whether PID 1 stays on the bus deaf or leaves it once the
+//! doctor's probe fails to seal, and how its binary is put at `SYSTEMD_BINARY_PATH` — is one
+//! table in `release.rs`, each entry measured on that release; the flow is the same for
+//! every release and checks the table's edge entry as a claim.
 //!
 //! Facts are checked here and listed as claims; the report is printed (text side by side,
 //! or one JSON object) and the exit status is 1 when a claim did not hold. What cannot go
@@ -43,9 +48,11 @@ use crate::cli::Format;
 use crate::doctor::{CEILING, CYCLED};
 
 mod gdb;
+mod release;
 mod text;
 
 use gdb::move_cookie;
+use release::{BinaryAt, Release};
 pub use sdbus_sandbox::GdbFailure;
 pub use text::text;
 use text::{answers, hex};
@@ -53,6 +60,9 @@ use text::{answers, hex};
 /// Where pre-v242 systemd re-executes itself from (`SYSTEMD_BINARY_PATH`, meson's default
 /// `rootlibexecdir`; `do_reexecute()` in src/core/main.c). On Debian 12 `/lib` links to it.
 const SYSTEMD_BINARY_PATH: &str = "/usr/lib/systemd/systemd";
+
+/// Its directory.
+const LIBEXEC_DIR: &str = "/usr/lib/systemd";
 
 /// Lifecycles run before the edge only while this many serials are left: one lifecycle
 /// costs systemd a few dozen messages (replies and the signals of two jobs), and the last
@@ -75,8 +85,9 @@ pub struct ReproduceArgs {
     /// The PID 1 with our backport (same release as --stock).
     #[arg(long, value_name = "PATH", requires = "stock")]
     pub patched: Option<PathBuf>,
-    /// The systemd release systemd-patch/build-pid1 builds when no paths are given.
-    #[arg(long, value_name = "N", default_value = "241", value_parser = parse_release)]
+    /// The systemd release systemd-patch/build-pid1 builds when no paths are given: 219
+    /// (RHEL/CentOS 7, the post-mortem's) or 241 (Debian 10).
+    #[arg(long, value_name = "N", default_value = "219", value_parser = parse_release)]
     pub release: String,
     /// The value gdb writes into PID 1's API-bus cookie.
     #[arg(long, value_name = "N", default_value = "0xffffff00", value_parser = parse_cookie)]
@@ -92,11 +103,15 @@ pub struct ReproduceArgs {
     pub format: Format,
 }
 
+/// A release in the table (what it does at the edge was measured), as its number.
 fn parse_release(s: &str) -> Result<String, String> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{s}: a release number such as 241"));
+    match release::find(s) {
+        Some(r) if r.number == s => Ok(s.to_owned()),
+        _ => Err(format!(
+            "{s}: one of the releases whose edge was measured here: {}",
+            release::known()
+        )),
     }
-    Ok(s.to_owned())
 }
 
 /// A cookie gdb may write: at least 2 (the next one must not be 0 or 1, which systemd's
@@ -144,6 +159,16 @@ pub enum ReproduceError {
     /// Building (or finding) the two PID 1s failed.
     #[error("build: {0}")]
     Build(String),
+    /// A release whose behaviour at the edge was never measured here.
+    #[error(
+        "systemd {version}: reproduce knows what releases {known} do at the edge, not this one"
+    )]
+    UnknownRelease {
+        /// The release asked for, or the booted PID 1's version.
+        version: String,
+        /// The releases it knows.
+        known: String,
+    },
     /// The sandbox failed.
     #[error("{build}: {step}: sandbox: {source}")]
     Sandbox {
@@ -374,6 +399,14 @@ pub fn run(args: &ReproduceArgs) -> Result<u8, ReproduceError> {
     }
 }
 
+/// The table's entry for a release number or a booted PID 1's version.
+fn release_entry(version: &str) -> Result<&'static Release, ReproduceError> {
+    release::find(version).ok_or_else(|| ReproduceError::UnknownRelease {
+        version: version.to_owned(),
+        known: release::known(),
+    })
+}
+
 /// Runs systemd-patch/build-pid1 RELEASE of the source tree this binary was built in,
 /// streaming its progress; its last two lines are `stock: PATH` and `patched: PATH`.
 fn build(release: &str) -> Result<(PathBuf, PathBuf), ReproduceError> {
@@ -468,6 +501,7 @@ impl Drop for Reaped {
 /// The run's context: which build, its sandbox, its client, and the step it is in.
 struct Ctx<'a> {
     build: Build,
+    release: &'static Release,
     sandbox: &'a Sandbox,
     binary: &'a Path,
     client: Client,
@@ -603,10 +637,12 @@ impl Ctx<'_> {
     }
 }
 
+/// A runc-style scope with a limit every release in the table takes (`MemoryLimit` on
+/// cgroup v1, `MemoryMax` on v2; v219 has no `TasksMax`).
 fn scope(unit: &str, pid: u32) -> Scope {
     let mut scope = Scope::new(unit.to_owned(), vec![pid]);
     scope.resources = Resources {
-        pids_limit: Some(8),
+        memory_limit: Some(64 << 20),
         ..Resources::default()
     };
     scope
@@ -625,6 +661,7 @@ fn drive(build: Build, binary: &Path, args: &ReproduceArgs) -> Result<Run, Repro
         source,
     })?;
     let boot_seconds = started.elapsed().as_secs_f64();
+    let release = release_entry(sandbox.systemd_version())?;
     progress(format!(
         "[{build}] systemd {} up as host pid {} in cgroup sandbox-{}, {boot_seconds:.1} s",
         sandbox.systemd_version(),
@@ -641,6 +678,7 @@ fn drive(build: Build, binary: &Path, args: &ReproduceArgs) -> Result<Run, Repro
     );
     let mut cx = Ctx {
         build,
+        release,
         sandbox: &sandbox,
         binary,
         client,
@@ -680,7 +718,10 @@ fn drive_booted(
         // closed API bus on any unit state change (unit_notify() → manager_recheck_dbus()),
         // which would blur what daemon-reexec alone does.
         cx.step("prepare the way out: the same binary at SYSTEMD_BINARY_PATH")?;
-        details.reexec_mount = Some(bind_binary(cx)?);
+        details.reexec_mount = Some(match cx.release.binary_at_reexec_path {
+            BinaryAt::BindMount => bind_binary(cx)?,
+            BinaryAt::OverlaySymlink => overlay_binary(cx)?,
+        });
     }
 
     cx.step("move the API-bus cookie with gdb")?;
@@ -770,84 +811,113 @@ fn drive_booted(
     Ok(run)
 }
 
-/// Makes `/usr/lib/systemd/systemd` in the sandbox's mount namespace the booted binary,
-/// and proves it runs from there (`--version`) before PID 1 would exec it. A binary that
-/// finds its libraries relative to itself (`$ORIGIN`, as a meson build tree does) cannot
-/// run from another directory; then its whole directory is mounted there instead.
-fn bind_binary(cx: &Ctx<'_>) -> Result<String, ReproduceError> {
-    let mount = |src: &Path, dst: &str| -> Result<(), ReproduceError> {
-        let out = cx
+impl Ctx<'_> {
+    /// Runs `program args` in the sandbox's namespaces; a failure is this step's error.
+    fn in_sandbox(&self, program: &str, args: &[&std::ffi::OsStr]) -> Result<(), ReproduceError> {
+        let out = self
             .sandbox
-            .command("mount")
-            .arg("--bind")
-            .arg(src)
-            .arg(dst)
+            .command(program)
+            .args(args)
             .output()
-            .map_err(|e| cx.sandbox_err(e))?;
+            .map_err(|e| self.sandbox_err(e))?;
         if !out.status.success() {
-            return Err(cx.tool_err(format!(
-                "mount --bind {} {dst}: {}",
-                src.display(),
+            let line: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+            return Err(self.tool_err(format!(
+                "{program} {}: {}",
+                line.join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
         Ok(())
-    };
-    let runs = || -> Result<Option<String>, ReproduceError> {
-        let out = cx
+    }
+
+    /// The first line of `/usr/lib/systemd/systemd --version` run in the sandbox, if it
+    /// runs and says it is systemd.
+    fn reexec_path_version(&self) -> Result<Option<String>, ReproduceError> {
+        let out = self
             .sandbox
             .command(SYSTEMD_BINARY_PATH)
             .arg("--version")
             .output()
-            .map_err(|e| cx.sandbox_err(e))?;
+            .map_err(|e| self.sandbox_err(e))?;
         let first = String::from_utf8_lossy(&out.stdout)
             .lines()
             .next()
             .unwrap_or("")
             .to_owned();
-        Ok(if out.status.success() && first.starts_with("systemd ") {
-            Some(first)
-        } else {
-            None
-        })
+        Ok((out.status.success() && first.starts_with("systemd ")).then_some(first))
+    }
+
+    /// The booted binary, resolved (what `daemon-reexec` must find at its path).
+    fn booted_binary(&self) -> Result<PathBuf, ReproduceError> {
+        self.binary
+            .canonicalize()
+            .map_err(|e| self.tool_err(format!("{}: {e}", self.binary.display())))
+    }
+}
+
+/// Makes `/usr/lib/systemd/systemd` in the sandbox's mount namespace the booted binary,
+/// and proves it runs from there (`--version`) before PID 1 would exec it. A binary that
+/// finds its libraries relative to itself (`$ORIGIN`, as a meson build tree does) cannot
+/// run from another directory; then its whole directory is mounted there instead.
+fn bind_binary(cx: &Ctx<'_>) -> Result<String, ReproduceError> {
+    let binary = cx.booted_binary()?;
+    let bind = |src: &Path, dst: &str| {
+        cx.in_sandbox("mount", &["--bind".as_ref(), src.as_os_str(), dst.as_ref()])
     };
-    let binary = cx
-        .binary
-        .canonicalize()
-        .map_err(|e| cx.tool_err(format!("{}: {e}", cx.binary.display())))?;
-    mount(&binary, SYSTEMD_BINARY_PATH)?;
-    if let Some(v) = runs()? {
+    bind(&binary, SYSTEMD_BINARY_PATH)?;
+    if let Some(v) = cx.reexec_path_version()? {
         return Ok(format!(
             "{SYSTEMD_BINARY_PATH} bind-mounted to {} ({v})",
             binary.display()
         ));
     }
-    let out = cx
-        .sandbox
-        .command("umount")
-        .arg(SYSTEMD_BINARY_PATH)
-        .output()
-        .map_err(|e| cx.sandbox_err(e))?;
-    if !out.status.success() {
-        return Err(cx.tool_err(format!(
-            "umount {SYSTEMD_BINARY_PATH}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
+    cx.in_sandbox("umount", &[SYSTEMD_BINARY_PATH.as_ref()])?;
     let dir = binary.parent().unwrap_or(Path::new("/"));
-    let libexec = Path::new(SYSTEMD_BINARY_PATH)
-        .parent()
-        .and_then(Path::to_str)
-        .unwrap_or("/usr/lib/systemd");
-    mount(dir, libexec)?;
-    match runs()? {
+    bind(dir, LIBEXEC_DIR)?;
+    match cx.reexec_path_version()? {
         Some(v) => Ok(format!(
-            "{libexec} bind-mounted to {} (the binary finds its libraries relative to itself; {v})",
+            "{LIBEXEC_DIR} bind-mounted to {} (the binary finds its libraries relative to itself; {v})",
             dir.display()
         )),
         None => Err(cx.tool_err(format!(
-            "{SYSTEMD_BINARY_PATH} does not run in the sandbox even with {} mounted on {libexec}: daemon-reexec would kill PID 1",
+            "{SYSTEMD_BINARY_PATH} does not run in the sandbox even with {} mounted on {LIBEXEC_DIR}: daemon-reexec would kill PID 1",
             dir.display()
+        ))),
+    }
+}
+
+/// Makes `/usr/lib/systemd/systemd` in the sandbox's mount namespace the booted binary
+/// through a read-only overlay on `/usr/lib/systemd` whose top layer holds only a symlink
+/// named `systemd` to it ([`BinaryAt::OverlaySymlink`] says why not a bind mount). The top
+/// layer lives on the sandbox's own `/run` (a tmpfs that dies with it); the host's files in
+/// `/usr/lib/systemd` stay visible below.
+fn overlay_binary(cx: &Ctx<'_>) -> Result<String, ReproduceError> {
+    let binary = cx.booted_binary()?;
+    let top = "/run/sdcookie-reexec";
+    let link = format!("{top}/systemd");
+    cx.in_sandbox("mkdir", &["-p".as_ref(), top.as_ref()])?;
+    cx.in_sandbox("ln", &["-sfn".as_ref(), binary.as_os_str(), link.as_ref()])?;
+    let layers = format!("lowerdir={top}:{LIBEXEC_DIR}");
+    cx.in_sandbox(
+        "mount",
+        &[
+            "-t".as_ref(),
+            "overlay".as_ref(),
+            "overlay".as_ref(),
+            "-o".as_ref(),
+            layers.as_ref(),
+            LIBEXEC_DIR.as_ref(),
+        ],
+    )?;
+    match cx.reexec_path_version()? {
+        Some(v) => Ok(format!(
+            "overlay on {LIBEXEC_DIR} ({layers}), {link} -> {} ({v})",
+            binary.display()
+        )),
+        None => Err(cx.tool_err(format!(
+            "{SYSTEMD_BINARY_PATH} does not run in the sandbox through the overlay ({link} -> {}): daemon-reexec would kill PID 1",
+            binary.display()
         ))),
     }
 }
@@ -899,6 +969,13 @@ fn stock_after_edge(
         format!("no serial came from systemd after 0xffffffff (last seen {serial_after:#010x})"),
     );
     details.on_bus_after_failure = cx.on_bus();
+    cx.claim(
+        details.on_bus_after_failure == Some(true),
+        format!(
+            "systemd's name still has its owner after the failed call (deaf, not gone): {}",
+            opt_yes(details.on_bus_after_failure)
+        ),
+    );
 
     cx.step("a caller without a deadline")?;
     let blocked = unbounded_caller(cx, details)?;
@@ -909,13 +986,18 @@ fn stock_after_edge(
         true,
         format!("PID 1 (host pid {}) is alive", cx.sandbox.pid()),
     );
+    // `Version=N` (v219's systemctl has no `--value`, which came in v230).
     let out = cx
         .sandbox
         .command(cx.systemctl())
-        .args(["show", "-p", "Version", "--value"])
+        .args(["show", "-p", "Version"])
         .output()
         .map_err(|e| cx.sandbox_err(e))?;
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let version = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Version="))
+        .unwrap_or("")
+        .to_owned();
     cx.claim(
         out.status.success() && !version.is_empty(),
         format!("systemctl over the private socket answers (Version {version:?})"),
@@ -927,6 +1009,16 @@ fn stock_after_edge(
     details.doctor_message = doctor.message.clone();
     details.doctor_cycled = doctor.cycled;
     details.on_bus_after_doctor = cx.on_bus();
+    let edge = cx.release.at_the_edge;
+    cx.claim(
+        details.on_bus_after_doctor == Some(edge.name_owned_after_probe()),
+        format!(
+            "after the doctor's probe systemd {} {}: its name has an owner: {}",
+            cx.release.number,
+            edge.describe(),
+            opt_yes(details.on_bus_after_doctor)
+        ),
+    );
     cx.claim(
         !doctor.bus_responsive && doctor.private_responsive && doctor.verdict == "critical",
         format!(
@@ -938,6 +1030,17 @@ fn stock_after_edge(
     );
 
     cx.step("the way out: systemctl daemon-reexec over the private socket")?;
+    // The path must still run the booted release: PID 1 may have taken a mount away
+    // (v219 unmounts a plain bind mount), and then it would re-execute the host's systemd.
+    let booted = cx.sandbox.systemd_version().to_owned();
+    match cx.reexec_path_version()? {
+        Some(v) if v.split_whitespace().nth(1) == Some(booted.as_str()) => {}
+        other => {
+            return Err(cx.tool_err(format!(
+                "{SYSTEMD_BINARY_PATH} no longer runs the booted systemd {booted} (it says {other:?}); daemon-reexec would run another one"
+            )))
+        }
+    }
     let t = Instant::now();
     let out = cx
         .sandbox
@@ -963,7 +1066,6 @@ fn stock_after_edge(
         cookie: after.cookie,
         doctor_verdict: after.verdict.clone(),
     };
-    let booted = cx.sandbox.systemd_version().to_owned();
     cx.claim(
         after.bus_responsive
             && after.version.as_deref() == Some(booted.as_str())
@@ -1027,6 +1129,15 @@ fn stock_after_edge(
         unbounded_caller_blocked_s: blocked,
         details: Details::default(),
     })
+}
+
+/// "yes", "no" or "unknown" (busctl did not say).
+fn opt_yes(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    }
 }
 
 /// A runtime without a deadline (as runc was): busctl's StartTransientUnit with its
@@ -1285,9 +1396,12 @@ mod tests {
     }
 
     #[test]
-    fn release_is_a_number() {
+    fn release_is_one_the_table_knows_by_its_number() {
         assert_eq!(parse_release("241"), Ok("241".into()));
+        assert_eq!(parse_release("219"), Ok("219".into()));
         assert!(parse_release("v241").is_err());
+        assert!(parse_release("241.1").is_err());
+        assert!(parse_release("237").is_err());
         assert!(parse_release("").is_err());
     }
 

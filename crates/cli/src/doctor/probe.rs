@@ -1,0 +1,270 @@
+//! Asking systemd: on the bus through zbus, on the private socket through [`crate::rawbus`];
+//! every step under its deadline, every failure kept with its kind.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use zbus::connection::Builder;
+use zbus::Connection;
+
+use super::{Answer, Options};
+use crate::rawbus::{Peer, RawError};
+
+const SYSTEMD: &str = "org.freedesktop.systemd1";
+const SYSTEMD_PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+
+/// Why a probe got no answer. The kind decides what the verdict advises; the message is
+/// what the operator reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError {
+    /// What kind of failure.
+    pub kind: ProbeErrorKind,
+    /// The failed step and what went wrong, e.g. `connect to the private socket: no answer
+    /// within 3s`.
+    pub message: String,
+}
+
+/// The failures the doctor's advice depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeErrorKind {
+    /// No answer before the step's deadline.
+    Timeout,
+    /// The peer reset the connection or closed it under our write (`ECONNRESET`, `EPIPE`):
+    /// systemd 252 does so to private-socket peers from another PID namespace.
+    Reset,
+    /// The peer refused our credentials (`AUTH EXTERNAL` rejected): systemd 219 does so to
+    /// private-socket peers from another PID namespace.
+    CredentialsRejected,
+    /// Anything else: no such socket, a D-Bus error, a malformed reply.
+    Other,
+}
+
+impl ProbeError {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: ProbeErrorKind, message: impl Into<String>) -> ProbeError {
+        ProbeError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn io_kind(e: &std::io::Error) -> ProbeErrorKind {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+            ProbeErrorKind::Reset
+        }
+        _ => ProbeErrorKind::Other,
+    }
+}
+
+impl From<StepError> for ProbeError {
+    fn from(e: StepError) -> ProbeError {
+        let kind = match &e {
+            StepError::Timeout { .. } => ProbeErrorKind::Timeout,
+            StepError::Raw {
+                source: RawError::Io(io),
+                ..
+            } => io_kind(io),
+            StepError::Raw {
+                source: RawError::Auth(_),
+                ..
+            } => ProbeErrorKind::CredentialsRejected,
+            StepError::Dbus {
+                source: zbus::Error::InputOutput(io),
+                ..
+            } => io_kind(io),
+            _ => ProbeErrorKind::Other,
+        };
+        ProbeError::new(kind, e.to_string())
+    }
+}
+
+/// Tests write the failures whose kind does not matter as text.
+#[cfg(test)]
+impl From<&str> for ProbeError {
+    fn from(message: &str) -> ProbeError {
+        ProbeError::new(ProbeErrorKind::Other, message)
+    }
+}
+
+/// A step that failed or ran out of time, naming the step.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepError {
+    /// The step did not finish before its deadline.
+    #[error("{step}: no answer within {after:?}")]
+    Timeout {
+        /// Which step.
+        step: &'static str,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The step failed on the D-Bus level.
+    #[error("{step}: {source}")]
+    Dbus {
+        /// Which step.
+        step: &'static str,
+        /// What zbus said.
+        source: zbus::Error,
+    },
+    /// The step failed on the private socket.
+    #[error("{step}: {source}")]
+    Raw {
+        /// Which step.
+        step: &'static str,
+        /// What went wrong.
+        source: RawError,
+    },
+}
+
+/// Runs `fut` with a deadline.
+async fn within<T, E>(
+    step: &'static str,
+    after: Duration,
+    fut: impl Future<Output = Result<T, E>>,
+    wrap: impl FnOnce(&'static str, E) -> StepError,
+) -> Result<T, StepError> {
+    futures_lite::future::or(async { fut.await.map_err(|e| wrap(step, e)) }, async {
+        Timer::after(after).await;
+        Err(StepError::Timeout { step, after })
+    })
+    .await
+}
+
+fn dbus(step: &'static str, source: zbus::Error) -> StepError {
+    StepError::Dbus { step, source }
+}
+
+/// One `Properties.Get(Manager, Version)`; the reply's serial is systemd's cookie.
+async fn ask(
+    conn: &Connection,
+    step: &'static str,
+    timeout: Duration,
+) -> Result<Answer, StepError> {
+    let reply = within(
+        step,
+        timeout,
+        conn.call_method(
+            Some(SYSTEMD),
+            SYSTEMD_PATH,
+            Some(PROPERTIES),
+            "Get",
+            &(MANAGER, "Version"),
+        ),
+        dbus,
+    )
+    .await?;
+    let at = Instant::now();
+    let serial = reply.primary_header().serial_num().get();
+    let value: zbus::zvariant::OwnedValue =
+        reply.body().deserialize().map_err(|e| dbus(step, e))?;
+    let version = String::try_from(value).map_err(|e| dbus(step, e.into()))?;
+    Ok(Answer {
+        serial,
+        version,
+        at,
+    })
+}
+
+async fn connect_bus(address: Option<&str>, timeout: Duration) -> Result<Connection, StepError> {
+    let builder = match address {
+        Some(a) => Builder::address(a),
+        None => Builder::system(),
+    }
+    .map_err(|e| dbus("parse bus address", e))?;
+    within("connect to the system bus", timeout, builder.build(), dbus).await
+}
+
+/// Whether `org.freedesktop.systemd1` has an owner, as dbus-daemon (not systemd) answers.
+async fn name_owned(conn: &Connection, timeout: Duration) -> Result<bool, StepError> {
+    let step = "ask the bus whether systemd holds its name";
+    let reply = within(
+        step,
+        timeout,
+        conn.call_method(
+            Some("org.freedesktop.DBus"),
+            "/org/freedesktop/DBus",
+            Some("org.freedesktop.DBus"),
+            "NameHasOwner",
+            &(SYSTEMD,),
+        ),
+        dbus,
+    )
+    .await?;
+    reply.body().deserialize().map_err(|e| dbus(step, e))
+}
+
+/// The bus's answers, and when systemd gave none, whether it still holds its name there.
+pub(super) type BusProbe = (
+    Result<Answer, ProbeError>,
+    Option<Result<Answer, ProbeError>>,
+    Option<bool>,
+);
+
+pub(super) async fn probe_bus(opts: &Options) -> BusProbe {
+    let conn = match connect_bus(opts.address.as_deref(), opts.timeout).await {
+        Ok(c) => c,
+        Err(e) => return (Err(e.into()), None, None),
+    };
+    let first = ask(&conn, "ask systemd on the bus", opts.timeout)
+        .await
+        .map_err(ProbeError::from);
+    if first.is_err() {
+        // An unanswered daemon leaves it unknown; the verdict does not rest on it.
+        let owned = name_owned(&conn, opts.timeout).await.ok();
+        return (first, None, owned);
+    }
+    let second = match (&first, opts.interval) {
+        (Ok(_), Some(interval)) => {
+            Timer::after(interval).await;
+            Some(
+                ask(&conn, "ask systemd on the bus again", opts.timeout)
+                    .await
+                    .map_err(ProbeError::from),
+            )
+        }
+        _ => None,
+    };
+    (first, second, None)
+}
+
+/// The private socket speaks D-Bus peer to peer (EXTERNAL auth, no Hello, no daemon); see
+/// [`crate::rawbus`] for why this is not zbus.
+pub(super) async fn probe_private(opts: &Options) -> Result<Answer, ProbeError> {
+    let raw = |step, e| StepError::Raw { step, source: e };
+    let mut peer = within(
+        "connect to the private socket",
+        opts.timeout,
+        Peer::connect(&opts.private),
+        raw,
+    )
+    .await?;
+    let step = "ask systemd on the private socket";
+    let reply = within(
+        step,
+        opts.timeout,
+        peer.get_property(SYSTEMD, SYSTEMD_PATH, MANAGER, "Version"),
+        raw,
+    )
+    .await?;
+    let version = reply.string.ok_or_else(|| {
+        ProbeError::new(
+            ProbeErrorKind::Other,
+            format!("{step}: Version is not a string"),
+        )
+    })?;
+    Ok(Answer {
+        serial: reply.serial,
+        version,
+        at: Instant::now(),
+    })
+}

@@ -1,0 +1,829 @@
+//! The client: one connection, reused, replaced on the next operation after a loss; every
+//! operation bounded by a deadline.
+//!
+//! [`AsyncClient`] is the one implementation: each operation is a future that waits on an
+//! event with an `async_io::Timer` deadline, so it runs on any executor. Container runtimes
+//! often call systemd from synchronous code (runc, crun, conmon): [`Client`] runs the same
+//! futures with `block_on`. zbus runs its socket on its own executor thread and one reader
+//! thread per connection routes replies (see `conn.rs`); nobody waits on the socket itself.
+//!
+//! This module holds [`AsyncClient`]'s operations; around it: `target.rs` (where to connect,
+//! the deadlines), `units.rs` (what a caller asks for and gets back), `session.rs` (the
+//! handshake and the reconnect), `plan.rs` (input checks and the release-gated property
+//! plan), `stats.rs` (the health report), `blocking.rs` ([`Client`]).
+
+mod blocking;
+mod plan;
+mod session;
+mod stats;
+mod target;
+mod units;
+
+pub use blocking::Client;
+pub use stats::{PeerWatch, Stats};
+pub use target::{Options, Target};
+pub use units::{PingTarget, Scope, Slice, Started};
+
+use plan::{check_any_unit, unit_iface, valid_pids, Props};
+use session::Session;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
+
+use crate::conn::{Counters, Dest, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_PATH};
+use crate::error::{job_outcome, Error, InputError, Result, Step};
+use crate::names::{check_slice_name, parent_slice};
+use crate::releases::TRANSIENT_SLICE;
+use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, Resources, Skipped};
+
+/// The systemd cgroup client as futures: every operation of [`Client`], with the same
+/// deadlines and errors, on any executor (tokio, async-io, smol, ...). `Send + Sync`; its
+/// futures are `Send`. Dropping an operation's future abandons it: its cookie stays
+/// quarantined until the late reply, like a timeout.
+///
+/// ```no_run
+/// # async fn demo() -> sdbus_cgroup::Result<()> {
+/// use sdbus_cgroup::{AsyncClient, Options, Scope, Target};
+///
+/// let client = AsyncClient::connect(Target::SystemBus, Options::default()).await?;
+/// let scope = Scope::new("runc-demo.scope", vec![std::process::id()]);
+/// client.start_scope(&scope).await?;
+/// client.stop("runc-demo.scope").await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct AsyncClient {
+    target: Target,
+    opts: Options,
+    mode: CgroupMode,
+    /// The live session; held only to read or swap it, never across I/O, so `stats()`
+    /// answers at once even while a reconnect waits for a stalled peer.
+    session: Mutex<Option<Arc<Session>>>,
+    /// Serializes handshakes (one reconnect at a time).
+    connecting: async_lock::Mutex<()>,
+    counters: Arc<Counters>,
+}
+
+impl AsyncClient {
+    /// A client for `target`. Connects lazily, on the first operation.
+    pub fn new(target: Target, opts: Options) -> AsyncClient {
+        AsyncClient {
+            target,
+            mode: opts.cgroup_mode.unwrap_or_else(CgroupMode::detect),
+            opts,
+            session: Mutex::new(None),
+            connecting: async_lock::Mutex::new(()),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// A client connected now (so connection errors surface here).
+    pub async fn connect(target: Target, opts: Options) -> Result<AsyncClient> {
+        let c = AsyncClient::new(target, opts);
+        c.session().await?;
+        Ok(c)
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// The cgroup mode used for property names.
+    pub fn cgroup_mode(&self) -> CgroupMode {
+        self.mode
+    }
+
+    async fn manager<B>(
+        &self,
+        s: &Session,
+        member: &str,
+        body: &B,
+        unit: &str,
+        step: Step,
+    ) -> Result<zbus::Message>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType + Sync,
+    {
+        s.conn
+            .call(Request {
+                dest: Dest::Systemd,
+                path: SYSTEMD_PATH,
+                iface: MANAGER_IFACE,
+                member,
+                body,
+                unit,
+                step,
+                timeout: self.opts.call_timeout,
+                sealed: None,
+            })
+            .await
+            .map(|r| r.message)
+    }
+
+    /// systemd's version (read once per connection).
+    pub async fn version(&self) -> Result<u32> {
+        Ok(self.session().await?.version)
+    }
+
+    /// Creates a transient scope for running processes, with limits, and waits for its job.
+    pub async fn start_scope(&self, scope: &Scope) -> Result<Started> {
+        // Validate before connecting: bad input causes no traffic at all.
+        self.scope_properties(scope, u32::MAX)?;
+        let s = self.session().await?;
+        let plan = self.scope_properties(scope, s.version)?;
+        self.start_transient(&scope.name, plan).await
+    }
+
+    /// Creates a transient slice with limits and waits for its job. A slice of that name
+    /// that already exists and is active is success (`Started::existed`, no job, limits
+    /// unchanged: use [`set_resources`](AsyncClient::set_resources)); a failed one is
+    /// reset and started again.
+    pub async fn start_slice(&self, slice: &Slice) -> Result<Started> {
+        let build = |version| -> Result<PropertyPlan> {
+            check_slice_name(&slice.name)?;
+            if slice.name == "-.slice" {
+                return Err(InputError::InvalidSliceName {
+                    name: slice.name.clone(),
+                    reason: "the root slice always exists",
+                }
+                .into());
+            }
+            let mut props: Props = vec![(
+                "Description",
+                Value::from(
+                    slice
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| format!("sdbus-cgroup slice {}", slice.name)),
+                ),
+            )];
+            // runc: a slice's parent is pulled in with Wants= (its place is in the name).
+            if let Some(parent) = parent_slice(&slice.name).filter(|p| p != "-.slice") {
+                props.push(("Wants", Value::from(vec![parent])));
+            }
+            props.extend(self.accounting());
+            props.push(("DefaultDependencies", Value::Bool(false)));
+            let mut plan = slice
+                .resources
+                .plan(self.mode, version, Apply::SliceStart)?;
+            props.extend(plan.properties);
+            let properties = gate(props, version, &mut plan.skipped);
+            Ok(PropertyPlan {
+                properties,
+                skipped: plan.skipped,
+            })
+        };
+        build(u32::MAX)?;
+        let s = self.session().await?;
+        self.need(&s, TRANSIENT_SLICE)?;
+        let plan = build(s.version)?;
+        self.start_transient(&slice.name, plan).await
+    }
+
+    async fn start_transient(&self, unit: &str, plan: PropertyPlan) -> Result<Started> {
+        let mut retried = false;
+        loop {
+            let s = self.session().await?;
+            let interest = s.conn.job_interest();
+            let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
+            let res = self
+                .manager(
+                    &s,
+                    "StartTransientUnit",
+                    &(unit, "replace", &plan.properties, aux),
+                    unit,
+                    Step::StartTransientUnit,
+                )
+                .await;
+            match res {
+                Ok(reply) => {
+                    let job: OwnedObjectPath = body(&reply, unit, Step::StartTransientUnit)?;
+                    if let Err(e) = self.finish_job(&s, unit, job.as_str()).await {
+                        if matches!(e, Error::JobFailed { .. }) {
+                            // Like runc: leave no failed unit behind. The job's failure is
+                            // the error to report; should this cleanup fail too, the next
+                            // start of the name resets it (UnitExists → reset-failed).
+                            self.reset_failed(unit).await.ok();
+                        }
+                        return Err(e);
+                    }
+                    drop(interest);
+                    return Ok(Started {
+                        unit: unit.to_owned(),
+                        job: job.as_str().to_owned(),
+                        retried,
+                        existed: false,
+                        skipped: plan.skipped,
+                    });
+                }
+                // A slice that already exists and is active is what the caller asked for
+                // (kubelet creates pod slices this way; runc ignores UnitExists for slices).
+                // Its limits are left as they are: change them with set_resources.
+                Err(e) if e.is_unit_exists() && unit.ends_with(".slice") => {
+                    drop(interest);
+                    let active = match self.unit_state(unit, "ActiveState").await {
+                        Ok(state) => state == "active",
+                        Err(_) => false,
+                    };
+                    if active {
+                        return Ok(Started {
+                            unit: unit.to_owned(),
+                            job: String::new(),
+                            retried,
+                            existed: true,
+                            skipped: plan.skipped,
+                        });
+                    }
+                    if retried {
+                        return Err(e);
+                    }
+                    retried = true;
+                    match self.reset_failed(unit).await {
+                        Ok(()) => {}
+                        Err(r) if r.is_no_such_unit() => {}
+                        Err(_) => return Err(e),
+                    }
+                }
+                // runc: a leftover (failed) unit of the same name; reset it so systemd can
+                // garbage-collect it, and retry once.
+                Err(e) if e.is_unit_exists() && !retried => {
+                    drop(interest);
+                    retried = true;
+                    match self.reset_failed(unit).await {
+                        Ok(()) => {}
+                        Err(r) if r.is_no_such_unit() => {}
+                        Err(_) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn finish_job(&self, s: &Session, unit: &str, job: &str) -> Result<()> {
+        let done = s.conn.wait_job(job, unit, self.opts.job_timeout).await?;
+        job_outcome(unit, job, done.unit, done.result)
+    }
+
+    /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).
+    pub async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
+        check_any_unit(unit)?;
+        resources.plan(self.mode, u32::MAX, Apply::Update)?;
+        let s = self.session().await?;
+        let plan = resources.plan(self.mode, s.version, Apply::Update)?;
+        if plan.properties.is_empty() {
+            return Ok(plan.skipped);
+        }
+        self.manager(
+            &s,
+            "SetUnitProperties",
+            &(unit, true, &plan.properties),
+            unit,
+            Step::SetUnitProperties,
+        )
+        .await?;
+        Ok(plan.skipped)
+    }
+
+    /// Moves processes into a running unit (`AttachProcessesToUnit`, systemd >= 238; older
+    /// releases give `Error::Unsupported` without a call).
+    pub async fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
+        check_any_unit(unit)?;
+        valid_pids(pids)?;
+        let s = self.session().await?;
+        self.need(&s, "AttachProcessesToUnit")?;
+        self.manager(
+            &s,
+            "AttachProcessesToUnit",
+            &(unit, "", pids),
+            unit,
+            Step::AttachProcessesToUnit,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Freezes every process of the unit (`FreezeUnit`, systemd >= 246, cgroup v2 freezer;
+    /// older releases give `Error::Unsupported` without a call).
+    pub async fn freeze(&self, unit: &str) -> Result<()> {
+        check_any_unit(unit)?;
+        let s = self.session().await?;
+        self.need(&s, "FreezeUnit")?;
+        self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)
+            .await?;
+        Ok(())
+    }
+
+    /// Thaws a frozen unit (`ThawUnit`).
+    pub async fn thaw(&self, unit: &str) -> Result<()> {
+        check_any_unit(unit)?;
+        let s = self.session().await?;
+        self.need(&s, "ThawUnit")?;
+        self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)
+            .await?;
+        Ok(())
+    }
+
+    /// Sends `signal` to every process of the unit (`KillUnit(name, "all", signal)`).
+    pub async fn kill(&self, unit: &str, signal: i32) -> Result<()> {
+        check_any_unit(unit)?;
+        if !(1..=64).contains(&signal) {
+            return Err(InputError::InvalidSignal(signal).into());
+        }
+        let s = self.session().await?;
+        self.manager(&s, "KillUnit", &(unit, "all", signal), unit, Step::KillUnit)
+            .await?;
+        Ok(())
+    }
+
+    /// Stops the unit, waits for the job, then resets its failed state so nothing is left.
+    /// A unit that does not exist counts as stopped.
+    pub async fn stop(&self, unit: &str) -> Result<()> {
+        check_any_unit(unit)?;
+        let s = self.session().await?;
+        let interest = s.conn.job_interest();
+        match self
+            .manager(&s, "StopUnit", &(unit, "replace"), unit, Step::StopUnit)
+            .await
+        {
+            Ok(reply) => {
+                let job: OwnedObjectPath = body(&reply, unit, Step::StopUnit)?;
+                self.finish_job(&s, unit, job.as_str()).await?;
+            }
+            Err(e) if e.is_no_such_unit() => {}
+            Err(e) => return Err(e),
+        }
+        drop(interest);
+        match self.reset_failed(unit).await {
+            Err(e) if !e.is_no_such_unit() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// `ResetFailedUnit`.
+    pub async fn reset_failed(&self, unit: &str) -> Result<()> {
+        check_any_unit(unit)?;
+        let s = self.session().await?;
+        self.manager(&s, "ResetFailedUnit", &(unit,), unit, Step::ResetFailedUnit)
+            .await?;
+        Ok(())
+    }
+
+    /// The unit's object path, `None` when systemd has no such unit loaded.
+    pub async fn unit_path(&self, unit: &str) -> Result<Option<String>> {
+        check_any_unit(unit)?;
+        let s = self.session().await?;
+        match self
+            .manager(&s, "GetUnit", &(unit,), unit, Step::GetUnit)
+            .await
+        {
+            Ok(reply) => {
+                let p: OwnedObjectPath = body(&reply, unit, Step::GetUnit)?;
+                Ok(Some(p.as_str().to_owned()))
+            }
+            Err(e) if e.is_no_such_unit() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One property of a unit (`GetUnit` + `Properties.Get`), e.g.
+    /// `("org.freedesktop.systemd1.Unit", "ActiveState")`.
+    pub async fn unit_property(
+        &self,
+        unit: &str,
+        interface: &str,
+        name: &str,
+    ) -> Result<OwnedValue> {
+        let path = self.unit_path(unit).await?.ok_or_else(|| Error::Dbus {
+            unit: unit.to_owned(),
+            step: Step::GetUnit,
+            name: "org.freedesktop.systemd1.NoSuchUnit".into(),
+            message: format!("Unit {unit} not loaded."),
+        })?;
+        let s = self.session().await?;
+        let reply = s
+            .conn
+            .call(Request {
+                dest: Dest::Systemd,
+                path: &path,
+                iface: "org.freedesktop.DBus.Properties",
+                member: "Get",
+                body: &(interface, name),
+                unit,
+                step: Step::GetProperty,
+                timeout: self.opts.call_timeout,
+                sealed: None,
+            })
+            .await?;
+        body(&reply.message, unit, Step::GetProperty)
+    }
+
+    /// A property of the unit's type interface (`Scope`, `Slice`, `Service`, ...), where
+    /// the cgroup properties live.
+    pub async fn cgroup_property(&self, unit: &str, name: &str) -> Result<OwnedValue> {
+        self.unit_property(unit, unit_iface(unit), name).await
+    }
+
+    /// The unit's cgroup path relative to systemd's cgroup root (`ControlGroup`).
+    pub async fn control_group(&self, unit: &str) -> Result<String> {
+        let v = self.cgroup_property(unit, "ControlGroup").await?;
+        String::try_from(v).map_err(|e| Error::Protocol {
+            unit: unit.to_owned(),
+            step: Step::GetProperty,
+            detail: e.to_string(),
+        })
+    }
+
+    /// A string property of `org.freedesktop.systemd1.Unit` (`ActiveState`,
+    /// `FreezerState`, `SubState`, ...).
+    pub async fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
+        let v = self
+            .unit_property(unit, "org.freedesktop.systemd1.Unit", name)
+            .await?;
+        String::try_from(v).map_err(|e| Error::Protocol {
+            unit: unit.to_owned(),
+            step: Step::GetProperty,
+            detail: e.to_string(),
+        })
+    }
+
+    /// A diagnostic call whose serial the caller may choose. With `sealed = Some(k)`, the
+    /// message is sealed with cookie `k` and the connection adopts it the way sd-bus does
+    /// (`cookie = max(cookie, k)`), which is how tests drive a connection to the edge of the
+    /// 32-bit space. Returns the serial used.
+    pub async fn ping(
+        &self,
+        target: PingTarget,
+        sealed: Option<u32>,
+        timeout: Duration,
+    ) -> Result<u32> {
+        let s = self.session().await?;
+        let dest = match target {
+            PingTarget::Systemd => Dest::Systemd,
+            PingTarget::Bus if s.conn.direct => {
+                return Err(Error::Unsupported {
+                    what: "a bus ping on a direct connection",
+                    needs: 0,
+                    found: 0,
+                })
+            }
+            PingTarget::Bus => Dest::Bus,
+        };
+        // The system bus policy denies Peer.Ping to the driver; GetId is always allowed.
+        let (path, iface, member) = if dest == Dest::Bus {
+            ("/org/freedesktop/DBus", BUS_NAME, "GetId")
+        } else {
+            (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
+        };
+        let reply = s
+            .conn
+            .call(Request {
+                dest,
+                path,
+                iface,
+                member,
+                body: &(),
+                unit: "",
+                step: Step::Ping,
+                timeout,
+                sealed,
+            })
+            .await?;
+        Ok(reply.serial)
+    }
+
+    /// Closes the connection now (the next operation reconnects).
+    pub fn disconnect(&self) {
+        let old = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(old);
+    }
+
+    /// Health: connection, cookies both ways, reply checks.
+    pub fn stats(&self) -> Stats {
+        let guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let snap = guard.as_ref().map(|s| (s.conn.snapshot(), s.version));
+        drop(guard);
+        let c = &self.counters;
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let (snap, version) = match snap {
+            Some((s, v)) => (Some(s), Some(v)),
+            None => (None, None),
+        };
+        let peer = snap
+            .as_ref()
+            .map(|s| PeerWatch::from_serials(s.peer))
+            .unwrap_or_default();
+        Stats {
+            connects: get(&c.connects),
+            disconnects: get(&c.disconnects),
+            calls: get(&c.calls),
+            replies: get(&c.replies),
+            unmatched_replies: get(&c.unmatched_replies),
+            wrong_sender_replies: get(&c.wrong_sender_replies),
+            late_replies: get(&c.late_replies),
+            timeouts: get(&c.timeouts),
+            foreign_signals: get(&c.foreign_signals),
+            jobs_removed: get(&c.jobs_removed),
+            connected: snap.as_ref().is_some_and(|s| s.closed.is_none()),
+            cookie: snap.as_ref().map_or(0, |s| s.cookie),
+            cookie_headroom: u64::from(u32::MAX)
+                .saturating_sub(snap.as_ref().map_or(0, |s| s.cookie)),
+            cookie_cycled: snap.as_ref().is_some_and(|s| s.cycled),
+            cookie_wraps: snap.as_ref().map_or(0, |s| s.wraps),
+            pending: snap.as_ref().map_or(0, |s| s.pending),
+            quarantined: snap.as_ref().map_or(0, |s| s.quarantined),
+            waiting_calls: snap.as_ref().map_or(0, |s| s.waiting_slots),
+            buffered_jobs: snap.as_ref().map_or(0, |s| s.buffered_jobs),
+            unique_name: snap.as_ref().and_then(|s| s.unique_name.clone()),
+            systemd_owner: snap.as_ref().and_then(|s| s.systemd_owner.clone()),
+            systemd_version: version,
+            peer: PeerWatch {
+                headroom: if peer.messages == 0 {
+                    u32::MAX
+                } else {
+                    peer.headroom
+                },
+                ..peer
+            },
+        }
+    }
+}
+
+fn body<T>(msg: &zbus::Message, unit: &str, step: Step) -> Result<T>
+where
+    T: serde::de::DeserializeOwned + zbus::zvariant::Type,
+{
+    msg.body().deserialize::<T>().map_err(|e| Error::Protocol {
+        unit: unit.to_owned(),
+        step,
+        detail: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::releases::{self, parse_version};
+
+    fn offline(mode: CgroupMode) -> Client {
+        Client::new(
+            Target::Address {
+                address: "unix:path=/nonexistent/sdbus-cgroup-test".into(),
+                direct: true,
+            },
+            Options::default().with_cgroup_mode(mode),
+        )
+    }
+
+    /// Every limit a scope can carry, so each gate is exercised.
+    fn full_scope() -> Scope {
+        let mut s = Scope::new("gate.scope", vec![100]);
+        s.slice = Some("system.slice".into());
+        s.resources = Resources {
+            memory_limit: Some(64 << 20),
+            memory_reservation: Some(32 << 20),
+            memory_swap: Some(128 << 20),
+            memory_min: Some(1 << 20),
+            memory_high: Some(48 << 20),
+            cpu_shares: Some(512),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            cpus: Some("0".into()),
+            mems: Some("0".into()),
+            pids_limit: Some(16),
+            blkio_weight: Some(500),
+            io_read_bps: vec![crate::IoDeviceLimit::new("/dev/null", 1 << 20)],
+            io_read_iops: vec![crate::IoDeviceLimit::new("/dev/null", 100)],
+            oom_kill_group: Some(true),
+            device_policy: Some(crate::DevicePolicy::Closed),
+            device_allow: vec![crate::DeviceAllow::new("/dev/null", "rw")],
+            ..Resources::default()
+        };
+        s
+    }
+
+    fn sent_and_skipped(c: &Client, version: &str) -> (Vec<&'static str>, Vec<Skipped>) {
+        let v = parse_version(version).expect("a release's own Version string");
+        let p = c.scope_properties(&full_scope(), v).unwrap();
+        (p.properties.iter().map(|(n, _)| *n).collect(), p.skipped)
+    }
+
+    fn needs(skipped: &[Skipped]) -> Vec<(&'static str, Option<u32>)> {
+        skipped.iter().map(|s| (s.property, s.needs)).collect()
+    }
+
+    #[test]
+    fn v219_scope_on_cgroup_v1_sends_only_what_219_accepts() {
+        // Version "219": AC_INIT in v219's configure.ac.
+        let (sent, skipped) = sent_and_skipped(&offline(CgroupMode::Legacy), "219");
+        assert_eq!(
+            sent,
+            [
+                "Description",
+                "Slice",
+                "Delegate",
+                "PIDs",
+                "MemoryAccounting",
+                "CPUAccounting",
+                "BlockIOAccounting",
+                "DefaultDependencies",
+                "MemoryLimit",
+                "CPUShares",
+                "CPUQuotaPerSecUSec",
+                "BlockIOWeight",
+                "BlockIOReadBandwidth",
+                "DevicePolicy",
+                "DeviceAllow",
+            ]
+        );
+        let gated: Vec<_> = needs(&skipped)
+            .into_iter()
+            .filter(|(_, n)| n.is_some())
+            .collect();
+        assert_eq!(
+            gated,
+            [
+                ("OOMPolicy", Some(253)),
+                ("CPUQuotaPeriodUSec", Some(242)),
+                ("AllowedCPUs", Some(244)),
+                ("AllowedMemoryNodes", Some(244)),
+                ("TasksMax", Some(227)),
+                ("TasksAccounting", Some(227)),
+            ]
+        );
+    }
+
+    #[test]
+    fn v241_scope_on_cgroup_v1_gates_period_cpuset_and_oom_policy_only() {
+        let (sent, skipped) = sent_and_skipped(&offline(CgroupMode::Legacy), "241");
+        assert!(sent.contains(&"TasksAccounting") && sent.contains(&"TasksMax"));
+        let gated: Vec<_> = needs(&skipped)
+            .into_iter()
+            .filter(|(_, n)| n.is_some())
+            .collect();
+        assert_eq!(
+            gated,
+            [
+                ("OOMPolicy", Some(253)),
+                ("CPUQuotaPeriodUSec", Some(242)),
+                ("AllowedCPUs", Some(244)),
+                ("AllowedMemoryNodes", Some(244)),
+            ]
+        );
+    }
+
+    #[test]
+    fn v252_scope_on_cgroup_v2_gates_only_scope_oom_policy() {
+        // Debian 12's Version string.
+        let (sent, skipped) = sent_and_skipped(&offline(CgroupMode::Unified), "252.38-1~deb12u1");
+        for n in [
+            "TasksAccounting",
+            "IOAccounting",
+            "MemoryMax",
+            "MemoryLow",
+            "MemoryMin",
+            "MemoryHigh",
+            "MemorySwapMax",
+            "CPUWeight",
+            "CPUQuotaPeriodUSec",
+            "AllowedCPUs",
+            "IOReadIOPSMax",
+        ] {
+            assert!(sent.contains(&n), "{n} not sent to 252");
+        }
+        assert_eq!(needs(&skipped), [("OOMPolicy", Some(253))]);
+    }
+
+    #[test]
+    fn unified_names_below_their_release_are_skipped_not_sent() {
+        // v230 has the IO names, v231 the memory ones, v232 swap and CPUWeight.
+        let c = offline(CgroupMode::Unified);
+        let (sent, skipped) = sent_and_skipped(&c, "230");
+        assert!(sent.contains(&"IOAccounting") && sent.contains(&"IOWeight"));
+        let skipped: Vec<_> = skipped.iter().map(|s| s.property).collect();
+        for n in [
+            "MemoryMax",
+            "MemoryLow",
+            "MemoryHigh",
+            "MemorySwapMax",
+            "CPUWeight",
+        ] {
+            assert!(!sent.contains(&n) && skipped.contains(&n), "{n}");
+        }
+    }
+
+    #[test]
+    fn every_property_the_client_can_send_has_a_release_row() {
+        for mode in [CgroupMode::Legacy, CgroupMode::Unified] {
+            let p = offline(mode)
+                .scope_properties(&full_scope(), u32::MAX)
+                .unwrap();
+            for (name, _) in &p.properties {
+                assert!(releases::first_release(name).is_some(), "{name}");
+            }
+            assert!(p.skipped.iter().all(|s| s.needs.is_none()));
+        }
+    }
+
+    #[test]
+    fn bad_input_fails_without_connecting() {
+        // An address nothing listens on: any traffic attempt would be a Connect error,
+        // so getting Input errors proves nothing was tried.
+        let c = Client::new(
+            Target::Address {
+                address: "unix:path=/nonexistent/sdbus-cgroup-test".into(),
+                direct: true,
+            },
+            Options::default().with_cgroup_mode(CgroupMode::Unified),
+        );
+        let input = |r: Result<Started>| match r {
+            Err(Error::Input(e)) => e,
+            other => panic!("expected an input error, got {other:?}"),
+        };
+        assert!(matches!(
+            input(c.start_scope(&Scope::new("bad name.scope", vec![1]))),
+            InputError::InvalidUnitName { .. }
+        ));
+        assert!(matches!(
+            input(c.start_scope(&Scope::new("x.service", vec![1]))),
+            InputError::InvalidUnitName { .. }
+        ));
+        assert_eq!(
+            input(c.start_scope(&Scope::new("x.scope", vec![1, 0]))),
+            InputError::ZeroPid
+        );
+        assert_eq!(
+            input(c.start_scope(&Scope::new("x.scope", vec![]))),
+            InputError::NoPids
+        );
+        let mut s = Scope::new("x.scope", vec![1]);
+        s.slice = Some("a--b.slice".into());
+        assert!(matches!(
+            input(c.start_scope(&s)),
+            InputError::InvalidSliceName { .. }
+        ));
+        let mut s = Scope::new("x.scope", vec![1]);
+        s.resources.cpus = Some("".into());
+        assert!(matches!(
+            input(c.start_scope(&s)),
+            InputError::InvalidCpuset { .. }
+        ));
+        let mut s = Scope::new("x.scope", vec![1]);
+        s.resources.memory_limit = Some(200);
+        s.resources.memory_swap = Some(100);
+        assert!(matches!(
+            input(c.start_scope(&s)),
+            InputError::SwapBelowMemory { .. }
+        ));
+        let mut s = Scope::new("x.scope", vec![1]);
+        s.resources.cpu_weight = Some(0);
+        assert!(matches!(
+            input(c.start_scope(&s)),
+            InputError::OutOfRange { .. }
+        ));
+        assert!(matches!(
+            input(c.start_slice(&Slice::new("a-.slice"))),
+            InputError::InvalidSliceName { .. }
+        ));
+        assert!(matches!(
+            c.kill("x.scope", 0),
+            Err(Error::Input(InputError::InvalidSignal(0)))
+        ));
+        assert!(matches!(
+            c.attach("x.scope", &[0]),
+            Err(Error::Input(InputError::ZeroPid))
+        ));
+        assert!(matches!(c.freeze("x"), Err(Error::Input(_))));
+        let r = Resources {
+            blkio_weight: Some(5),
+            ..Resources::default()
+        };
+        assert!(matches!(
+            c.set_resources("x.scope", &r),
+            Err(Error::Input(_))
+        ));
+        assert_eq!(c.stats().calls, 0);
+        assert_eq!(c.stats().connects, 0);
+        // And a valid request does try to connect, and fails with a typed error.
+        let e = c.start_scope(&Scope::new("x.scope", vec![1])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Connect {
+                    step: Step::Connect,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+}

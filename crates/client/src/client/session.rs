@@ -1,0 +1,191 @@
+//! One connection's session: the handshake (`Hello`, the signal matches, systemd's unique
+//! name and version) and the reconnect after a loss.
+
+use std::sync::Arc;
+
+use zbus::zvariant::OwnedValue;
+
+use super::{body, AsyncClient};
+use crate::conn::{Conn, Dest, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH};
+use crate::error::{Error, Result, Step};
+use crate::releases::parse_version;
+
+#[derive(Debug)]
+pub(super) struct Session {
+    pub(super) conn: Conn,
+    pub(super) version: u32,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.conn.shutdown();
+    }
+}
+
+const JOB_REMOVED_MATCH: &str = "type='signal',sender='org.freedesktop.systemd1',\
+path='/org/freedesktop/systemd1',interface='org.freedesktop.systemd1.Manager',\
+member='JobRemoved'";
+
+const OWNER_CHANGED_MATCH: &str = "type='signal',sender='org.freedesktop.DBus',\
+path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',\
+arg0='org.freedesktop.systemd1'";
+
+impl AsyncClient {
+    pub(super) fn live_session(&self) -> Option<Arc<Session>> {
+        let guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().filter(|s| !s.conn.is_closed()).cloned()
+    }
+
+    pub(super) async fn session(&self) -> Result<Arc<Session>> {
+        if let Some(s) = self.live_session() {
+            return Ok(s);
+        }
+        let _one_at_a_time = self.connecting.lock().await;
+        if let Some(s) = self.live_session() {
+            return Ok(s); // another thread reconnected meanwhile
+        }
+        // Take the dead one out and drop it outside the lock (closes its socket, ends its
+        // reader; in-flight callers holding it see Disconnected).
+        let dead = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(dead);
+        let s = Arc::new(self.handshake().await?);
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&s));
+        Ok(s)
+    }
+
+    pub(super) async fn handshake(&self) -> Result<Session> {
+        let (address, direct) = self.target.resolve();
+        // One deadline for the whole handshake (socket, auth, Hello, AddMatch, GetNameOwner,
+        // Version), not one per step: a stalled peer costs connect_timeout, not four times it.
+        let deadline = std::time::Instant::now() + self.opts.connect_timeout;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
+        let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left()).await?;
+        conn.set_job_ttl(self.opts.call_timeout + self.opts.job_timeout);
+        let fail = |e: Error| match e {
+            Error::Dbus {
+                step,
+                name,
+                message,
+                ..
+            } => Error::Connect {
+                target: address.clone(),
+                step,
+                detail: format!("{name}: {message}"),
+            },
+            Error::Timeout { step, after, .. } => Error::Connect {
+                target: address.clone(),
+                step,
+                detail: format!("no reply within {after:?}"),
+            },
+            Error::Disconnected { step, detail, .. } | Error::Protocol { step, detail, .. } => {
+                Error::Connect {
+                    target: address.clone(),
+                    step,
+                    detail,
+                }
+            }
+            other => other,
+        };
+        let mut session = Session { conn, version: 0 };
+        let conn = &session.conn;
+        if !direct {
+            let hello = conn
+                .call(Request {
+                    dest: Dest::Bus,
+                    path: "/org/freedesktop/DBus",
+                    iface: BUS_NAME,
+                    member: "Hello",
+                    body: &(),
+                    unit: "",
+                    step: Step::Hello,
+                    timeout: left(),
+                    sealed: None,
+                })
+                .await
+                .map_err(fail)?;
+            let unique: String = body(&hello.message, "", Step::Hello).map_err(fail)?;
+            conn.set_names(Some(unique), None);
+            // The match goes in before any job can be created on this connection.
+            conn.call(Request {
+                dest: Dest::Bus,
+                path: "/org/freedesktop/DBus",
+                iface: BUS_NAME,
+                member: "AddMatch",
+                body: &(JOB_REMOVED_MATCH,),
+                unit: "",
+                step: Step::AddMatch,
+                timeout: left(),
+                sealed: None,
+            })
+            .await
+            .map_err(fail)?;
+            // Follow systemd's name from before we ask who owns it, so an owner change
+            // (daemon-reexec, a reconnect after its bus connection failed) between the two
+            // is not missed.
+            conn.call(Request {
+                dest: Dest::Bus,
+                path: "/org/freedesktop/DBus",
+                iface: BUS_NAME,
+                member: "AddMatch",
+                body: &(OWNER_CHANGED_MATCH,),
+                unit: "",
+                step: Step::AddMatch,
+                timeout: left(),
+                sealed: None,
+            })
+            .await
+            .map_err(fail)?;
+            let owner = conn
+                .call(Request {
+                    dest: Dest::Bus,
+                    path: "/org/freedesktop/DBus",
+                    iface: BUS_NAME,
+                    member: "GetNameOwner",
+                    body: &(SYSTEMD_NAME,),
+                    unit: "",
+                    step: Step::GetNameOwner,
+                    timeout: left(),
+                    sealed: None,
+                })
+                .await
+                .map_err(fail)?;
+            let owner: String = body(&owner.message, "", Step::GetNameOwner).map_err(fail)?;
+            conn.set_names(None, Some(owner));
+        }
+        let v = conn
+            .call(Request {
+                dest: Dest::Systemd,
+                path: SYSTEMD_PATH,
+                iface: "org.freedesktop.DBus.Properties",
+                member: "Get",
+                body: &(MANAGER_IFACE, "Version"),
+                unit: "",
+                step: Step::Version,
+                timeout: left(),
+                sealed: None,
+            })
+            .await
+            .map_err(fail)?;
+        let v: OwnedValue = body(&v.message, "", Step::Version).map_err(fail)?;
+        let vs: String = String::try_from(v).map_err(|e| {
+            fail(Error::Protocol {
+                unit: String::new(),
+                step: Step::Version,
+                detail: e.to_string(),
+            })
+        })?;
+        let version = parse_version(&vs).ok_or_else(|| {
+            fail(Error::Protocol {
+                unit: String::new(),
+                step: Step::Version,
+                detail: format!("unparsable version {vs:?}"),
+            })
+        })?;
+        session.version = version;
+        Ok(session)
+    }
+}

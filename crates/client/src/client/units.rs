@@ -1,0 +1,84 @@
+//! What a caller asks systemd for and gets back: [`Scope`], [`Slice`], [`Started`],
+//! [`PingTarget`].
+
+use crate::resources::{Resources, Skipped};
+
+/// A transient scope to create around running processes (what runc does per container).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// `*.scope`.
+    pub name: String,
+    /// Parent slice; `None` = systemd's default (`system.slice` for the system manager).
+    pub slice: Option<String>,
+    /// `Description=`; `None` = a generated one.
+    pub description: Option<String>,
+    /// Processes to move in (at least one; in systemd's pid namespace).
+    pub pids: Vec<u32>,
+    /// `Delegate=yes` (runc sets it so the container may manage its subtree).
+    pub delegate: bool,
+    /// Limits.
+    pub resources: Resources,
+}
+
+impl Scope {
+    /// A delegated scope for `pids` with no limits.
+    pub fn new(name: impl Into<String>, pids: Vec<u32>) -> Scope {
+        Scope {
+            name: name.into(),
+            slice: None,
+            description: None,
+            pids,
+            delegate: true,
+            resources: Resources::default(),
+        }
+    }
+}
+
+/// A transient slice (a parent for scopes, e.g. a pod).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    /// `*.slice`; its parent is implied by the dashes (`a-b.slice` lives in `a.slice`).
+    pub name: String,
+    /// `Description=`.
+    pub description: Option<String>,
+    /// Limits.
+    pub resources: Resources,
+}
+
+impl Slice {
+    /// A slice with no limits.
+    pub fn new(name: impl Into<String>) -> Slice {
+        Slice {
+            name: name.into(),
+            description: None,
+            resources: Resources::default(),
+        }
+    }
+}
+
+/// What a successful start did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The unit name.
+    pub unit: String,
+    /// The job path systemd ran.
+    pub job: String,
+    /// True when a leftover unit of the same name was reset and the start retried.
+    pub retried: bool,
+    /// True when the unit (a slice) already existed and was active, so nothing was
+    /// started and `job` is empty; its limits were not changed.
+    pub existed: bool,
+    /// Properties left out for this systemd / cgroup mode.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Which end a diagnostic [`Client::ping`] goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PingTarget {
+    /// systemd (`org.freedesktop.DBus.Peer.Ping`).
+    Systemd,
+    /// The bus driver (`org.freedesktop.DBus.GetId`); bus connections only. It answers even
+    /// while systemd is stalled.
+    Bus,
+}

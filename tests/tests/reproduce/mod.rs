@@ -1,0 +1,290 @@
+//! The checks of `sdcookie reproduce` on one release, shared by the per-release test
+//! binaries (`reproduce_v219.rs`, `reproduce_v241.rs`): `reproduce_tests!("N", "...")` runs
+//! the reproduction once on the two PID 1s of `systemd-patch/build-pid1 N` (stock upstream,
+//! and with our backport), its API-bus cookie moved by gdb on the live process, and asserts
+//! every claim on its JSON report. Each release is its own test binary, so the two never
+//! run at once (the tests of one binary run in parallel, binaries one after the other).
+//!
+//! Needs root, gdb and the two PID 1s; without them the run fails and so does every test,
+//! with the reason.
+
+use std::time::Duration;
+
+use sdbus_cookie_tests::{host_mounts, pid1s, run, sdcookie, Output};
+use serde_json::Value;
+
+/// The client's deadline in the run (`--timeout`).
+pub const DEADLINE: Duration = Duration::from_secs(5);
+/// Lifecycles after the edge on the patched PID 1.
+pub const LIFECYCLES: u64 = 1000;
+/// Where gdb puts PID 1's API-bus cookie (`--cookie`'s default).
+pub const COOKIE: u64 = 0xffff_ff00;
+
+/// One run's output and report, and the host's mount table around it.
+pub struct Reproduced {
+    pub release: &'static str,
+    pub out: Output,
+    pub report: Value,
+    pub mounts_before: Vec<String>,
+    pub mounts_after: Vec<String>,
+}
+
+impl Reproduced {
+    pub fn stock(&self) -> &Value {
+        &self.report["stock"]
+    }
+
+    pub fn patched(&self) -> &Value {
+        &self.report["patched"]
+    }
+}
+
+/// `sdcookie reproduce --stock S --patched P --format json` on `release`'s two PID 1s.
+pub fn reproduce(release: &'static str) -> Reproduced {
+    let (stock, patched) = pid1s(release);
+    let exe = sdcookie();
+    let mounts_before = host_mounts();
+    let timeout = format!("{}s", DEADLINE.as_secs());
+    let lifecycles = LIFECYCLES.to_string();
+    let out = run(
+        &exe,
+        &[
+            "reproduce".as_ref(),
+            "--stock".as_ref(),
+            stock.as_os_str(),
+            "--patched".as_ref(),
+            patched.as_os_str(),
+            "--timeout".as_ref(),
+            timeout.as_ref(),
+            "--lifecycles".as_ref(),
+            lifecycles.as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+        ],
+    );
+    eprintln!("{}", out.stderr);
+    let report = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "sdcookie reproduce printed no JSON ({e}), exit {:?}:\n{}\n{}",
+            out.code, out.stdout, out.stderr
+        )
+    });
+    Reproduced {
+        release,
+        out,
+        report,
+        mounts_before,
+        mounts_after: host_mounts(),
+    }
+}
+
+pub fn report_has_exactly_the_documented_fields(r: &Reproduced) {
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let common = [
+        "bus_responsive",
+        "client_error",
+        "cookie_set_to",
+        "doctor_verdict",
+        "failed_calls",
+        "first_serial_after_edge",
+        "last_serial_before_edge",
+        "lifecycles_after_edge",
+        "private_socket_responsive",
+        "systemd_version",
+    ];
+    let mut want: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(keys(r.patched()), want);
+    want.extend([
+        "reexec".to_string(),
+        "unbounded_caller_blocked_s".to_string(),
+    ]);
+    want.sort();
+    assert_eq!(keys(r.stock()), want);
+    assert_eq!(
+        keys(&r.stock()["reexec"]),
+        ["cookie", "doctor_verdict", "systemd_version"]
+    );
+    assert_eq!(keys(&r.report), ["patched", "stock"]);
+}
+
+pub fn both_runs_are_the_release_with_the_cookie_moved_by_gdb_to_the_same_value(r: &Reproduced) {
+    for v in [r.stock(), r.patched()] {
+        assert_eq!(v["systemd_version"], r.release, "{v}");
+        assert_eq!(v["cookie_set_to"], COOKIE, "{v}");
+        assert_eq!(v["last_serial_before_edge"], 0xffff_ffffu64, "{v}");
+    }
+}
+
+pub fn stock_sends_nothing_after_0xffffffff_and_the_client_times_out_typed(r: &Reproduced) {
+    let s = r.stock();
+    assert_eq!(s["first_serial_after_edge"], Value::Null, "{s}");
+    let e = s["client_error"].as_str().unwrap_or_default();
+    assert!(e.starts_with("timeout"), "client_error {e:?}");
+    assert!(e.contains("StartTransientUnit"), "client_error {e:?}");
+    assert!(s["failed_calls"].as_u64() >= Some(1), "{s}");
+}
+
+pub fn stock_doctor_sees_the_bus_dead_and_the_private_socket_alive(r: &Reproduced) {
+    let s = r.stock();
+    assert_eq!(s["bus_responsive"], false, "{s}");
+    assert_eq!(s["private_socket_responsive"], true, "{s}");
+    assert_eq!(s["doctor_verdict"], "critical", "{s}");
+}
+
+/// What the release does at the edge (the run's table, which it checks as a claim): the
+/// claim's line on stderr, as the operator reads it.
+pub fn stock_does_at_the_edge_what_the_table_says(r: &Reproduced, at_the_edge: &str) {
+    let want = format!(
+        "[stock] ok   after the doctor's probe systemd {} {at_the_edge}:",
+        r.release
+    );
+    assert!(
+        r.out.stderr.lines().any(|l| l.contains(&want)),
+        "no '{want}' in: {}",
+        r.out.stderr
+    );
+}
+
+pub fn stock_caller_without_a_deadline_is_still_blocked_after_ten_client_deadlines(r: &Reproduced) {
+    let blocked = r.stock()["unbounded_caller_blocked_s"]
+        .as_f64()
+        .expect("a number");
+    assert!(
+        blocked >= (DEADLINE * 10).as_secs_f64(),
+        "blocked {blocked} s; the run says: {}",
+        r.out.stderr
+    );
+}
+
+pub fn stock_daemon_reexec_of_the_same_binary_restores_the_bus_and_the_same_client_recovers(
+    r: &Reproduced,
+) {
+    let x = &r.stock()["reexec"];
+    assert_eq!(x["systemd_version"], r.release, "{x}");
+    assert_eq!(x["doctor_verdict"], "ok", "{x}");
+    let cookie = x["cookie"].as_u64().expect("a cookie");
+    assert!(
+        cookie < 0x8000_0000,
+        "a fresh connection's cookie: {cookie:#x}"
+    );
+    // The recovery lifecycles ran on the client that saw the timeout.
+    assert!(
+        r.stock()["lifecycles_after_edge"].as_u64() >= Some(1),
+        "{}",
+        r.stock()
+    );
+}
+
+pub fn patched_cycles_to_0x80000000_and_a_thousand_lifecycles_all_succeed(r: &Reproduced) {
+    let p = r.patched();
+    assert_eq!(p["first_serial_after_edge"], 0x8000_0000u64, "{p}");
+    assert_eq!(p["client_error"], Value::Null, "{p}");
+    assert_eq!(p["lifecycles_after_edge"], LIFECYCLES, "{p}");
+    assert_eq!(p["failed_calls"], 0, "{p}");
+    assert_eq!(p["bus_responsive"], true, "{p}");
+    assert_eq!(p["doctor_verdict"], "ok", "{p}");
+}
+
+pub fn every_claim_the_run_checks_itself_held(r: &Reproduced) {
+    assert_eq!(r.out.code, Some(0), "{}", r.out.stderr);
+}
+
+pub fn host_is_left_as_found_no_mount_and_no_sandbox_cgroup(r: &Reproduced) {
+    assert_eq!(
+        r.mounts_after, r.mounts_before,
+        "the host's mount table changed"
+    );
+    // The run names each sandbox's cgroup ("... in cgroup sandbox-<id>, ...").
+    let names: Vec<&str> = r
+        .out
+        .stderr
+        .split_whitespace()
+        .filter(|w| w.starts_with("sandbox-"))
+        .map(|w| w.trim_end_matches(','))
+        .collect();
+    assert_eq!(names.len(), 2, "two boots named in: {}", r.out.stderr);
+    for name in names {
+        assert_eq!(
+            sdbus_cookie_tests::cgroups_named(name),
+            Vec::<std::path::PathBuf>::new(),
+            "{name} left behind"
+        );
+    }
+}
+
+/// The tests of one release: `reproduce_tests!("219", "stays on the bus, deaf")`, the
+/// second argument being what the run's table says the release does at the edge.
+macro_rules! reproduce_tests {
+    ($release:literal, $at_the_edge:literal) => {
+        fn reproduced() -> &'static reproduce::Reproduced {
+            static RUN: std::sync::OnceLock<reproduce::Reproduced> = std::sync::OnceLock::new();
+            RUN.get_or_init(|| reproduce::reproduce($release))
+        }
+
+        #[test]
+        fn report_has_exactly_the_documented_fields() {
+            reproduce::report_has_exactly_the_documented_fields(reproduced());
+        }
+
+        #[test]
+        fn both_runs_are_the_release_with_the_cookie_moved_by_gdb_to_the_same_value() {
+            reproduce::both_runs_are_the_release_with_the_cookie_moved_by_gdb_to_the_same_value(
+                reproduced(),
+            );
+        }
+
+        #[test]
+        fn stock_sends_nothing_after_0xffffffff_and_the_client_times_out_typed() {
+            reproduce::stock_sends_nothing_after_0xffffffff_and_the_client_times_out_typed(
+                reproduced(),
+            );
+        }
+
+        #[test]
+        fn stock_doctor_sees_the_bus_dead_and_the_private_socket_alive() {
+            reproduce::stock_doctor_sees_the_bus_dead_and_the_private_socket_alive(reproduced());
+        }
+
+        #[test]
+        fn stock_does_at_the_edge_what_the_table_says() {
+            reproduce::stock_does_at_the_edge_what_the_table_says(reproduced(), $at_the_edge);
+        }
+
+        #[test]
+        fn stock_caller_without_a_deadline_is_still_blocked_after_ten_client_deadlines() {
+            reproduce::stock_caller_without_a_deadline_is_still_blocked_after_ten_client_deadlines(
+                reproduced(),
+            );
+        }
+
+        #[test]
+        fn stock_daemon_reexec_of_the_same_binary_restores_the_bus_and_the_same_client_recovers(
+        ) {
+            reproduce::stock_daemon_reexec_of_the_same_binary_restores_the_bus_and_the_same_client_recovers(
+                reproduced(),
+            );
+        }
+
+        #[test]
+        fn patched_cycles_to_0x80000000_and_a_thousand_lifecycles_all_succeed() {
+            reproduce::patched_cycles_to_0x80000000_and_a_thousand_lifecycles_all_succeed(
+                reproduced(),
+            );
+        }
+
+        #[test]
+        fn every_claim_the_run_checks_itself_held() {
+            reproduce::every_claim_the_run_checks_itself_held(reproduced());
+        }
+
+        #[test]
+        fn host_is_left_as_found_no_mount_and_no_sandbox_cgroup() {
+            reproduce::host_is_left_as_found_no_mount_and_no_sandbox_cgroup(reproduced());
+        }
+    };
+}
