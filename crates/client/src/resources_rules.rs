@@ -258,3 +258,25 @@ fn io_device_paths_with_whitespace_or_control_characters_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_skipped_property_says_which_release_it_needs() {
+    let by_release = crate::Skipped {
+        property: "AllowedCPUs",
+        reason: "this systemd release does not accept it",
+        needs: Some(244),
+    };
+    assert_eq!(
+        by_release.to_string(),
+        "AllowedCPUs: this systemd release does not accept it (systemd >= 244)"
+    );
+    let by_mode = crate::Skipped {
+        property: "MemoryLow",
+        reason: "cgroup v1 has no memory.low",
+        needs: None,
+    };
+    assert_eq!(
+        by_mode.to_string(),
+        "MemoryLow: cgroup v1 has no memory.low"
+    );
+}
