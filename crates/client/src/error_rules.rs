@@ -184,6 +184,21 @@ fn rejected_input_is_the_source_of_the_error_and_nothing_else_has_one() {
 }
 
 #[test]
+fn the_allocators_refusal_is_the_source_of_a_cookie_error() {
+    // Every cycled cookie pending: the allocator's EBUSY, kept typed under the client's error.
+    let e = Error::Cookie {
+        step: Step::StartTransientUnit,
+        source: sdbus_cookie::Error::Busy,
+    };
+    let source = e.source().expect("the allocator's error is the source");
+    assert_eq!(
+        source.downcast_ref::<sdbus_cookie::Error>(),
+        Some(&sdbus_cookie::Error::Busy)
+    );
+    assert_eq!(sdbus_cookie::Error::Busy.errno(), 16, "EBUSY");
+}
+
+#[test]
 fn unconverted_oci_fields_are_listed_comma_separated() {
     let e = InputError::OciUnconverted(vec![
         Unconverted {

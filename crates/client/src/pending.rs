@@ -350,3 +350,7 @@ mod tests {
         p.check().unwrap();
     }
 }
+
+#[cfg(test)]
+#[path = "pending_rules.rs"]
+mod rules;

@@ -195,3 +195,88 @@ fn resources_with_any_field_set_are_not_empty() {
     };
     assert!(!r.is_empty());
 }
+
+#[test]
+fn a_cpuset_range_missing_an_end_is_not_a_number_rather_than_too_large() {
+    for list in ["1-", "-1", "0,-", "a"] {
+        match cpuset_to_bits(list) {
+            Err(crate::InputError::InvalidCpuset { reason, .. }) => {
+                assert_eq!(reason, "not a number or range", "{list:?}")
+            }
+            other => panic!("{list:?}: expected InvalidCpuset, got {other:?}"),
+        }
+    }
+    match cpuset_to_bits("99999999999999999999") {
+        Err(crate::InputError::InvalidCpuset { reason, .. }) => {
+            assert_eq!(reason, "number too large")
+        }
+        other => panic!("expected InvalidCpuset, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_quota_below_minus_1_names_minus_1_unlimited_as_the_minimum() {
+    let r = Resources {
+        cpu_quota: Some(-2),
+        ..Resources::default()
+    };
+    assert_eq!(
+        r.validate(),
+        Err(crate::InputError::OutOfRange {
+            what: "cpu_quota",
+            value: -2,
+            min: -1,
+            max: i64::MAX,
+        })
+    );
+}
+
+#[test]
+fn device_rules_with_whitespace_in_the_path_are_refused() {
+    for path in ["/dev/nu ll", "char- pts"] {
+        let r = Resources {
+            device_allow: vec![DeviceAllow::new(path, "rw")],
+            ..Resources::default()
+        };
+        assert!(
+            matches!(r.validate(), Err(crate::InputError::InvalidDevice { .. })),
+            "{path:?} accepted"
+        );
+    }
+}
+
+#[test]
+fn io_device_paths_with_whitespace_or_control_characters_are_refused() {
+    for device in ["/dev/v da", "/dev/vda\n", "/dev/\tvda"] {
+        let r = Resources {
+            io_read_bps: vec![IoDeviceLimit::new(device, 1 << 20)],
+            ..Resources::default()
+        };
+        assert!(
+            matches!(r.validate(), Err(crate::InputError::InvalidDevice { .. })),
+            "{device:?} accepted"
+        );
+    }
+}
+
+#[test]
+fn a_skipped_property_says_which_release_it_needs() {
+    let by_release = crate::Skipped {
+        property: "AllowedCPUs",
+        reason: "this systemd release does not accept it",
+        needs: Some(244),
+    };
+    assert_eq!(
+        by_release.to_string(),
+        "AllowedCPUs: this systemd release does not accept it (systemd >= 244)"
+    );
+    let by_mode = crate::Skipped {
+        property: "MemoryLow",
+        reason: "cgroup v1 has no memory.low",
+        needs: None,
+    };
+    assert_eq!(
+        by_mode.to_string(),
+        "MemoryLow: cgroup v1 has no memory.low"
+    );
+}
