@@ -80,29 +80,7 @@ static sd_bus *flush_close_unref(sd_bus *bus) {
 
 #define PEER_INTERFACE "org.sdbuscookie.Test"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                          \
-        do {                                                                      \
-                if (!(cond)) {                                                    \
-                        fprintf(stderr, "overflow.c:%d: FAIL: %s: ", __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                             \
-                        fputc('\n', stderr);                                      \
-                        failures++;                                               \
-                }                                                                 \
-        } while (0)
-
-/* For calls whose failure makes the rest meaningless. */
-#define REQUIRE_OK(r, what)                                                       \
-        do {                                                                      \
-                int _r = (r);                                                     \
-                if (_r < 0) {                                                     \
-                        fprintf(stderr, "overflow.c:%d: FAIL: %s: %s\n", __LINE__, \
-                                what, strerror(-_r));                             \
-                        failures++;                                               \
-                        goto finish;                                              \
-                }                                                                 \
-        } while (0)
+#include "check.h"
 
 /* ---- the private dbus-daemon ---- */
 

@@ -79,28 +79,7 @@ bool CAT(__wrap_, HASHMAP_CONTAINS)(void *h, const void *key) {
 
 /* ---- checks ---- */
 
-static int failures;
-
-#define CHECK(cond, ...)                                                              \
-        do {                                                                          \
-                if (!(cond)) {                                                        \
-                        fprintf(stderr, "run-lookups.c:%d: FAIL: %s: ", __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                                 \
-                        fputc('\n', stderr);                                          \
-                        failures++;                                                   \
-                }                                                                     \
-        } while (0)
-
-#define REQUIRE_OK(r, what)                                                           \
-        do {                                                                          \
-                int _r = (r);                                                         \
-                if (_r < 0) {                                                         \
-                        fprintf(stderr, "run-lookups.c:%d: FAIL: %s: %s\n", __LINE__,  \
-                                what, strerror(-_r));                                 \
-                        failures++;                                                   \
-                        goto finish;                                                  \
-                }                                                                     \
-        } while (0)
+#include "check.h"
 
 static int never_called(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         (void) m;
