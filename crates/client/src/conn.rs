@@ -1075,7 +1075,18 @@ mod tests {
     }
 
     fn job_removed(sender: &str, serial: u32, job: &str, result: &str) -> Message {
-        Message::signal(SYSTEMD_PATH, MANAGER_IFACE, "JobRemoved")
+        job_removed_on(MANAGER_IFACE, sender, serial, job, result)
+    }
+
+    /// A `JobRemoved(uoss)` signal on interface `iface` (systemd sends it on the Manager's).
+    pub(super) fn job_removed_on(
+        iface: &str,
+        sender: &str,
+        serial: u32,
+        job: &str,
+        result: &str,
+    ) -> Message {
+        Message::signal(SYSTEMD_PATH, iface, "JobRemoved")
             .unwrap()
             .sender(sender)
             .unwrap()

@@ -5,22 +5,11 @@
 //! the error's name and message. A module of its own so that edits of the connection
 //! code leave it alone.
 
-use super::tests::{bus_state, nz};
+use super::tests::{bus_state, job_removed_on, nz};
 use super::*;
 
 fn signal_from(sender: &str, serial: u32, iface: &str, job: &str) -> Message {
-    Message::signal(SYSTEMD_PATH, iface, "JobRemoved")
-        .unwrap()
-        .sender(sender)
-        .unwrap()
-        .serial(nz(serial))
-        .build(&(
-            7u32,
-            zbus::zvariant::ObjectPath::try_from(job).unwrap(),
-            "x.scope",
-            "done",
-        ))
-        .unwrap()
+    job_removed_on(iface, sender, serial, job, "done")
 }
 
 fn job_removed(serial: u32, job: &str) -> Message {
