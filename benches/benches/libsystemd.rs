@@ -13,30 +13,12 @@ use sdbus_cookie_benches::group::group_with;
 use sdbus_cookie_benches::libsystemd::{routine, routine_again, Build, Lab, Scenario, SharedLab};
 use sdbus_cookie_benches::measure::{paired_wanted, Target};
 
-const STOCK_252: Build = Build {
-    release: "252",
-    variant: "stock",
-};
-const PATCHED_252: Build = Build {
-    release: "252",
-    variant: "patched",
-};
-const STATEFUL_252: Build = Build {
-    release: "252",
-    variant: "stateful",
-};
-const STOCK_241: Build = Build {
-    release: "241",
-    variant: "stock",
-};
-const PATCHED_241: Build = Build {
-    release: "241",
-    variant: "patched",
-};
-const STATEFUL_241: Build = Build {
-    release: "241",
-    variant: "stateful",
-};
+const STOCK_252: Build = Build::new("252", "stock");
+const PATCHED_252: Build = Build::new("252", "patched");
+const STATEFUL_252: Build = Build::new("252", "stateful");
+const STOCK_241: Build = Build::new("241", "stock");
+const PATCHED_241: Build = Build::new("241", "patched");
+const STATEFUL_241: Build = Build::new("241", "stateful");
 
 /// Whether the repository has the opt-in stateful patch for `release` (systemd-patch/lib.sh
 /// builds the `stateful` variant only for a release with a `stateful/` folder).

@@ -61,6 +61,13 @@ pub struct Build {
     pub variant: &'static str,
 }
 
+impl Build {
+    /// The build of `variant` (`stock`, `patched`, `stateful`) of `release`.
+    pub const fn new(release: &'static str, variant: &'static str) -> Build {
+        Build { release, variant }
+    }
+}
+
 impl fmt::Display for Build {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.release, self.variant)

@@ -37,6 +37,9 @@ pub const CPU_WEIGHT_IDLE: &str = "CPUWeight=0";
 const CGROUP: &str = "dbus-cgroup.c bus_cgroup_set_property()";
 const UNIT: &str = "dbus-unit.c bus_unit_set_transient_property()";
 const MANAGER: &str = "dbus-manager.c bus_manager_vtable";
+/// The IO limit properties, one name per `cgroup_io_limit_type_from_string()` value.
+const IO_LIMIT: &str =
+    "dbus-cgroup.c bus_cgroup_set_property() (cgroup_io_limit_type_from_string())";
 
 /// Property or method → the first release that accepts it, with the source that shows it.
 /// Each row's release is the first tag of v219..v254 whose `src/core/dbus-{cgroup,unit,
@@ -87,26 +90,10 @@ pub const SINCE: &[Since] = &[
     row("IOAccounting", 230, CGROUP),
     row("IOWeight", 230, CGROUP),
     row("IODeviceWeight", 230, CGROUP),
-    row(
-        "IOReadBandwidthMax",
-        230,
-        "dbus-cgroup.c bus_cgroup_set_property() (cgroup_io_limit_type_from_string())",
-    ),
-    row(
-        "IOWriteBandwidthMax",
-        230,
-        "dbus-cgroup.c bus_cgroup_set_property() (cgroup_io_limit_type_from_string())",
-    ),
-    row(
-        "IOReadIOPSMax",
-        230,
-        "dbus-cgroup.c bus_cgroup_set_property() (cgroup_io_limit_type_from_string())",
-    ),
-    row(
-        "IOWriteIOPSMax",
-        230,
-        "dbus-cgroup.c bus_cgroup_set_property() (cgroup_io_limit_type_from_string())",
-    ),
+    row("IOReadBandwidthMax", 230, IO_LIMIT),
+    row("IOWriteBandwidthMax", 230, IO_LIMIT),
+    row("IOReadIOPSMax", 230, IO_LIMIT),
+    row("IOWriteIOPSMax", 230, IO_LIMIT),
     row("MemoryLow", 231, CGROUP),
     row("MemoryHigh", 231, CGROUP),
     row("MemoryMax", 231, CGROUP),
