@@ -113,7 +113,7 @@ fn wait_for_exec(child: &mut SandboxChild, comm: &str) {
 fn client_lifecycle(c: &mut Criterion) {
     let sb = Sandbox::boot(SandboxOptions::default()).unwrap_or_else(|e| {
         panic!(
-            "question 5 needs a real systemd in a sandbox (root, namespaces, systemd, \
+            "the scope lifecycle bench needs a real systemd in a sandbox (root, namespaces, systemd, \
              dbus-daemon); booting it failed: {e}"
         )
     });

@@ -6,7 +6,7 @@ use sdbus_cookie_benches::group::group;
 use sdbus_cookie_benches::measure::Target;
 use sdbus_cookie_benches::{cdriver, scenario};
 
-/// Question 1 from Rust: `Allocator::next()` before the first cycle vs the C model.
+/// The fast path from Rust: `Allocator::next()` before the first cycle vs the C model.
 fn fast_path_rust(c: &mut Criterion) {
     group(
         c,
@@ -32,7 +32,7 @@ fn fast_path_rust(c: &mut Criterion) {
     );
 }
 
-/// Question 1 from C: `sdbus_cookie_next()` and the header's `sdbus_cookie_next_inline()`
+/// The fast path from C: `sdbus_cookie_next()` and the header's `sdbus_cookie_next_inline()`
 /// through the C ABI vs the C model inlined in C.
 fn fast_path_c_abi(c: &mut Criterion) {
     group(
@@ -56,7 +56,7 @@ fn fast_path_c_abi(c: &mut Criterion) {
     );
 }
 
-/// Question 2: after the cycle, 1,000 pending cookies scattered ahead of the counter.
+/// Scattered pending cookies: after the cycle, 1,000 pending cookies scattered ahead of the counter.
 fn scattered(c: &mut Criterion) {
     let (sparse_o, sparse_r) = scenario::steady(&scenario::scattered_sparse());
     let (dense_o, dense_r) = scenario::steady(&scenario::scattered_dense());
@@ -80,7 +80,7 @@ fn scattered(c: &mut Criterion) {
     );
 }
 
-/// Question 3: after the cycle, a run of 100,000 pending cookies right after the current one.
+/// A run of pending cookies: after the cycle, a run of 100,000 pending cookies right after the current one.
 fn run(c: &mut Criterion) {
     let (o, r) = scenario::steady(&scenario::run_ring());
     group(

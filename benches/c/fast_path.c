@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Question 1, from C: the fast path (before the first cycle) the way systemd would run it.
+ * The fast path, from C: the fast path (before the first cycle) the way systemd would run it.
  *
  *  - sdbench_c_abi_next():    our C ABI, sdbus_cookie_next(&cookie, in_use, userdata), linked
  *                             statically (no LTO: the call cannot be inlined, as in

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Question 5's C reference: the scope lifecycle our client runs (sdbus-cgroup's
- * start_scope + stop), written against libsystemd's sd-bus in-process, the way a C
+ * The C reference of the `client_lifecycle` bench: the scope lifecycle our client runs
+ * (sdbus-cgroup's start_scope + stop), written against libsystemd's sd-bus in-process, the way a C
  * container runtime would: one connection, Subscribe once, a match on JobRemoved; per
  * lifecycle StartTransientUnit with the same properties our client sends for the same
  * Scope, wait for its JobRemoved, StopUnit, wait, ResetFailedUnit.

@@ -1,4 +1,4 @@
-//! Question 1 from C: the loops of `c/fast_path.c` (built by `build.rs`), timed from Rust.
+//! The fast path from C: the loops of `c/fast_path.c` (built by `build.rs`), timed from Rust.
 //! One FFI call per chunk, so its cost is spread over up to 2^30 C-side iterations.
 
 use std::time::{Duration, Instant};

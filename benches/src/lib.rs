@@ -1,6 +1,7 @@
 //! Shared pieces of the criterion benches of `sdbus-cookie` against upstream's C algorithm.
 //!
-//! Each question of benches/README.md is one criterion group (see `benches/README.md`). A group times
+//! Each measurement in `benches/README.md` (the fast path, scattered pending cookies, a run
+//! of pending cookies, memory, a scope lifecycle) is one criterion group. A group times
 //! "ours" and "the reference" with the same harness, and then prints the ratio
 //! ours/reference measured *in the same run*: the machine is shared and noisy, so absolute
 //! numbers from different runs do not compare, ratios taken side by side do.

@@ -1,4 +1,4 @@
-//! The states each question measures, built the same way for ours (`sdbus_cookie`) and the
+//! The states each bench group measures, built the same way for ours (`sdbus_cookie`) and the
 //! reference (`sdbus_cookie_upstream`, our C model of systemd v242+), and their routines.
 //!
 //! Steady states: a routine may be called billions of times, so every scenario is built so
@@ -19,11 +19,11 @@ use sdbus_cookie_upstream::{Params, UpstreamV242};
 pub const CYCLED: u64 = 0x8000_0000;
 /// Calls per fresh state on the fast path: far below the 2^31 calls that reach `CYCLED`.
 pub const FAST_CHUNK: u64 = 1 << 30;
-/// Question 2: how many scattered pending cookies.
+/// Scattered pending cookies: how many scattered pending cookies.
 pub const SCATTERED: usize = 1_000;
-/// Question 2, dense variant: the cycled ring the 1,000 cookies are scattered over.
+/// Scattered pending cookies, dense variant: the cycled ring the 1,000 cookies are scattered over.
 pub const DENSE_RING: u64 = 4_096;
-/// Question 3: the length of the run of consecutive pending cookies.
+/// A run of pending cookies: the length of the run of consecutive pending cookies.
 pub const RUN: u64 = 100_000;
 
 /// A deterministic xorshift64* stream, so every run scatters the same cookies.
@@ -99,7 +99,7 @@ impl State {
     }
 }
 
-/// Question 2, sparse: 1,000 pending cookies scattered over the whole cycled half, the
+/// Scattered pending cookies, sparse: 1,000 pending cookies scattered over the whole cycled half, the
 /// counter just past the cycle (`0x80000000`). Each `next()` rarely meets one; upstream
 /// still looks every candidate up.
 pub fn scattered_sparse() -> State {
@@ -110,7 +110,7 @@ pub fn scattered_sparse() -> State {
     }
 }
 
-/// Question 2, dense: 1,000 pending cookies scattered over a 4,096-cookie cycled ring
+/// Scattered pending cookies, dense: 1,000 pending cookies scattered over a 4,096-cookie cycled ring
 /// (ceiling `0x80000fff`), so about one `next()` in three meets a pending cookie.
 pub fn scattered_dense() -> State {
     let ceiling = CYCLED + DENSE_RING - 1;
@@ -121,7 +121,7 @@ pub fn scattered_dense() -> State {
     }
 }
 
-/// Question 3: the cycled ring `A, run1, B, run2` with `A = 0x80000000`, two runs of
+/// A run of pending cookies: the cycled ring `A, run1, B, run2` with `A = 0x80000000`, two runs of
 /// 100,000 pending cookies and the ceiling at the end of `run2`. From `A` the next cookie is
 /// `B` (upstream probes run1: 100,000 lookups); from `B` it is `A` (run2, then the jump
 /// from the ceiling to `A`: 100,001 lookups). Every call skips a run of 100,000
@@ -175,17 +175,17 @@ pub fn fast_chunks<S>(
     total
 }
 
-/// Question 1, ours from Rust: `Allocator::next()` before the first cycle.
+/// The fast path, ours from Rust: `Allocator::next()` before the first cycle.
 pub fn fast_ours(iters: u64) -> Duration {
     fast_chunks(iters, Allocator::new, time_ours)
 }
 
-/// Question 1, the reference from Rust: the C model's `next()` before the first cycle.
+/// The fast path, the reference from Rust: the C model's `next()` before the first cycle.
 pub fn fast_reference(iters: u64) -> Duration {
     fast_chunks(iters, UpstreamV242::new, time_reference)
 }
 
-/// Question 1, ours stateless: `sdbus_cookie::next_cookie` (what the C ABI's
+/// The fast path, ours stateless: `sdbus_cookie::next_cookie` (what the C ABI's
 /// `sdbus_cookie_next` wraps) with a predicate that is never asked before the cycle.
 pub fn fast_ours_stateless(iters: u64) -> Duration {
     let config = Config::DEFAULT;
@@ -235,7 +235,7 @@ pub fn steady(state: &State) -> (impl FnMut(u64) -> Duration, impl FnMut(u64) ->
     )
 }
 
-/// Question 2, informational: a window of 1,000 calls in flight after the cycle. Each
+/// Churn, informational: a window of 1,000 calls in flight after the cycle. Each
 /// operation hands out a cookie, marks it pending and retires the oldest pending one —
 /// `next()` plus the bookkeeping a connection does per call. This is the cost of keeping
 /// `P` as sorted runs (ours) vs a hash set (the C model) under churn.
