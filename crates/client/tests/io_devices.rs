@@ -29,13 +29,6 @@ fn a_disk() -> (String, String) {
     panic!("this test needs a block device (none in /sys/dev/block)");
 }
 
-fn pairs(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> Vec<(String, u64)> {
-    c.cgroup_property(unit, name)
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-        .try_into()
-        .unwrap_or_else(|e| panic!("{name} is not a(st): {e}"))
-}
-
 #[test]
 fn io_limits_and_device_rules_land_over_dbus_and_in_host_cgroup_files() {
     let sb = boot();

@@ -11,13 +11,6 @@ use sdbus_cgroup::{
 };
 use zbus::zvariant::Value;
 
-fn u64_prop(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> u64 {
-    let v = c
-        .cgroup_property(unit, name)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    u64::try_from(v).unwrap_or_else(|e| panic!("{name} is not a u64: {e}"))
-}
-
 #[test]
 fn scope_limits_land_over_dbus_and_in_host_cgroup_files_then_update() {
     let sb = boot();

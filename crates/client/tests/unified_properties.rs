@@ -17,20 +17,6 @@ fn v2_properties_are_accepted_by_systemd_on_a_unified_sandbox() {
     run_in_unified_namespace("unified_properties_helper", "UNIFIED PROPERTIES OK");
 }
 
-fn u64_prop(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> u64 {
-    let v = c
-        .cgroup_property(unit, name)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    u64::try_from(v).unwrap_or_else(|e| panic!("{name} is not a u64: {e}"))
-}
-
-fn pairs(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> Vec<(String, u64)> {
-    c.cgroup_property(unit, name)
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-        .try_into()
-        .unwrap_or_else(|e| panic!("{name} is not a(st): {e}"))
-}
-
 #[test]
 #[ignore = "helper: run by v2_properties_are_accepted_by_systemd_on_a_unified_sandbox"]
 fn unified_properties_helper() {

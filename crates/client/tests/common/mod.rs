@@ -270,3 +270,20 @@ pub fn unified_sandbox_and_client() -> (Sandbox, Client) {
     assert_eq!(c.cgroup_mode(), sdbus_cgroup::CgroupMode::Unified);
     (sb, c)
 }
+
+/// A systemd property of `unit` that is a `t`, through the client; panics naming it.
+pub fn u64_prop(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> u64 {
+    let v = c
+        .cgroup_property(unit, name)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    u64::try_from(v).unwrap_or_else(|e| panic!("{name} is not a u64: {e}"))
+}
+
+/// A systemd property of `unit` that is an `a(st)` (device paths and numbers, e.g.
+/// IOReadBandwidthMax), through the client; panics naming it.
+pub fn pairs(c: &sdbus_cgroup::Client, unit: &str, name: &str) -> Vec<(String, u64)> {
+    c.cgroup_property(unit, name)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .try_into()
+        .unwrap_or_else(|e| panic!("{name} is not a(st): {e}"))
+}
