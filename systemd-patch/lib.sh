@@ -307,60 +307,71 @@ sp_key() {
 # sp_tests (the test-bus-* tests the release registers; every test-bus-* program it defines
 # is built), sp_build_secs (0 on a hit) and sp_cache_hit (0/1).
 sp_build() {
-    local rel=$1 variant=$2 want_pid1=${3:-} kind key started
+    local rel=$1 variant=$2 want_pid1=${3:-} kind
     kind=$(sp_kind "$rel")
     sp_fetch_source "$rel"
-    key=$(sp_key "$rel" "$variant")
-    sp_dir=$sp_cache/build/$rel/$variant-$key
+    sp_dir=$sp_cache/build/$rel/$variant-$(sp_key "$rel" "$variant")
     sp_src=$sp_dir/src
     [[ $kind == autotools ]] && sp_bld=$sp_src || sp_bld=$sp_dir/build
-    started=$SECONDS
-    # One build at a time per cache (two runs would build into, or prune, the same entry);
-    # a second caller waits here. The lock goes with the process if it dies.
-    mkdir -p "$sp_cache/build"
-    exec {sp_lock}>>"$sp_cache/build/.lock"
-    flock "$sp_lock"
-    if [[ -f $sp_dir/built ]]; then
-        sp_cache_hit=1
-        say "$rel $variant: cache hit ($sp_dir)"
-    else
-        sp_cache_hit=0
-        say "$rel $variant: cache miss, building in $sp_dir"
-        rm -rf "$sp_dir"
-        mkdir -p "$sp_dir"
-        sp_unpack "$rel" "$variant"
-        if [[ $variant == patched || $variant == stateful ]]; then
-            # The allocator: static only, so that libsystemd (and PID 1) embed it and nothing
-            # needs LD_LIBRARY_PATH.
-            "$repo/scripts/install-ffi" --static-only "$sp_dir/ffi" > "$sp_dir/install-ffi.log" 2>&1 ||
-                { tail -n 20 "$sp_dir/install-ffi.log" >&2; die "install-ffi failed (log: $sp_dir/install-ffi.log)"; }
-        fi
-        "sp_build_$kind" "$rel" "$variant"
-        # (sp_build_meson_like checks this for patched; stateful is a meson release too.)
-        if [[ $variant == stateful ]]; then
-            grep -E -q "(Run-time d|D)ependency sdbus-cookie found: YES" "$sp_dir/meson-setup.log" ||
-                die "$rel stateful: meson did not find dependency('sdbus-cookie') (log: $sp_dir/meson-setup.log)"
-        fi
-        printf '%s\n' "${sp_tests[@]}" > "$sp_dir/tests"
-        touch "$sp_dir/built"
-        sp_prune "$rel" "$variant"
-    fi
+    sp_cached "$rel" "$variant" "$rel $variant" sp_build_tests "$kind"
     mapfile -t sp_tests < "$sp_dir/tests"
     if [[ $want_pid1 == pid1 && ! -f $sp_dir/built-pid1 ]]; then
         say "$rel $variant: building PID 1 (systemd, systemctl)"
         "sp_build_pid1_$kind" "$rel" "$variant"
         touch "$sp_dir/built-pid1"
     fi
-    sp_build_secs=$((SECONDS - started))
+    sp_build_secs=$((SECONDS - sp_started))
     exec {sp_lock}>&-
 }
 
-# Older keys of the same (release, variant): what no run will ask for again.
-sp_prune() {
-    local d
-    for d in "$sp_cache/build/$1/$2"-*; do
+# sp_build_tests RELEASE VARIANT KIND: the -O0 build of a cache entry (sp_cached's builder).
+sp_build_tests() {
+    local rel=$1 variant=$2 kind=$3
+    "sp_build_$kind" "$rel" "$variant"
+    # (sp_build_meson_like checks this for patched; stateful is a meson release too.)
+    if [[ $variant == stateful ]]; then
+        grep -E -q "(Run-time d|D)ependency sdbus-cookie found: YES" "$sp_dir/meson-setup.log" ||
+            die "$rel stateful: meson did not find dependency('sdbus-cookie') (log: $sp_dir/meson-setup.log)"
+    fi
+    printf '%s\n' "${sp_tests[@]}" > "$sp_dir/tests"
+}
+
+# sp_cached RELEASE VARIANT LABEL BUILDER ARGS...
+# The steps every cache entry shares, for the entry $sp_dir (its name ends in -KEY):
+# takes the cache's lock, held on return (the caller may add to the entry under it, then
+# closes sp_lock): one build at a time per cache, since two runs would build into, or
+# prune, the same entry; a second caller waits here, and the lock goes with the process if
+# it dies. On a hit says so; on a miss unpacks the patched tree into $sp_src, installs the
+# allocator for the patched variants (static only, so that libsystemd and PID 1 embed it
+# and nothing needs LD_LIBRARY_PATH), runs `BUILDER RELEASE VARIANT ARGS...`, marks the
+# entry built and removes the older keys of the same entry, which no run will ask for again.
+# Sets sp_cache_hit (0/1) and sp_started (when the caller began waiting).
+sp_cached() {
+    local rel=$1 variant=$2 label=$3 builder=$4 d
+    shift 4
+    sp_started=$SECONDS
+    mkdir -p "$sp_cache/build"
+    exec {sp_lock}>>"$sp_cache/build/.lock"
+    flock "$sp_lock"
+    if [[ -f $sp_dir/built ]]; then
+        sp_cache_hit=1
+        say "$label: cache hit ($sp_dir)"
+        return
+    fi
+    sp_cache_hit=0
+    say "$label: cache miss, building in $sp_dir"
+    rm -rf "$sp_dir"
+    mkdir -p "$sp_dir"
+    sp_unpack "$rel" "$variant"
+    if [[ $variant != stock ]]; then
+        "$repo/scripts/install-ffi" --static-only "$sp_dir/ffi" > "$sp_dir/install-ffi.log" 2>&1 ||
+            { tail -n 20 "$sp_dir/install-ffi.log" >&2; die "install-ffi failed (log: $sp_dir/install-ffi.log)"; }
+    fi
+    "$builder" "$rel" "$variant" "$@"
+    touch "$sp_dir/built"
+    for d in "${sp_dir%-*}"-*; do
         [[ -d $d && $d != "$sp_dir" ]] || continue
-        say "$1 $2: removing the outdated cache entry $d"
+        say "$label: removing the outdated cache entry $d"
         rm -rf "$d"
     done
 }
@@ -473,17 +484,19 @@ sp_build_pid1_autotools() {
 # Only libsystemd.so is built. Meson releases only (241 and later: sd_bus_message_seal and
 # sd_bus_call_async, which the benches use, are public there).
 #
-# Entries live in build/<release>/bench/<variant>-<key>/, a folder of their own: sp_prune's
-# glob of the -O0 entries (<variant>-*) does not reach them, and the -O0 keys (sp_key) do
-# not change. The bench key hashes the -O0 key of the same (release, variant) — source,
-# patches, tool versions, the allocator — and the bench build steps and flags.
+# Entries live in build/<release>/bench/<variant>-<key>/, a folder of their own: the
+# pruning of older -O0 keys (sp_cached's glob <variant>-*) does not reach them, and the -O0
+# keys (sp_key) do not change. The bench key hashes the -O0 key of the same (release,
+# variant) — source, patches, tool versions, the allocator — and the bench build step
+# (sp_bench_configure) and flags. Neither key hashes the caching steps (sp_cached), which
+# do not change what is built.
 sp_bench_meson_args=(--buildtype=debugoptimized -Dtests=false)
 
 sp_bench_key() {
     {
         echo "flavour bench"
         sp_key "$1" "$2"
-        declare -f sp_build_bench sp_bench_configure
+        declare -f sp_bench_configure
         printf '%s\n' "${sp_bench_meson_args[@]}"
     } | sha256sum | cut -c1-16
 }
@@ -516,40 +529,15 @@ sp_bench_configure() {
 # sp_src, sp_bld, sp_bench_lib (the absolute path of its libsystemd.so), sp_build_secs (0 on
 # a hit) and sp_cache_hit (0/1). Takes the same lock as sp_build: one build at a time.
 sp_build_bench() {
-    local rel=$1 variant=$2 key started d
+    local rel=$1 variant=$2
     [[ $(sp_kind "$rel") != autotools ]] || die "$rel: the bench flavour builds meson releases only"
     sp_fetch_source "$rel"
-    key=$(sp_bench_key "$rel" "$variant")
-    sp_dir=$sp_cache/build/$rel/bench/$variant-$key
+    sp_dir=$sp_cache/build/$rel/bench/$variant-$(sp_bench_key "$rel" "$variant")
     sp_src=$sp_dir/src
     sp_bld=$sp_dir/build
-    started=$SECONDS
-    mkdir -p "$sp_cache/build"
-    exec {sp_lock}>>"$sp_cache/build/.lock"
-    flock "$sp_lock"
-    if [[ -f $sp_dir/built ]]; then
-        sp_cache_hit=1
-        say "$rel $variant (bench, -O2): cache hit ($sp_dir)"
-    else
-        sp_cache_hit=0
-        say "$rel $variant (bench, -O2): cache miss, building in $sp_dir"
-        rm -rf "$sp_dir"
-        mkdir -p "$sp_dir"
-        sp_unpack "$rel" "$variant"
-        if [[ $variant != stock ]]; then
-            "$repo/scripts/install-ffi" --static-only "$sp_dir/ffi" > "$sp_dir/install-ffi.log" 2>&1 ||
-                { tail -n 20 "$sp_dir/install-ffi.log" >&2; die "install-ffi failed (log: $sp_dir/install-ffi.log)"; }
-        fi
-        sp_bench_configure "$rel" "$variant"
-        touch "$sp_dir/built"
-        for d in "$sp_cache/build/$rel/bench/$variant"-*; do
-            [[ -d $d && $d != "$sp_dir" ]] || continue
-            say "$rel $variant (bench): removing the outdated cache entry $d"
-            rm -rf "$d"
-        done
-    fi
+    sp_cached "$rel" "$variant" "$rel $variant (bench, -O2)" sp_bench_configure
+    exec {sp_lock}>&-
     sp_bench_lib=$(readlink -f "$sp_bld/libsystemd.so.built")
     [[ -f $sp_bench_lib ]] || die "$rel $variant (bench): no $sp_bld/libsystemd.so.built"
-    sp_build_secs=$((SECONDS - started))
-    exec {sp_lock}>&-
+    sp_build_secs=$((SECONDS - sp_started))
 }
