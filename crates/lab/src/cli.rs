@@ -14,9 +14,10 @@ Exit codes:
                   (build, sandbox, gdb, PID 1 died, no sdcookie beside sdcookie-lab)
   any             2 bad command-line input (one line on stderr)";
 
-/// Shows and tests the cookie fix on a real systemd: a throwaway sandbox, the demo, and the
-/// incident reproduced on a vulnerable PID 1. Needs root; runs the operator's `sdcookie`
-/// (doctor) from the same directory.
+/// Shows and tests the cookie fix on a real systemd (needs root).
+///
+/// A throwaway sandbox, the demo, and the incident reproduced on a vulnerable PID 1. The
+/// doctor shown is the operator's `sdcookie`, run from the directory of this binary.
 #[derive(Debug, Parser)]
 #[command(name = "sdcookie-lab", version, after_help = EXIT_CODES)]
 pub enum Cli {
