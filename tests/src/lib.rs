@@ -2,9 +2,9 @@
 //!
 //! The tests are in `tests/tests/`: `reproduce_v219.rs`, `reproduce_v241.rs` (one set of
 //! checks, `reproduce/mod.rs`, per release) and `reproduce_faults.rs` drive the built
-//! `sdcookie reproduce` (built here with the same cargo and profile, since another
-//! package's binary has no `CARGO_BIN_EXE_*`) on the real PID 1s of
-//! `systemd-patch/build-pid1`; `deploy.rs` runs `deploy/` end to end (the shipped textfile
+//! `sdcookie-lab reproduce` (built here with the same cargo and profile, since another
+//! package's binary has no `CARGO_BIN_EXE_*`, beside the operator's `sdcookie` whose doctor
+//! it runs) on the real PID 1s of `systemd-patch/build-pid1`; `deploy.rs` runs `deploy/` end to end (the shipped textfile
 //! service in a sandboxed systemd, a real node_exporter and Prometheus on 127.0.0.1). What
 //! they need and cannot find (root, gdb, a build) makes them fail with the reason, never
 //! skip.
@@ -21,32 +21,64 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `sdcookie` with the cargo and profile this test was built with and returns the
-/// executable's path (cargo's own report of it, `--message-format=json`); once per test
-/// binary.
+/// Builds `sdcookie`, the operator's binary, with the cargo and profile this test was
+/// built with and returns the executable's path (cargo's own report of it,
+/// `--message-format=json`); once per test binary.
 pub fn sdcookie() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT.get_or_init(build_sdcookie).clone()
+    BUILT
+        .get_or_init(|| build_binaries(&[("sdcookie", "sdcookie")]).remove(0))
+        .clone()
 }
 
-fn build_sdcookie() -> PathBuf {
+/// Builds `sdcookie-lab` (sandbox, demo, reproduce) and, beside it, the `sdcookie` whose
+/// doctor it runs; returns `sdcookie-lab`'s path. Once per test binary.
+pub fn sdcookie_lab() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let built =
+                build_binaries(&[("sdcookie-lab", "sdcookie-lab"), ("sdcookie", "sdcookie")]);
+            assert_eq!(
+                built[0].parent(),
+                built[1].parent(),
+                "sdcookie-lab runs the sdcookie in its own directory"
+            );
+            built[0].clone()
+        })
+        .clone()
+}
+
+/// Builds each (package, binary) in one cargo run; their paths in the same order.
+fn build_binaries(wanted: &[(&str, &str)]) -> Vec<PathBuf> {
     let cargo = option_env!("CARGO").unwrap_or("cargo");
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(repo())
-        .args(["build", "--locked", "-p", "sdcookie", "--bin", "sdcookie"])
-        .arg("--message-format=json-render-diagnostics")
+    cmd.current_dir(repo()).args(["build", "--locked"]);
+    for (package, bin) in wanted {
+        cmd.args(["-p", package, "--bin", bin]);
+    }
+    cmd.arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit());
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
-    let out = cmd.output().expect("run cargo build -p sdcookie");
-    assert!(out.status.success(), "cargo build -p sdcookie failed");
-    String::from_utf8_lossy(&out.stdout)
+    let out = cmd.output().expect("run cargo build");
+    assert!(out.status.success(), "cargo build {wanted:?} failed");
+    let artifacts: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "sdcookie")
-        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported no sdcookie executable")
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["reason"] == "compiler-artifact")
+        .collect();
+    wanted
+        .iter()
+        .map(|(_, bin)| {
+            artifacts
+                .iter()
+                .filter(|v| v["target"]["name"] == *bin)
+                .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+                .unwrap_or_else(|| panic!("cargo reported no {bin} executable"))
+        })
+        .collect()
 }
 
 /// The stock and the patched PID 1 of `release`: runs `systemd-patch/build-pid1 RELEASE`

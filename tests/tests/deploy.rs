@@ -94,7 +94,7 @@ fn systemd_252_with_bus_stopped_fires_the_overflow_signature_alert() {
 }
 
 /// Stock upstream v241 (Debian 10's release, which has the cookie overflow) with its API-bus
-/// cookie moved to 0xffffff00 by gdb on the live PID 1, as `sdcookie reproduce` does: about
+/// cookie moved to 0xffffff00 by gdb on the live PID 1, as `sdcookie-lab reproduce` does: about
 /// 250 cookies of headroom, far under 1 % of 2^32. The critical headroom alert must fire
 /// through the whole chain, with its warning counterpart (the rules route by severity). The
 /// sandbox's systemd is otherwise idle: between the doctor's two samples only the doctor's

@@ -16,7 +16,7 @@
 //!   timeout naming the step, and the same connection works once it is back.
 //! - The doctor, run inside the sandbox: reads the release's `Version`, says whether it is
 //!   exposed to the overflow, and `ok` (exit 0) on a healthy PID 1.
-//! - `sdcookie demo --systemd PATH`: exit 0.
+//! - `sdcookie-lab demo --systemd PATH`: exit 0.
 //!
 //! v219 and v241 are the stock PID 1s of `systemd-patch/build-pid1` (cached builds; set
 //! SYSTEMD_SOURCES without network), 252 is `/usr/lib/systemd/systemd`. Needs root. A
@@ -530,14 +530,14 @@ fn doctor_inside_reads_the_release_and_says_ok(release: Release) {
 
 fn demo_runs_end_to_end(release: Release) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let exe = sdbus_cookie_tests::sdcookie();
+    let exe = sdbus_cookie_tests::sdcookie_lab();
     let path = pid1(&release);
     let out = std::process::Command::new(&exe)
         .arg("demo")
         .arg("--systemd")
         .arg(&path)
         .output()
-        .expect("run sdcookie demo");
+        .expect("run sdcookie-lab demo");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     let booted = format!(

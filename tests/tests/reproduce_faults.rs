@@ -1,4 +1,4 @@
-//! `sdcookie reproduce` on a PID 1 it cannot debug: a clear error naming the step, and
+//! `sdcookie-lab reproduce` on a PID 1 it cannot debug: a clear error naming the step, and
 //! nothing left behind. The PID 1 is the stock v241 of `systemd-patch/build-pid1 241`,
 //! copied with its debug info stripped (`objcopy --strip-debug`), libraries it loads from
 //! its build tree included, so gdb finds `bus_seal_message` but not its argument `b`.
@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sdbus_cookie_tests::{assert_named_sandbox_gone, host_mounts, pid1s, run, sdcookie};
+use sdbus_cookie_tests::{assert_named_sandbox_gone, host_mounts, pid1s, run, sdcookie_lab};
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
@@ -50,7 +50,7 @@ fn stripped_copy(binary: &Path, dir: &Path) -> PathBuf {
 #[test]
 fn reproduce_on_a_binary_without_debug_info_fails_at_the_gdb_step_and_leaves_nothing() {
     let (stock, _) = pid1s("241");
-    let exe = sdcookie();
+    let exe = sdcookie_lab();
     let dir =
         TempDir(std::env::temp_dir().join(format!("sdcookie-nodebug-{}", std::process::id())));
     let bin = stripped_copy(&stock, &dir.0);
@@ -83,7 +83,7 @@ fn reproduce_names_the_step_in_which_pid1_died_and_leaves_nothing() {
     use std::process::Stdio;
 
     let (stock, patched) = pid1s("241");
-    let exe = sdcookie();
+    let exe = sdcookie_lab();
     let mounts = host_mounts();
     let mut child = Command::new(&exe)
         .arg("reproduce")
@@ -97,7 +97,7 @@ fn reproduce_names_the_step_in_which_pid1_died_and_leaves_nothing() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start sdcookie reproduce");
+        .expect("start sdcookie-lab reproduce");
     let mut pid1 = None;
     let mut stderr = Vec::new();
     let mut killed = false;

@@ -1,26 +1,21 @@
 //! The command line, as clap derive types. Values are checked by the parsers in
-//! [`crate::parse`], so a command only ever sees valid input.
+//! [`sdcookie::parse`], so a command only ever sees valid input.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::parse;
+use clap::{Args, Parser, Subcommand};
+use sdcookie::{parse, Format};
 
 const EXIT_CODES: &str = "\
 Exit codes:
   doctor          0 ok, 1 problem (warning or critical), 2 unknown (no systemd could be asked)
                   -- node-problem-detector's custom-plugin protocol; 125 if --output
                   could not be written (the previous file is left as it was)
-  scope run,
-  sandbox         the command's own status (128+N if killed by signal N); 125 if sdcookie
+  scope run       the command's own status (128+N if killed by signal N); 125 if sdcookie
                   itself failed, 126 if the command could not be run, 127 if not found
   scope update,
   scope stop      0 done, 125 failed
-  demo            0 every step worked, 1 a step failed
-  reproduce       0 every claim held, 1 a claim did not hold, 125 the run could not go on
-                  (build, sandbox, gdb, PID 1 died)
   any             2 bad command-line input (one line on stderr)";
 
 /// Reads and guards the D-Bus cookie of systemd (PID 1); drives transient scopes.
@@ -41,27 +36,6 @@ pub enum Command {
     /// Run a command in a transient systemd scope with cgroup limits; update or stop one.
     #[command(subcommand)]
     Scope(ScopeCommand),
-    /// Boot a throwaway systemd in namespaces, run a command inside, tear it down.
-    #[command(after_help = EXIT_CODES)]
-    Sandbox(SandboxArgs),
-    /// Show the whole project working in a sandbox, in well under a minute.
-    #[command(after_help = EXIT_CODES)]
-    Demo(DemoArgs),
-    /// The cookie-overflow incident on a real vulnerable PID 1, the way out, and the fix
-    /// holding (stock vs patched, cookie moved by gdb).
-    #[command(after_help = EXIT_CODES)]
-    Reproduce(crate::reproduce::ReproduceArgs),
-}
-
-/// Output formats of `doctor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people.
-    Text,
-    /// One JSON object.
-    Json,
-    /// Prometheus text exposition format (node_exporter textfile collector).
-    Prometheus,
 }
 
 /// `sdcookie doctor`.
@@ -196,23 +170,4 @@ pub struct ScopeStopArgs {
     /// Connection.
     #[command(flatten)]
     pub connect: Connect,
-}
-
-/// `sdcookie sandbox`.
-#[derive(Debug, Args)]
-pub struct SandboxArgs {
-    /// The systemd binary to boot as the sandbox's PID 1.
-    #[arg(long, value_name = "PATH")]
-    pub systemd: Option<PathBuf>,
-    /// The command and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub command: Vec<String>,
-}
-
-/// `sdcookie demo`.
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// The systemd binary to boot as the sandbox's PID 1.
-    #[arg(long, value_name = "PATH")]
-    pub systemd: Option<PathBuf>,
 }

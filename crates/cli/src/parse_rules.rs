@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::cli::Limits;
-use crate::parse::{
+use sdcookie::parse::{
     cpu_list, cpu_quota, cpu_weight, duration, format_cpu_list, positive_duration, scope_name,
     size, tasks, CpuList,
 };

@@ -10,8 +10,8 @@ use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Skipped, Targe
 
 use crate::cli::{Connect, Limits, ScopeRunArgs, ScopeStopArgs, ScopeUpdateArgs};
 use crate::held::{Held, SpawnError};
-use crate::parse::format_cpu_list;
-use crate::signals::IgnoreInterrupts;
+use sdcookie::parse::format_cpu_list;
+use sdcookie::signals::IgnoreInterrupts;
 
 /// What can go wrong in `scope`.
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +137,7 @@ pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
     warn_skipped(&started.skipped);
     held.release()?;
     let status = {
-        let _ignore = IgnoreInterrupts::new();
+        let _ignore = IgnoreInterrupts::start();
         held.wait()?
     };
     client

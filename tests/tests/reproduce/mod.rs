@@ -1,4 +1,4 @@
-//! The checks of `sdcookie reproduce` on one release, shared by the per-release test
+//! The checks of `sdcookie-lab reproduce` on one release, shared by the per-release test
 //! binaries (`reproduce_v219.rs`, `reproduce_v241.rs`): `reproduce_tests!("N", "...")` runs
 //! the reproduction once on the two PID 1s of `systemd-patch/build-pid1 N` (stock upstream,
 //! and with our backport), its API-bus cookie moved by gdb on the live process, and asserts
@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use sdbus_cookie_tests::{host_mounts, pid1s, run, sdcookie, Output};
+use sdbus_cookie_tests::{host_mounts, pid1s, run, sdcookie_lab, Output};
 use serde_json::Value;
 
 /// The client's deadline in the run (`--timeout`).
@@ -39,10 +39,10 @@ impl Reproduced {
     }
 }
 
-/// `sdcookie reproduce --stock S --patched P --format json` on `release`'s two PID 1s.
+/// `sdcookie-lab reproduce --stock S --patched P --format json` on `release`'s two PID 1s.
 pub fn reproduce(release: &'static str) -> Reproduced {
     let (stock, patched) = pid1s(release);
-    let exe = sdcookie();
+    let exe = sdcookie_lab();
     let mounts_before = host_mounts();
     let timeout = format!("{}s", DEADLINE.as_secs());
     let lifecycles = LIFECYCLES.to_string();
@@ -65,7 +65,7 @@ pub fn reproduce(release: &'static str) -> Reproduced {
     eprintln!("{}", out.stderr);
     let report = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "sdcookie reproduce printed no JSON ({e}), exit {:?}:\n{}\n{}",
+            "sdcookie-lab reproduce printed no JSON ({e}), exit {:?}:\n{}\n{}",
             out.code, out.stdout, out.stderr
         )
     });

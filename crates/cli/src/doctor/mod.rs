@@ -32,7 +32,7 @@ mod assess;
 mod probe;
 pub(crate) mod render;
 
-pub use assess::{assess, CEILING, CYCLED};
+pub use assess::assess;
 use probe::{probe_bus, probe_private};
 pub use probe::{ProbeError, ProbeErrorKind};
 pub use render::{npd_line, prometheus, text};

@@ -1,4 +1,4 @@
-//! `sdcookie reproduce`: the cookie-overflow incident (systemd#11809) on a real vulnerable
+//! `sdcookie-lab reproduce`: the cookie-overflow incident (systemd#11809) on a real vulnerable
 //! PID 1, the operator's way out, and our backport holding — on the same release.
 //!
 //! Two builds of one release (systemd-patch/build-pid1: stock upstream, and upstream with
@@ -44,8 +44,10 @@ use serde::Serialize;
 use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
-use crate::cli::Format;
-use crate::doctor::{CEILING, CYCLED};
+use sdcookie::Format;
+
+use crate::doctor::{self, DoctorError};
+use crate::{CEILING, CYCLED};
 
 mod gdb;
 mod release;
@@ -75,7 +77,7 @@ const RECOVERY_LIFECYCLES: u64 = 10;
 /// How long the bus may take to come back after `daemon-reexec`.
 const REEXEC_PATIENCE: Duration = Duration::from_secs(30);
 
-/// `sdcookie reproduce`.
+/// `sdcookie-lab reproduce`.
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
     /// The stock PID 1 [default: built (or reused) by systemd-patch/build-pid1 RELEASE of
@@ -96,7 +98,7 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub lifecycles: u32,
     /// Deadline of every client call and job wait, and of each doctor step.
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = crate::parse::positive_duration)]
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = sdcookie::parse::positive_duration)]
     pub timeout: Duration,
     /// Report format (text: side by side; json: one object, for scripts).
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -219,6 +221,9 @@ pub enum ReproduceError {
         /// What failed.
         detail: String,
     },
+    /// The operator's `sdcookie` is not beside this binary.
+    #[error(transparent)]
+    Doctor(DoctorError),
     /// One or more claims did not hold (the report was printed).
     #[error("{0} claim(s) did not hold: {1}")]
     Claims(usize, String),
@@ -231,7 +236,7 @@ impl ReproduceError {
     }
 }
 
-/// What `sdcookie doctor --format json` said (inside the sandbox).
+/// What the operator's `sdcookie doctor --format json` said (inside the sandbox).
 #[derive(Debug, Clone, Default)]
 pub struct DoctorSays {
     /// `bus_responsive`.
@@ -364,8 +369,10 @@ fn progress(msg: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr(), "reproduce: {}", msg.as_ref());
 }
 
-/// Runs `sdcookie reproduce`; Ok(0) when every claim held.
+/// Runs `sdcookie-lab reproduce`; Ok(0) when every claim held.
 pub fn run(args: &ReproduceArgs) -> Result<u8, ReproduceError> {
+    // Before anything is built or booted: every run asks the operator's doctor.
+    let operator = doctor::operator_binary().map_err(ReproduceError::Doctor)?;
     let (stock, patched) = match (&args.stock, &args.patched) {
         (Some(s), Some(p)) => (s.clone(), p.clone()),
         _ => build(&args.release)?,
@@ -378,8 +385,8 @@ pub fn run(args: &ReproduceArgs) -> Result<u8, ReproduceError> {
             )));
         }
     }
-    let stock = drive(Build::Stock, &stock, args)?;
-    let patched = drive(Build::Patched, &patched, args)?;
+    let stock = drive(Build::Stock, &stock, &operator, args)?;
+    let patched = drive(Build::Patched, &patched, &operator, args)?;
     let report = Report { stock, patched };
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report).expect("serialises") + "\n",
@@ -504,6 +511,8 @@ struct Ctx<'a> {
     release: &'static Release,
     sandbox: &'a Sandbox,
     binary: &'a Path,
+    /// The operator's `sdcookie`, for its doctor.
+    operator: &'a Path,
     client: Client,
     timeout: Duration,
     step: &'static str,
@@ -649,7 +658,12 @@ fn scope(unit: &str, pid: u32) -> Scope {
 }
 
 /// Boots `binary`, moves its cookie, drives it across the edge and checks the claims.
-fn drive(build: Build, binary: &Path, args: &ReproduceArgs) -> Result<Run, ReproduceError> {
+fn drive(
+    build: Build,
+    binary: &Path,
+    operator: &Path,
+    args: &ReproduceArgs,
+) -> Result<Run, ReproduceError> {
     let started = Instant::now();
     progress(format!("[{build}] booting {} as PID 1", binary.display()));
     let opts = SandboxOptions::default()
@@ -681,6 +695,7 @@ fn drive(build: Build, binary: &Path, args: &ReproduceArgs) -> Result<Run, Repro
         release,
         sandbox: &sandbox,
         binary,
+        operator,
         client,
         timeout: t,
         step: "boot",
@@ -1309,24 +1324,15 @@ fn patched_after_edge(
     })
 }
 
-/// `sdcookie doctor --format json`, inside the sandbox (the private socket only answers
-/// peers in systemd's PID namespace).
+/// The operator's `sdcookie doctor --format json`, inside the sandbox (the private socket
+/// only answers peers in systemd's PID namespace).
 fn run_doctor(cx: &Ctx<'_>) -> Result<DoctorSays, ReproduceError> {
-    let exe =
-        std::env::current_exe().map_err(|e| cx.tool_err(format!("finding our own binary: {e}")))?;
     let t = Instant::now();
-    let mut doctor = cx.sandbox.command(&exe);
-    doctor.args(["doctor", "--format", "json", "--timeout"]);
-    doctor.arg(format!("{}ms", cx.timeout.as_millis()));
-    doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
-    let out = doctor.output().map_err(|e| cx.sandbox_err(e))?;
-    let seconds = t.elapsed().as_secs_f64();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        cx.tool_err(format!(
-            "doctor printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+    let v = doctor::report(cx.sandbox, cx.operator, Some(cx.timeout)).map_err(|e| match e {
+        DoctorError::Sandbox(e) => cx.sandbox_err(e),
+        e => cx.tool_err(format!("{:#}", anyhow::Error::new(e))),
     })?;
+    let seconds = t.elapsed().as_secs_f64();
     let f = |k: &str| v.get(k).cloned().unwrap_or(serde_json::Value::Null);
     let says = DoctorSays {
         bus_responsive: f("bus_responsive") == true,

@@ -1,4 +1,4 @@
-//! `sdcookie sandbox [--systemd PATH] -- CMD ARGS...`: boot a throwaway systemd, run CMD
+//! `sdcookie-lab sandbox [--systemd PATH] -- CMD ARGS...`: boot a throwaway systemd, run CMD
 //! inside its namespaces (so the default system bus, `/run/systemd/private` and
 //! `/sys/fs/cgroup` are the sandbox's), tear down, pass CMD's status through.
 
@@ -9,7 +9,7 @@ use std::process::ExitStatus;
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
 use crate::cli::SandboxArgs;
-use crate::signals::IgnoreInterrupts;
+use sdcookie::signals::IgnoreInterrupts;
 
 /// The sandbox could not be booted, used or torn down.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +63,7 @@ pub fn run(args: &SandboxArgs) -> Result<u8, SandboxError> {
             source,
         })?;
     let status = {
-        let _ignore = IgnoreInterrupts::new();
+        let _ignore = IgnoreInterrupts::start();
         child.wait()
     };
     let status = status.map_err(|source| SandboxError::Wait {

@@ -1,9 +1,10 @@
-//! `sdcookie demo`: the whole project working, in a throwaway systemd, in seconds.
+//! `sdcookie-lab demo`: the whole project working, in a throwaway systemd, in seconds.
 //!
 //! 1. boot a sandbox (real systemd as PID 1 of new namespaces);
 //! 2. the client creates a scope with limits, and the limits are read back from the
 //!    cgroup files; then updated and read back again; then stopped;
-//! 3. the doctor runs inside the sandbox and reports PID 1's cookie;
+//! 3. the doctor (the operator's `sdcookie`, beside this binary) runs inside the sandbox
+//!    and reports PID 1's cookie;
 //! 4. the client's own connection is driven to the edge (a ping sealed with cookie
 //!    0xfffffff0, then scope lifecycles); systemd is stalled with SIGSTOP, so two calls
 //!    sealed with 0x80000001/2 time out (no hang) and stay quarantined; calls to the bus
@@ -20,8 +21,9 @@ use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
 use sdbus_sandbox::Sandbox;
 
 use crate::cli::DemoArgs;
-use crate::doctor::{CEILING, CYCLED};
+use crate::doctor::{self, DoctorError};
 use crate::sandbox_cmd::{self, SandboxError};
+use crate::{CEILING, CYCLED};
 
 /// Why the demo failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,9 @@ pub enum DemoError {
     /// The client failed.
     #[error("client: {0}")]
     Client(#[from] sdbus_cgroup::Error),
+    /// The operator's doctor could not be found, run or read.
+    #[error(transparent)]
+    Doctor(#[from] DoctorError),
     /// Something the demo shows was not as it should be.
     #[error("check failed: {0}")]
     Check(String),
@@ -116,8 +121,10 @@ fn show_limits(
 /// Runs the demo; returns what the summary needs.
 pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
     let started = Instant::now();
+    // Before anything boots: step 3 needs the operator's binary.
+    let operator = doctor::operator_binary()?;
     println!(
-        "sdcookie demo: systemd's D-Bus cookie, and the fix, end to end in a throwaway systemd"
+        "sdcookie-lab demo: systemd's D-Bus cookie, and the fix, end to end in a throwaway systemd"
     );
 
     // 1. Boot.
@@ -221,18 +228,7 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
         3,
         "sdcookie doctor, inside the sandbox: PID 1's cookie without gdb",
     );
-    let exe = std::env::current_exe()
-        .map_err(|e| DemoError::Check(format!("finding our own binary: {e}")))?;
-    let mut doctor = sandbox.command(&exe);
-    doctor.args(["doctor", "--format", "json"]);
-    doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
-    let out = doctor.output()?;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        DemoError::Check(format!(
-            "doctor printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })?;
+    let report = doctor::report(&sandbox, &operator, None)?;
     let field = |k: &str| report.get(k).cloned().unwrap_or(serde_json::Value::Null);
     let cookie = field("cookie").as_u64().unwrap_or(0);
     println!(
