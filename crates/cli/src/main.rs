@@ -17,7 +17,6 @@ mod doctor_verdicts;
 mod held;
 #[cfg(test)]
 mod parse_rules;
-mod rawbus;
 mod scope;
 
 use std::io::Write;

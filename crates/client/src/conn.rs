@@ -37,7 +37,7 @@ use futures_lite::StreamExt;
 use zbus::message::{Message, Type as MsgType};
 use zbus::zvariant::{DynamicType, OwnedObjectPath};
 
-use crate::error::{Error, Result, Step};
+use crate::error::{Cause, Error, Result, Step};
 use crate::pending::{PendingCalls, Routed};
 
 pub(crate) const BUS_NAME: &str = "org.freedesktop.DBus";
@@ -96,7 +96,8 @@ pub(crate) struct State {
     /// Buffered signals older than this are nobody's (their waiter gave up): on a busy bus
     /// job interest may never drop to zero, so age bounds the buffer.
     job_ttl: Duration,
-    closed: Option<String>,
+    /// Why the connection closed, once it has.
+    closed: Option<Cause>,
     direct: bool,
     /// systemd's unique name on a bus, once known.
     systemd_owner: Option<String>,
@@ -133,7 +134,7 @@ impl State {
         let sender = header
             .sender()
             .map(|s| s.as_str())
-            .filter(|s| !(self.direct && *s == crate::direct::DIRECT_SENDER));
+            .filter(|s| !(self.direct && *s == crate::private::split::DIRECT_SENDER));
         if self.is_from_systemd(sender) {
             let serial = header.primary().serial_num().get();
             if self.peer.messages > 0 && serial < self.peer.last {
@@ -237,7 +238,7 @@ impl State {
         }
     }
 
-    fn close(&mut self, why: String) {
+    fn close(&mut self, why: Cause) {
         if self.closed.is_none() {
             self.closed = Some(why);
         }
@@ -324,7 +325,7 @@ impl Drop for PendingGuard<'_> {
                 .counters
                 .disconnects
                 .fetch_add(1, Ordering::Relaxed);
-            st.close("a send was abandoned mid-message".into());
+            st.close(Cause::Detail("a send was abandoned mid-message".into()));
             self.shared.wake();
             self.shared.shutdown.notify(usize::MAX);
         }
@@ -355,7 +356,9 @@ impl Drop for HandoverGuard {
         if let Some(Ok((_, shared))) = h.result.take() {
             // Built but never taken: the reader owns the socket and closes it.
             shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
-            shared.lock().close("abandoned during the handshake".into());
+            shared
+                .lock()
+                .close(Cause::Detail("abandoned during the handshake".into()));
             shared.shutdown.notify(usize::MAX);
         }
     }
@@ -424,10 +427,6 @@ impl Drop for JobInterest<'_> {
     }
 }
 
-fn transport(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
 impl Conn {
     /// Opens the socket (no `Hello` from zbus) and starts the reader thread, which builds
     /// the zbus connection (see the module docs for why there).
@@ -439,10 +438,10 @@ impl Conn {
     ) -> Result<Conn> {
         let deadline = Instant::now() + timeout;
         let target = address.to_owned();
-        let connect_err = |detail: String| Error::Connect {
+        let connect_err = |cause: Cause| Error::Connect {
             target: target.clone(),
             step: Step::Connect,
-            detail,
+            cause,
         };
         let slot: Arc<(Mutex<Handover>, Event)> = Arc::default();
         let guard = HandoverGuard {
@@ -461,7 +460,7 @@ impl Conn {
                 };
                 build_and_read(&dial, counters, &thread_slot)
             })
-            .map_err(|e| connect_err(format!("spawning the reader: {e}")))?;
+            .map_err(|e| connect_err(Cause::Io(Arc::new(e))))?;
         // The thread answers by the deadline (its build is bounded by it too); the grace
         // second covers a thread that died without answering.
         let give_up = deadline + Duration::from_secs(1);
@@ -492,7 +491,9 @@ impl Conn {
                     .result
                     .is_none()
             {
-                return Err(connect_err(format!("no handshake within {timeout:?}")));
+                return Err(connect_err(Cause::Detail(format!(
+                    "no handshake within {timeout:?}"
+                ))));
             }
         };
         drop(guard);
@@ -553,10 +554,10 @@ impl Conn {
             step,
             after: timeout,
         };
-        let disc = |detail: String| Error::Disconnected {
+        let disc = |cause: Cause| Error::Disconnected {
             unit: unit.to_owned(),
             step,
-            detail,
+            cause,
         };
         let cookie_err = |source: sdbus_cookie::Error| Error::Cookie { step, source };
 
@@ -593,7 +594,7 @@ impl Conn {
                 return Err(Error::Protocol {
                     unit: unit.to_owned(),
                     step,
-                    detail: e.to_string(),
+                    cause: Cause::from(e),
                 });
             }
         };
@@ -616,8 +617,8 @@ impl Conn {
             Some(Err(e)) => {
                 guard.armed = false;
                 release(self);
-                self.mark_closed(format!("send failed: {e}"));
-                return Err(disc(e.to_string()));
+                self.mark_closed(Cause::from(e.clone()));
+                return Err(disc(Cause::from(e)));
             }
             None => {
                 // A half-written message leaves the stream unusable: drop the connection.
@@ -627,7 +628,7 @@ impl Conn {
                     .counters
                     .timeouts
                     .fetch_add(1, Ordering::Relaxed);
-                self.mark_closed("send timed out".into());
+                self.mark_closed(Cause::Detail("send timed out".into()));
                 return Err(timeout_err());
             }
         }
@@ -656,7 +657,9 @@ impl Conn {
                 if wrong_sender {
                     // The answer came from someone else (systemd re-executed and has a new
                     // unique name?): start afresh on the next operation.
-                    st.close("replies arrive from an unexpected sender".into());
+                    st.close(Cause::Detail(
+                        "replies arrive from an unexpected sender".into(),
+                    ));
                     self.shared.wake();
                 }
                 Some(Err(timeout_err()))
@@ -673,7 +676,7 @@ impl Conn {
         self.shared.lock().calls.time_out(serial);
     }
 
-    pub(crate) fn mark_closed(&self, why: String) {
+    pub(crate) fn mark_closed(&self, why: Cause) {
         let mut st = self.shared.lock();
         if st.closed.is_none() {
             self.shared
@@ -704,7 +707,7 @@ impl Conn {
                     return Some(Err(Error::Disconnected {
                         unit: unit.to_owned(),
                         step: Step::JobWait,
-                        detail: why.clone(),
+                        cause: why.clone(),
                     }));
                 }
                 if !expired {
@@ -741,7 +744,7 @@ impl Conn {
     /// Closes the connection without blocking: every waiter wakes with `Disconnected`,
     /// and the reader thread closes the socket and exits.
     pub(crate) fn shutdown(&self) {
-        self.mark_closed("closed by the client".into());
+        self.mark_closed(Cause::Detail("closed by the client".into()));
         self.shared.shutdown.notify(usize::MAX);
     }
 }
@@ -756,7 +759,7 @@ pub(crate) struct ConnSnapshot {
     pub waiting_slots: usize,
     pub buffered_jobs: usize,
     pub peer: PeerSerials,
-    pub closed: Option<String>,
+    pub closed: Option<Cause>,
     pub unique_name: Option<String>,
     pub systemd_owner: Option<String>,
 }
@@ -804,15 +807,15 @@ fn build_and_read(dial: &Dial, counters: Arc<Counters>, slot: &(Mutex<Handover>,
         slot.1.notify(usize::MAX);
         true
     };
-    let connect_err = |detail: String| Error::Connect {
+    let connect_err = |cause: Cause| Error::Connect {
         target: address.to_owned(),
         step: Step::Connect,
-        detail,
+        cause,
     };
     let build = async {
         let builder = if direct {
-            // Our own read half: see direct.rs for why.
-            let socket = crate::direct::connect(address).map_err(zbus::Error::from)?;
+            // Our own read half: see the private module for why.
+            let socket = crate::private::split::connect(address).map_err(zbus::Error::from)?;
             zbus::connection::Builder::socket(socket)
         } else {
             zbus::connection::Builder::address(address)?
@@ -829,14 +832,14 @@ fn build_and_read(dial: &Dial, counters: Arc<Counters>, slot: &(Mutex<Handover>,
     let zconn = match built {
         Some(Ok(c)) => c,
         Some(Err(e)) => {
-            hand(Err(connect_err(transport(e))));
+            hand(Err(connect_err(Cause::from(e))));
             return;
         }
         None => {
-            hand(Err(connect_err(format!(
+            hand(Err(connect_err(Cause::Detail(format!(
                 "no handshake within {:?}",
                 dial.timeout
-            ))));
+            )))));
             return;
         }
     };
@@ -852,7 +855,9 @@ fn build_and_read(dial: &Dial, counters: Arc<Counters>, slot: &(Mutex<Handover>,
     if !hand(Ok((zconn.clone(), Arc::clone(&shared)))) {
         // Nobody will use it: count it closed, as every connection opened is.
         shared.counters.disconnects.fetch_add(1, Ordering::Relaxed);
-        shared.lock().close("abandoned during the handshake".into());
+        shared
+            .lock()
+            .close(Cause::Detail("abandoned during the handshake".into()));
     }
     reader(stream, zconn, shared);
 }
@@ -886,14 +891,14 @@ fn reader(mut stream: zbus::MessageStream, zconn: zbus::Connection, shared: Arc<
                         shared.wake();
                     }
                 }
-                Some(Some(Err(e))) => break format!("connection lost: {e}"),
+                Some(Some(Err(e))) => break Cause::from(e),
                 Some(None) => {
                     if let Some(why) = shared.lock().closed.clone() {
                         break why;
                     }
-                    break "connection closed by the peer".to_owned();
+                    break Cause::Detail("connection closed by the peer".into());
                 }
-                None => break "connection closed".to_owned(),
+                None => break Cause::Detail("connection closed".into()),
             }
         }
     });

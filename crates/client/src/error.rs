@@ -3,6 +3,7 @@
 //! systemd stalled on `StartTransientUnit` or on the `JobRemoved` wait.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The step of an operation an error happened in.
@@ -237,8 +238,8 @@ pub enum Error {
         target: String,
         /// The step of the handshake that failed.
         step: Step,
-        /// What went wrong.
-        detail: String,
+        /// What went wrong (the source of this error when it is an error).
+        cause: Cause,
     },
     /// The deadline of a call or job wait passed. The call's cookie stays quarantined until
     /// its late reply arrives or the connection closes.
@@ -256,8 +257,8 @@ pub enum Error {
         unit: String,
         /// The step that was in progress.
         step: Step,
-        /// What the transport said.
-        detail: String,
+        /// Why the connection closed (the source of this error when it is an error).
+        cause: Cause,
     },
     /// systemd (or the bus) answered with a D-Bus error.
     Dbus {
@@ -279,14 +280,14 @@ pub enum Error {
         /// The job result: `canceled`, `timeout`, `failed`, `dependency`, `skipped`, ...
         result: String,
     },
-    /// A reply had a body we did not expect.
+    /// A reply had a body we did not expect (or our own message could not be built).
     Protocol {
         /// The unit the operation was about ("" when none).
         unit: String,
         /// The step.
         step: Step,
-        /// What was wrong.
-        detail: String,
+        /// What was wrong (the source of this error when it is an error).
+        cause: Cause,
     },
     /// The operation needs a newer systemd.
     Unsupported {
@@ -304,6 +305,65 @@ pub enum Error {
         /// The allocator's error.
         source: sdbus_cookie::Error,
     },
+}
+
+/// What lies under a failed connect, a lost connection or an unexpected reply: the error
+/// that caused it, kept typed (the [`Error`]'s [`source`](std::error::Error::source)
+/// returns it), or what happened when no error did. Cloned to every caller a lost
+/// connection fails, hence the [`Arc`]s.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Cause {
+    /// zbus failed: the socket (a [`zbus::Error::InputOutput`] holds its
+    /// [`std::io::Error`]), authentication, sending, building a message, or a body of
+    /// another type than expected. Boxed: zbus's error is large, and every `Result` of
+    /// this crate would carry its size.
+    Zbus(Box<zbus::Error>),
+    /// The operating system refused (starting the connection's reader thread).
+    Io(Arc<std::io::Error>),
+    /// A call of the handshake (`Hello`, `AddMatch`, `GetNameOwner`, `Version`) failed:
+    /// that call's error.
+    Call(Arc<Error>),
+    /// No error underneath; what happened: the peer or the client closed the connection,
+    /// no handshake before the deadline, a version that does not parse.
+    Detail(String),
+}
+
+impl Cause {
+    /// The error under this cause, if there is one.
+    fn error(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Cause::Zbus(e) => Some(e.as_ref()),
+            Cause::Io(e) => Some(e.as_ref()),
+            Cause::Call(e) => Some(e.as_ref()),
+            Cause::Detail(_) => None,
+        }
+    }
+}
+
+impl From<zbus::Error> for Cause {
+    fn from(e: zbus::Error) -> Cause {
+        Cause::Zbus(Box::new(e))
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Zbus(e) => write!(f, "{e}"),
+            Cause::Io(e) => write!(f, "{e}"),
+            // The connect error around it names the step already: only what happened.
+            Cause::Call(e) => match e.as_ref() {
+                Error::Dbus { name, message, .. } => write!(f, "{name}: {message}"),
+                Error::Timeout { after, .. } => write!(f, "no reply within {after:?}"),
+                Error::Disconnected { cause, .. } | Error::Protocol { cause, .. } => {
+                    write!(f, "{cause}")
+                }
+                other => write!(f, "{other}"),
+            },
+            Cause::Detail(d) => f.write_str(d),
+        }
+    }
 }
 
 impl Error {
@@ -377,18 +437,18 @@ impl fmt::Display for Error {
             Error::Connect {
                 target,
                 step,
-                detail,
+                cause,
             } => {
-                write!(f, "connecting to {target} failed at {step}: {detail}")
+                write!(f, "connecting to {target} failed at {step}: {cause}")
             }
             Error::Timeout { unit, step, after } => write!(
                 f,
                 "systemd did not complete {step}{} within {after:?}",
                 unit_ctx(unit)
             ),
-            Error::Disconnected { unit, step, detail } => write!(
+            Error::Disconnected { unit, step, cause } => write!(
                 f,
-                "connection lost during {step}{}: {detail}",
+                "connection lost during {step}{}: {cause}",
                 unit_ctx(unit)
             ),
             Error::Dbus {
@@ -402,8 +462,8 @@ impl fmt::Display for Error {
             Error::JobFailed { unit, job, result } => {
                 write!(f, "job {job} for {unit} finished with result {result:?}")
             }
-            Error::Protocol { unit, step, detail } => {
-                write!(f, "unexpected reply to {step}{}: {detail}", unit_ctx(unit))
+            Error::Protocol { unit, step, cause } => {
+                write!(f, "unexpected reply to {step}{}: {cause}", unit_ctx(unit))
             }
             Error::Unsupported { what, needs, found } => {
                 write!(f, "{what} needs systemd >= {needs}, found {found}")
@@ -420,7 +480,13 @@ impl std::error::Error for Error {
         match self {
             Error::Input(e) => Some(e),
             Error::Cookie { source, .. } => Some(source),
-            _ => None,
+            Error::Connect { cause, .. }
+            | Error::Disconnected { cause, .. }
+            | Error::Protocol { cause, .. } => cause.error(),
+            Error::Timeout { .. }
+            | Error::Dbus { .. }
+            | Error::JobFailed { .. }
+            | Error::Unsupported { .. } => None,
         }
     }
 }

@@ -4,9 +4,10 @@
 //! A module of its own so that edits of the client and connection code leave it alone.
 
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{job_outcome, Error, InputError, Step};
+use crate::error::{job_outcome, Cause, Error, InputError, Step};
 use crate::Unconverted;
 
 const JOB: &str = "/org/freedesktop/systemd1/job/4711";
@@ -130,12 +131,12 @@ fn a_timeout_is_not_a_disconnect_and_a_failed_connect_is_one() {
     let lost = Error::Disconnected {
         unit: String::new(),
         step: Step::StopUnit,
-        detail: "Broken pipe".into(),
+        cause: Cause::Detail("Broken pipe".into()),
     };
     let connect = Error::Connect {
         target: "/run/systemd/private".into(),
         step: Step::Hello,
-        detail: "Connection refused".into(),
+        cause: Cause::Detail("Connection refused".into()),
     };
     let answered = dbus("", "org.freedesktop.systemd1.NoSuchUnit");
     assert!(timeout.is_timeout() && !timeout.is_disconnected());
@@ -170,7 +171,7 @@ fn error_messages_name_the_unit_the_step_and_the_dbus_error() {
 }
 
 #[test]
-fn rejected_input_is_the_source_of_the_error_and_nothing_else_has_one() {
+fn rejected_input_is_the_source_of_the_error_and_a_bare_detail_has_none() {
     let e = Error::from(InputError::InvalidSignal(65));
     assert!(matches!(e, Error::Input(InputError::InvalidSignal(65))));
     let source = e.source().expect("an input error is the source");
@@ -178,9 +179,83 @@ fn rejected_input_is_the_source_of_the_error_and_nothing_else_has_one() {
     let lost = Error::Disconnected {
         unit: String::new(),
         step: Step::Ping,
-        detail: "EOF".into(),
+        cause: Cause::Detail("EOF".into()),
     };
     assert!(lost.source().is_none());
+}
+
+#[test]
+fn a_lost_connection_keeps_the_transports_error_as_its_source() {
+    use std::io::ErrorKind;
+    let io = std::io::Error::from(ErrorKind::ConnectionReset);
+    let lost = Error::Disconnected {
+        unit: "web.scope".into(),
+        step: Step::StopUnit,
+        cause: Cause::from(zbus::Error::InputOutput(Arc::new(io))),
+    };
+    let source = lost.source().expect("zbus's error is the source");
+    let zbus_error = source.downcast_ref::<zbus::Error>().expect("a zbus::Error");
+    let zbus::Error::InputOutput(io) = zbus_error else {
+        panic!("{zbus_error:?}")
+    };
+    assert_eq!(io.kind(), ErrorKind::ConnectionReset);
+    // The message still says what happened.
+    let m = lost.to_string();
+    assert!(
+        m.starts_with("connection lost during StopUnit for web.scope: "),
+        "{m}"
+    );
+    assert!(m.contains(&zbus_error.to_string()), "{m}");
+}
+
+#[test]
+fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
+    let call = dbus("", "org.freedesktop.DBus.Error.AccessDenied");
+    let connect = Error::Connect {
+        target: "unix:path=/run/dbus/system_bus_socket".into(),
+        step: Step::StartTransientUnit,
+        cause: Cause::Call(Arc::new(call)),
+    };
+    let source = connect.source().expect("the call's error is the source");
+    let call = source
+        .downcast_ref::<Error>()
+        .expect("the client's own error");
+    assert_eq!(
+        call.dbus_name(),
+        Some("org.freedesktop.DBus.Error.AccessDenied")
+    );
+    // Named once: the step by the connect error, the D-Bus error by the cause.
+    assert_eq!(
+        connect.to_string(),
+        "connecting to unix:path=/run/dbus/system_bus_socket failed at StartTransientUnit: \
+         org.freedesktop.DBus.Error.AccessDenied: Unit web.scope already exists."
+    );
+    // A protocol error with nothing underneath has no source, only its detail.
+    let odd = Error::Protocol {
+        unit: String::new(),
+        step: Step::Version,
+        cause: Cause::Detail("unparsable version \"x\"".into()),
+    };
+    assert!(odd.source().is_none());
+    assert!(
+        odd.to_string().ends_with("unparsable version \"x\""),
+        "{odd}"
+    );
+    // The operating system's refusal to start the reader is kept typed too.
+    let spawn = Error::Connect {
+        target: "x".into(),
+        step: Step::Connect,
+        cause: Cause::Io(Arc::new(std::io::Error::from(
+            std::io::ErrorKind::OutOfMemory,
+        ))),
+    };
+    let io = spawn
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>());
+    assert_eq!(
+        io.map(std::io::Error::kind),
+        Some(std::io::ErrorKind::OutOfMemory)
+    );
 }
 
 #[test]

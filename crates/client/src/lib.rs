@@ -39,7 +39,6 @@
 
 mod client;
 mod conn;
-mod direct;
 mod error;
 #[cfg(test)]
 mod error_rules;
@@ -47,6 +46,7 @@ mod names;
 #[cfg(feature = "oci-spec")]
 mod oci;
 mod pending;
+pub mod private;
 mod releases;
 mod resources;
 #[cfg(test)]
@@ -55,7 +55,7 @@ mod resources_rules;
 pub use client::{
     AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started, Stats, Target,
 };
-pub use error::{Error, InputError, Result, Step, Unconverted};
+pub use error::{Cause, Error, InputError, Result, Step, Unconverted};
 pub use names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
 #[cfg(feature = "oci-spec")]
 pub use oci::{parse_cgroups_path, CgroupsPath, OciResources};

@@ -171,7 +171,7 @@ mod tests {
     use super::probe::StepError;
     use super::render::*;
     use super::*;
-    use crate::rawbus::RawError;
+    use sdbus_cgroup::private::PeerError;
     use std::time::UNIX_EPOCH;
 
     fn answer(serial: u32, version: &str, at: Instant) -> Answer {
@@ -365,7 +365,7 @@ mod tests {
     fn probe_failures_are_classified_by_kind_not_by_text() {
         use std::io::{Error as IoError, ErrorKind};
         let step = "ask systemd on the private socket";
-        let raw = |source| ProbeError::from(StepError::Raw { step, source });
+        let raw = |source| ProbeError::from(StepError::Private { step, source });
         for (io, want) in [
             (ErrorKind::ConnectionReset, ProbeErrorKind::Reset),
             (ErrorKind::BrokenPipe, ProbeErrorKind::Reset),
@@ -373,11 +373,11 @@ mod tests {
             (ErrorKind::NotFound, ProbeErrorKind::Other),
         ] {
             // The same words in another kind's message do not change the kind.
-            let e = raw(RawError::Io(IoError::new(io, "reset by peer")));
+            let e = raw(PeerError::Io(IoError::new(io, "reset by peer")));
             assert_eq!(e.kind, want, "{io:?}");
         }
         assert_eq!(
-            raw(RawError::Auth("REJECTED EXTERNAL".into())).kind,
+            raw(PeerError::CredentialsRejected("REJECTED EXTERNAL".into())).kind,
             ProbeErrorKind::CredentialsRejected
         );
         let timeout = ProbeError::from(StepError::Timeout {

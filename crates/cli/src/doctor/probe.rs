@@ -1,5 +1,5 @@
-//! Asking systemd: on the bus through zbus, on the private socket through [`crate::rawbus`];
-//! every step under its deadline, every failure kept with its kind.
+//! Asking systemd: on the bus through zbus, on the private socket through sdbus-cgroup's
+//! [`Peer`]; every step under its deadline, every failure kept with its kind.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use zbus::connection::Builder;
 use zbus::Connection;
 
 use super::{Answer, Options};
-use crate::rawbus::{Peer, RawError};
+use sdbus_cgroup::private::{Peer, PeerError};
 
 const SYSTEMD: &str = "org.freedesktop.systemd1";
 const SYSTEMD_PATH: &str = "/org/freedesktop/systemd1";
@@ -71,12 +71,12 @@ impl From<StepError> for ProbeError {
     fn from(e: StepError) -> ProbeError {
         let kind = match &e {
             StepError::Timeout { .. } => ProbeErrorKind::Timeout,
-            StepError::Raw {
-                source: RawError::Io(io),
+            StepError::Private {
+                source: PeerError::Io(io),
                 ..
             } => io_kind(io),
-            StepError::Raw {
-                source: RawError::Auth(_),
+            StepError::Private {
+                source: PeerError::CredentialsRejected(_),
                 ..
             } => ProbeErrorKind::CredentialsRejected,
             StepError::Dbus {
@@ -118,11 +118,11 @@ pub(crate) enum StepError {
     },
     /// The step failed on the private socket.
     #[error("{step}: {source}")]
-    Raw {
+    Private {
         /// Which step.
         step: &'static str,
         /// What went wrong.
-        source: RawError,
+        source: PeerError,
     },
 }
 
@@ -238,9 +238,9 @@ pub(super) async fn probe_bus(opts: &Options) -> BusProbe {
 }
 
 /// The private socket speaks D-Bus peer to peer (EXTERNAL auth, no Hello, no daemon); see
-/// [`crate::rawbus`] for why this is not zbus.
+/// [`sdbus_cgroup::private`] for why this is not zbus.
 pub(super) async fn probe_private(opts: &Options) -> Result<Answer, ProbeError> {
-    let raw = |step, e| StepError::Raw { step, source: e };
+    let raw = |step, e| StepError::Private { step, source: e };
     let mut peer = within(
         "connect to the private socket",
         opts.timeout,

@@ -34,7 +34,7 @@ use std::time::Duration;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
 use crate::conn::{Counters, Dest, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_PATH};
-use crate::error::{job_outcome, Error, InputError, Result, Step};
+use crate::error::{job_outcome, Cause, Error, InputError, Result, Step};
 use crate::names::{check_slice_name, parent_slice};
 use crate::releases::TRANSIENT_SLICE;
 use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, Resources, Skipped};
@@ -435,7 +435,7 @@ impl AsyncClient {
         String::try_from(v).map_err(|e| Error::Protocol {
             unit: unit.to_owned(),
             step: Step::GetProperty,
-            detail: e.to_string(),
+            cause: Cause::from(zbus::Error::from(e)),
         })
     }
 
@@ -448,7 +448,7 @@ impl AsyncClient {
         String::try_from(v).map_err(|e| Error::Protocol {
             unit: unit.to_owned(),
             step: Step::GetProperty,
-            detail: e.to_string(),
+            cause: Cause::from(zbus::Error::from(e)),
         })
     }
 
@@ -565,7 +565,7 @@ where
     msg.body().deserialize::<T>().map_err(|e| Error::Protocol {
         unit: unit.to_owned(),
         step,
-        detail: e.to_string(),
+        cause: Cause::from(e),
     })
 }
 

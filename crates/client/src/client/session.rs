@@ -7,7 +7,7 @@ use zbus::zvariant::OwnedValue;
 
 use super::{body, AsyncClient};
 use crate::conn::{Conn, Dest, Request, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH};
-use crate::error::{Error, Result, Step};
+use crate::error::{Cause, Error, Result, Step};
 use crate::releases::parse_version;
 
 #[derive(Debug)]
@@ -65,30 +65,21 @@ impl AsyncClient {
         let left = || deadline.saturating_duration_since(std::time::Instant::now());
         let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left()).await?;
         conn.set_job_ttl(self.opts.call_timeout + self.opts.job_timeout);
-        let fail = |e: Error| match e {
-            Error::Dbus {
-                step,
-                name,
-                message,
-                ..
-            } => Error::Connect {
+        // A failed call of the handshake is a failed connect at that call's step, with
+        // the call's error as its cause.
+        let fail = |e: Error| {
+            let step = match &e {
+                Error::Dbus { step, .. }
+                | Error::Timeout { step, .. }
+                | Error::Disconnected { step, .. }
+                | Error::Protocol { step, .. } => *step,
+                _ => return e,
+            };
+            Error::Connect {
                 target: address.clone(),
                 step,
-                detail: format!("{name}: {message}"),
-            },
-            Error::Timeout { step, after, .. } => Error::Connect {
-                target: address.clone(),
-                step,
-                detail: format!("no reply within {after:?}"),
-            },
-            Error::Disconnected { step, detail, .. } | Error::Protocol { step, detail, .. } => {
-                Error::Connect {
-                    target: address.clone(),
-                    step,
-                    detail,
-                }
+                cause: Cause::Call(Arc::new(e)),
             }
-            other => other,
         };
         let mut session = Session { conn, version: 0 };
         let conn = &session.conn;
@@ -150,14 +141,14 @@ impl AsyncClient {
             fail(Error::Protocol {
                 unit: String::new(),
                 step: Step::Version,
-                detail: e.to_string(),
+                cause: Cause::from(zbus::Error::from(e)),
             })
         })?;
         let version = parse_version(&vs).ok_or_else(|| {
             fail(Error::Protocol {
                 unit: String::new(),
                 step: Step::Version,
-                detail: format!("unparsable version {vs:?}"),
+                cause: Cause::Detail(format!("unparsable version {vs:?}")),
             })
         })?;
         session.version = version;

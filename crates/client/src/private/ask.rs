@@ -1,12 +1,7 @@
-//! Just enough D-Bus, by hand, to ask systemd one question over its private socket.
-//!
-//! Why not zbus here: on `/run/systemd/private` systemd stamps every message it sends with
-//! `SENDER=org.freedesktop.systemd1` (a well-known name, `sd_bus_set_sender()` in
-//! `src/core/dbus.c`), and zbus 5.19 assumes a sender is a unique name: its reader panics
-//! ("Invalid field reconstruction: InvalidName") and the call never completes. So the
-//! doctor speaks the protocol itself: SASL `AUTH EXTERNAL`, `BEGIN`, one method call (built
-//! and marshalled by zbus, which is fine), and a reader that looks at only the fixed header,
-//! the `REPLY_SERIAL`/`ERROR_NAME` fields and a `v`-of-`s` body.
+//! One question to systemd over its private socket and its answer, by hand: SASL
+//! `AUTH EXTERNAL`, `BEGIN`, one method call (built and marshalled by zbus, which is fine),
+//! and a reader of the fixed header, the `REPLY_SERIAL`/`ERROR_NAME` fields and a
+//! `v`-of-`s` body ([`super::frame`]). Why not zbus: [`super`].
 //!
 //! Every read and write is non-blocking and awaited, so the caller's deadline bounds it.
 //!
@@ -33,6 +28,7 @@
 //!   call that came with `BEGIN` in its read buffer until more bytes arrive (compare
 //!   systemd#17425 and PR #24875).
 
+use std::fmt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -40,31 +36,85 @@ use std::time::Duration;
 use async_io::{Async, Timer};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
+use super::frame::{
+    fields, Cursor, FieldValue, Fixed, Malformed, ERROR, ERROR_NAME, METHOD_RETURN, REPLY_SERIAL,
+    SIGNATURE,
+};
+
 /// The first wait for an answer before the call is sent again; it doubles up to
 /// [`MAX_PATIENCE`]. Short, because a server that needs the nudge needs it every step.
 const FIRST_PATIENCE: Duration = Duration::from_millis(25);
 /// The longest wait between two sends of the call.
 const MAX_PATIENCE: Duration = Duration::from_secs(1);
 
-/// What went wrong talking to the peer.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong asking the peer. The variants are the kinds a caller decides on;
+/// [`std::error::Error::source`] returns the I/O or zbus error inside.
+#[derive(Debug)]
 #[non_exhaustive]
-pub enum RawError {
-    /// Socket-level failure.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// The peer did not accept our credentials.
-    #[error("authentication rejected: {0}")]
-    Auth(String),
-    /// The peer sent something that is not D-Bus as we know it.
-    #[error("malformed message: {0}")]
+pub enum PeerError {
+    /// The socket failed; its [`std::io::ErrorKind`] says how (`ConnectionReset` or
+    /// `BrokenPipe`: the peer hung up on us; `UnexpectedEof`: it closed the connection).
+    Io(std::io::Error),
+    /// The peer did not accept our credentials: the line it answered `AUTH` with (e.g.
+    /// `REJECTED EXTERNAL`).
+    CredentialsRejected(String),
+    /// The peer sent something that is not D-Bus as we read it: what was wrong.
     Malformed(&'static str),
     /// The call was answered with a D-Bus error.
-    #[error("D-Bus error {0}")]
-    Error(String),
+    Dbus {
+        /// The error name, e.g. `org.freedesktop.DBus.Error.UnknownProperty`.
+        name: String,
+        /// The error's message, when its body starts with a string.
+        message: Option<String>,
+    },
     /// Building our message failed.
-    #[error("{0}")]
-    Build(#[from] zbus::Error),
+    Build(zbus::Error),
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Io(e) => write!(f, "{e}"),
+            PeerError::CredentialsRejected(line) => write!(f, "authentication rejected: {line}"),
+            PeerError::Malformed(what) => write!(f, "malformed message: {what}"),
+            PeerError::Dbus { name, message } => {
+                write!(f, "D-Bus error {name}")?;
+                match message {
+                    Some(m) => write!(f, ": {m}"),
+                    None => Ok(()),
+                }
+            }
+            PeerError::Build(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for PeerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PeerError::Io(e) => Some(e),
+            PeerError::Build(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for PeerError {
+    fn from(e: std::io::Error) -> PeerError {
+        PeerError::Io(e)
+    }
+}
+
+impl From<zbus::Error> for PeerError {
+    fn from(e: zbus::Error) -> PeerError {
+        PeerError::Build(e)
+    }
+}
+
+impl From<Malformed> for PeerError {
+    fn from(e: Malformed) -> PeerError {
+        PeerError::Malformed(e.0)
+    }
 }
 
 /// A reply: its serial (the sender's cookie) and, for a `v` holding an `s`, the string.
@@ -76,8 +126,10 @@ pub struct Reply {
     pub string: Option<String>,
 }
 
-/// A peer-to-peer connection whose `AUTH` and `BEGIN` are sent; the server's `OK` is read
-/// with the first reply.
+/// A peer-to-peer connection to systemd's private socket whose `AUTH` and `BEGIN` are
+/// sent; the server's `OK` is read with the first reply. Written for a server that acts
+/// only when bytes arrive (a deaf v219 PID 1): `AUTH`, `BEGIN` and the call go out without
+/// waiting, and the call is sent again while nothing comes back.
 #[derive(Debug)]
 pub struct Peer {
     stream: Async<UnixStream>,
@@ -90,7 +142,7 @@ pub struct Peer {
 impl Peer {
     /// Connects to `path` and sends `AUTH EXTERNAL` (our uid, hex-encoded as ASCII) and
     /// `BEGIN` in one write. Whether the server accepted is known at the first call.
-    pub async fn connect(path: &Path) -> Result<Peer, RawError> {
+    pub async fn connect(path: &Path) -> Result<Peer, PeerError> {
         let mut stream = Async::<UnixStream>::connect(path).await?;
         let uid = nix::unistd::geteuid().as_raw().to_string();
         stream.write_all(&auth_begin(&uid)).await?;
@@ -111,7 +163,7 @@ impl Peer {
         path: &str,
         interface: &str,
         property: &str,
-    ) -> Result<Reply, RawError> {
+    ) -> Result<Reply, PeerError> {
         let mut sent = Vec::new();
         let mut patience = FIRST_PATIENCE;
         loop {
@@ -123,7 +175,7 @@ impl Peer {
                 .serial(
                     serial
                         .try_into()
-                        .map_err(|_| RawError::Malformed("serial 0"))?,
+                        .map_err(|_| PeerError::Malformed("serial 0"))?,
                 )
                 .build(&(interface, property))?;
             if let Err(e) = self.stream.write_all(&msg.data()[..]).await {
@@ -151,7 +203,7 @@ impl Peer {
                     Err(e) => return Err(self.rejection_after_hangup().unwrap_or(e.into())),
                 };
                 match got {
-                    Some(0) => return Err(RawError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+                    Some(0) => return Err(PeerError::Io(std::io::ErrorKind::UnexpectedEof.into())),
                     Some(n) => self.inbox.push(&chunk[..n]),
                     None => break,
                 }
@@ -162,7 +214,7 @@ impl Peer {
 
     /// After a write failed because the server hung up: its rejection line, if it sent one
     /// before it did (what it said is a better error than the broken pipe).
-    fn rejection_after_hangup(&mut self) -> Option<RawError> {
+    fn rejection_after_hangup(&mut self) -> Option<PeerError> {
         use std::io::Read;
         let mut chunk = [0u8; 4096];
         // The socket is non-blocking: this reads what is buffered and stops.
@@ -173,19 +225,21 @@ impl Peer {
             return None;
         }
         match self.inbox.take_line() {
-            Ok(Some(line)) if !line.starts_with("OK ") => Some(RawError::Auth(line)),
+            Ok(Some(line)) if !line.starts_with("OK ") => {
+                Some(PeerError::CredentialsRejected(line))
+            }
             _ => None,
         }
     }
 
     /// The answer to one of the calls in `sent`, once the inbox holds it: the `OK` line
     /// first, then messages (others than our replies are skipped).
-    fn take_reply(&mut self, sent: &[u32]) -> Result<Option<Result<Reply, RawError>>, RawError> {
+    fn take_reply(&mut self, sent: &[u32]) -> Result<Option<Result<Reply, PeerError>>, PeerError> {
         if !self.authenticated {
             match self.inbox.take_line()? {
                 None => return Ok(None),
                 Some(line) if line.starts_with("OK ") => self.authenticated = true,
-                Some(line) => return Err(RawError::Auth(line)),
+                Some(line) => return Err(PeerError::CredentialsRejected(line)),
             }
         }
         while let Some(raw) = self.inbox.take_message()? {
@@ -194,12 +248,15 @@ impl Peer {
                 continue;
             }
             return Ok(Some(match parsed.kind {
-                MSG_RETURN => Ok(Reply {
+                METHOD_RETURN => Ok(Reply {
                     serial: parsed.serial,
                     string: parsed.variant_string,
                 }),
-                MSG_ERROR => Err(RawError::Error(parsed.error_name.unwrap_or_default())),
-                _ => Err(RawError::Malformed(
+                ERROR => Err(PeerError::Dbus {
+                    name: parsed.error_name.unwrap_or_default(),
+                    message: parsed.error_message,
+                }),
+                _ => Err(PeerError::Malformed(
                     "a reply that is neither a return nor an error",
                 )),
             }));
@@ -215,10 +272,6 @@ fn auth_begin(uid: &str) -> Vec<u8> {
     format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").into_bytes()
 }
 
-const MSG_RETURN: u8 = 2;
-const MSG_ERROR: u8 = 3;
-/// The longest message D-Bus allows (128 MiB); anything longer is garbage.
-const MAX_MESSAGE: usize = 128 << 20;
 /// The longest authentication line we accept from the server.
 const MAX_LINE: usize = 4096;
 
@@ -235,10 +288,10 @@ impl Inbox {
     }
 
     /// The next CRLF-terminated line, without its CRLF.
-    fn take_line(&mut self) -> Result<Option<String>, RawError> {
+    fn take_line(&mut self) -> Result<Option<String>, PeerError> {
         let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
             return if self.buf.len() > MAX_LINE {
-                Err(RawError::Malformed("authentication line too long"))
+                Err(PeerError::Malformed("authentication line too long"))
             } else {
                 Ok(None)
             };
@@ -246,37 +299,20 @@ impl Inbox {
         let line: Vec<u8> = self.buf.drain(..end + 2).take(end).collect();
         String::from_utf8(line)
             .map(Some)
-            .map_err(|_| RawError::Malformed("authentication line not UTF-8"))
+            .map_err(|_| PeerError::Malformed("authentication line not UTF-8"))
     }
 
     /// The next whole message, by the lengths in its fixed header.
-    fn take_message(&mut self) -> Result<Option<Vec<u8>>, RawError> {
-        if self.buf.len() < 16 {
+    fn take_message(&mut self) -> Result<Option<Vec<u8>>, PeerError> {
+        let Some(fixed) = Fixed::read(&self.buf)? else {
             return Ok(None);
-        }
-        let u32_at = |i: usize| -> Result<u32, RawError> {
-            let bytes: [u8; 4] = self.buf[i..i + 4].try_into().expect("4 bytes");
-            match self.buf[0] {
-                b'l' => Ok(u32::from_le_bytes(bytes)),
-                b'B' => Ok(u32::from_be_bytes(bytes)),
-                _ => Err(RawError::Malformed("unknown endianness")),
-            }
         };
-        let body = u32_at(4)? as usize;
-        let fields = u32_at(12)? as usize;
-        let total = pad8(16 + fields).saturating_add(body);
-        if total > MAX_MESSAGE {
-            return Err(RawError::Malformed("message too long"));
-        }
+        let total = fixed.len();
         if self.buf.len() < total {
             return Ok(None);
         }
         Ok(Some(self.buf.drain(..total).collect()))
     }
-}
-
-fn pad8(n: usize) -> usize {
-    n.div_ceil(8) * 8
 }
 
 /// The parts of a message the doctor needs.
@@ -286,110 +322,45 @@ struct Parsed {
     serial: u32,
     reply_serial: Option<u32>,
     error_name: Option<String>,
+    /// An error's message: the body's first string.
+    error_message: Option<String>,
     variant_string: Option<String>,
 }
 
-/// A cursor over a marshalled message with D-Bus alignment rules.
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    big: bool,
+fn text(buf: &[u8], at: std::ops::Range<usize>, what: &'static str) -> Result<String, Malformed> {
+    String::from_utf8(buf[at].to_vec()).map_err(|_| Malformed(what))
 }
 
-impl Cursor<'_> {
-    fn align(&mut self, n: usize) -> Result<(), RawError> {
-        self.pos = self.pos.div_ceil(n) * n;
-        if self.pos > self.buf.len() {
-            return Err(RawError::Malformed("truncated"));
-        }
-        Ok(())
-    }
-    fn take(&mut self, n: usize) -> Result<&[u8], RawError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
-        let end = end.ok_or(RawError::Malformed("truncated"))?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    fn u8(&mut self) -> Result<u8, RawError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, RawError> {
-        self.align(4)?;
-        let b: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
-        Ok(if self.big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    }
-    fn string(&mut self) -> Result<String, RawError> {
-        let n = self.u32()? as usize;
-        let s = self.take(n + 1)?;
-        String::from_utf8(s[..n].to_vec()).map_err(|_| RawError::Malformed("string not UTF-8"))
-    }
-    fn signature(&mut self) -> Result<String, RawError> {
-        let n = self.u8()? as usize;
-        let s = self.take(n + 1)?;
-        String::from_utf8(s[..n].to_vec()).map_err(|_| RawError::Malformed("signature not UTF-8"))
-    }
-    /// Skips or reads one basic value of type `sig` (only the types header fields use).
-    fn value(&mut self, sig: &str) -> Result<Option<Value>, RawError> {
-        Ok(Some(match sig {
-            "s" | "o" => Value::Str(self.string()?),
-            "g" => Value::Str(self.signature()?),
-            "u" => Value::U32(self.u32()?),
-            _ => return Ok(None),
-        }))
-    }
-}
-
-enum Value {
-    Str(String),
-    U32(u32),
-}
-
-fn parse(buf: &[u8]) -> Result<Parsed, RawError> {
-    let big = match buf.first() {
-        Some(b'l') => false,
-        Some(b'B') => true,
-        _ => return Err(RawError::Malformed("unknown endianness")),
-    };
-    let mut c = Cursor { buf, pos: 1, big };
-    let kind = c.u8()?;
-    let _flags = c.u8()?;
-    let _version = c.u8()?;
-    let _body_len = c.u32()?;
-    let serial = c.u32()?;
-    let fields_len = c.u32()? as usize;
-    let fields_end = 16 + fields_len;
+fn parse(buf: &[u8]) -> Result<Parsed, PeerError> {
+    let fixed = Fixed::read(buf)?.ok_or(Malformed("truncated"))?;
     let mut p = Parsed {
-        kind,
-        serial,
+        kind: fixed.kind,
+        serial: fixed.serial,
         ..Parsed::default()
     };
     let mut body_sig = String::new();
-    while c.pos < fields_end {
-        c.align(8)?;
-        let code = c.u8()?;
-        let sig = c.signature()?;
-        match (code, c.value(&sig)?) {
-            (4, Some(Value::Str(s))) => p.error_name = Some(s),
-            (5, Some(Value::U32(n))) => p.reply_serial = Some(n),
-            (8, Some(Value::Str(s))) => body_sig = s,
-            (_, Some(_)) => {}
-            (_, None) => return Err(RawError::Malformed("unexpected header field type")),
+    for field in fields(buf, &fixed) {
+        let field = field?;
+        match (field.code, field.value) {
+            (ERROR_NAME, FieldValue::Text(at)) => {
+                p.error_name = Some(text(buf, at, "string not UTF-8")?);
+            }
+            (REPLY_SERIAL, FieldValue::U32(n)) => p.reply_serial = Some(n),
+            (SIGNATURE, FieldValue::Text(at)) => body_sig = text(buf, at, "signature not UTF-8")?,
+            _ => {}
         }
     }
-    c.pos = pad8(fields_end);
+    let mut c = Cursor::new(buf, fixed.body_start(), fixed.big);
     if body_sig == "v" {
-        if c.signature()? == "s" {
-            p.variant_string = Some(c.string()?);
+        let sig = c.signature()?;
+        if buf[sig] == *b"s" {
+            let at = c.string()?;
+            p.variant_string = Some(text(buf, at, "string not UTF-8")?);
         }
-    } else if body_sig.starts_with('s') && kind == MSG_ERROR {
+    } else if body_sig.starts_with('s') && fixed.kind == ERROR {
         // Error replies carry their message as the first string; keep it with the name.
-        let text = c.string()?;
-        p.error_name = Some(format!("{}: {text}", p.error_name.unwrap_or_default()));
+        let at = c.string()?;
+        p.error_message = Some(text(buf, at, "string not UTF-8")?);
     }
     Ok(p)
 }
@@ -407,7 +378,7 @@ mod tests {
     #[test]
     fn parses_systemd_reply_with_well_known_sender() {
         let p = parse(SYSTEMD_252_REPLY).unwrap();
-        assert_eq!(p.kind, MSG_RETURN);
+        assert_eq!(p.kind, METHOD_RETURN);
         assert_eq!(p.serial, 1);
         assert_eq!(p.reply_serial, Some(1));
         assert_eq!(p.variant_string.as_deref(), Some("252.38-1~deb12u1"));
@@ -476,10 +447,10 @@ mod tests {
     fn inbox_rejects_a_line_without_end_and_a_message_beyond_the_limit() {
         let mut inbox = Inbox::default();
         inbox.push(&[b'x'; MAX_LINE + 1]);
-        assert!(matches!(inbox.take_line(), Err(RawError::Malformed(_))));
+        assert!(matches!(inbox.take_line(), Err(PeerError::Malformed(_))));
         let mut inbox = Inbox::default();
         inbox.push(b"l\x02\x01\x01\xff\xff\xff\x7f\x01\0\0\0\x08\0\0\0");
-        assert!(matches!(inbox.take_message(), Err(RawError::Malformed(_))));
+        assert!(matches!(inbox.take_message(), Err(PeerError::Malformed(_))));
     }
 
     /// Reads from `conn` until `want` bytes have come, however they are split.
@@ -501,7 +472,7 @@ mod tests {
     #[test]
     fn a_server_that_moves_only_on_input_answers_after_the_call_is_sent_again() {
         use std::io::Write;
-        let dir = std::env::temp_dir().join(format!("sdcookie-rawbus-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("sdbus-cgroup-ask-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("private");
         let _ = std::fs::remove_file(&path);
@@ -547,7 +518,7 @@ mod tests {
     #[test]
     fn a_rejected_auth_is_an_auth_error() {
         use std::io::Write;
-        let dir = std::env::temp_dir().join(format!("sdcookie-rawbus-rej-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("sdbus-cgroup-ask-rej-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("private");
         let _ = std::fs::remove_file(&path);
@@ -563,7 +534,9 @@ mod tests {
         });
         server.join().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(matches!(err, Err(RawError::Auth(line)) if line == "REJECTED EXTERNAL"));
+        assert!(
+            matches!(err, Err(PeerError::CredentialsRejected(line)) if line == "REJECTED EXTERNAL")
+        );
     }
 
     #[test]
@@ -578,8 +551,14 @@ mod tests {
             .build(&("it broke",))
             .unwrap();
         let p = parse(&err.data()[..]).unwrap();
-        assert_eq!(p.kind, MSG_ERROR);
+        assert_eq!(p.kind, ERROR);
         assert_eq!(p.reply_serial, Some(7));
-        assert_eq!(p.error_name.as_deref(), Some("org.example.Oops: it broke"));
+        assert_eq!(p.error_name.as_deref(), Some("org.example.Oops"));
+        assert_eq!(p.error_message.as_deref(), Some("it broke"));
+        let e = PeerError::Dbus {
+            name: p.error_name.unwrap(),
+            message: p.error_message,
+        };
+        assert_eq!(e.to_string(), "D-Bus error org.example.Oops: it broke");
     }
 }

@@ -1,11 +1,9 @@
-//! The socket under a direct (peer-to-peer) connection to systemd's private socket.
-//!
-//! sd-bus stamps every message systemd sends on `/run/systemd/private` with the sender
-//! `org.freedesktop.systemd1` (a well-known name: there is no bus to assign a unique one).
-//! zbus 5's header parser only accepts unique names there and panics in its reader task
-//! (cf. zbus#965), so this read half frames the incoming messages itself and rewrites that
-//! one field, in place and with the same length, to [`DIRECT_SENDER`], a valid unique
-//! name. Nothing else is touched; the dispatcher treats [`DIRECT_SENDER`] like no sender.
+//! The socket under the client's long-lived direct connection to the private socket: a
+//! zbus [`Split`] whose read half frames incoming messages ([`super::frame`]) and rewrites
+//! one header field, in place and with the same length: a SENDER that is exactly
+//! `org.freedesktop.systemd1` becomes [`DIRECT_SENDER`], a valid unique name (see the
+//! module docs of [`super`] for why). Nothing else is touched; the dispatcher treats
+//! [`DIRECT_SENDER`] like no sender.
 //!
 //! Framing starts after the SASL handshake: until the server's `OK` line has been handed
 //! to zbus, bytes are passed through line by line; the first byte after it that is an
@@ -19,11 +17,11 @@ use std::sync::Arc;
 use async_io::Async;
 use zbus::connection::socket::{BoxedSplit, ReadHalf, Split, WriteHalf};
 
+use super::frame::{fields, Field, FieldValue, Fixed, SENDER};
+
 /// What the rewritten sender reads as (24 bytes, like `org.freedesktop.systemd1`).
 pub(crate) const DIRECT_SENDER: &str = ":org.freedesktop.systemd";
 const SD_SENDER: &[u8] = b"org.freedesktop.systemd1";
-/// D-Bus caps a message at 128 MiB.
-const MAX_MESSAGE: usize = 128 << 20;
 
 #[derive(Debug)]
 struct Reader {
@@ -81,58 +79,46 @@ impl Reader {
                 }
             }
         }
-        if !self.fill(16).await? {
+        if !self.fill(super::frame::FIXED_LEN).await? {
             return Ok(false);
         }
-        let little = self.pending[0] == b'l';
-        let u32_at = |b: &[u8], i: usize| {
-            let a = [b[i], b[i + 1], b[i + 2], b[i + 3]];
-            (if little {
-                u32::from_le_bytes(a)
-            } else {
-                u32::from_be_bytes(a)
-            }) as usize
-        };
-        let body_len = u32_at(&self.pending, 4);
-        let fields_len = u32_at(&self.pending, 12);
-        let header_len = 16 + fields_len;
-        let total = header_len.div_ceil(8) * 8 + body_len;
-        if total > MAX_MESSAGE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "message larger than 128 MiB",
-            ));
-        }
+        let fixed = Fixed::read(&self.pending)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.0))?
+            .expect("the fixed header is there");
+        let total = fixed.len();
         if !self.fill(total).await? {
             return Ok(false);
         }
         let mut msg: Vec<u8> = self.pending.drain(..total).collect();
-        rewrite_sender(&mut msg[..header_len], little);
+        rewrite_sender(&mut msg);
         self.out = msg;
         self.out_pos = 0;
         Ok(true)
     }
 }
 
-/// Replaces the value of a SENDER header field (code 7, signature `s`) that is exactly
-/// `org.freedesktop.systemd1` with [`DIRECT_SENDER`]. Fields start 8-aligned.
-fn rewrite_sender(header: &mut [u8], little: bool) {
-    let len = (SD_SENDER.len() as u32).to_le_bytes();
-    let len = if little {
-        len
-    } else {
-        (SD_SENDER.len() as u32).to_be_bytes()
+/// Replaces the value of the SENDER header field of `msg` when it is exactly
+/// `org.freedesktop.systemd1` with [`DIRECT_SENDER`]. A message whose header does not walk
+/// is left as it is, for zbus to refuse.
+fn rewrite_sender(msg: &mut [u8]) {
+    let Ok(Some(fixed)) = Fixed::read(msg) else {
+        return;
     };
-    let mut i = 16;
-    while i + 8 + SD_SENDER.len() <= header.len() {
-        if header[i..i + 4] == [7, 1, b's', 0] && header[i + 4..i + 8] == len {
-            let name = &mut header[i + 8..i + 8 + SD_SENDER.len()];
-            if name == SD_SENDER {
-                name.copy_from_slice(DIRECT_SENDER.as_bytes());
-            }
-            return;
+    let sender = fields(msg, &fixed)
+        .map_while(Result::ok)
+        .find_map(|f| match f {
+            Field {
+                code: SENDER,
+                sig: b's',
+                value: FieldValue::Text(at),
+            } => Some(at),
+            _ => None,
+        });
+    if let Some(at) = sender {
+        let name = &mut msg[at];
+        if name == SD_SENDER {
+            name.copy_from_slice(DIRECT_SENDER.as_bytes());
         }
-        i += 8;
     }
 }
 
@@ -190,20 +176,21 @@ mod tests {
 
     #[test]
     fn only_the_sender_field_with_systemds_name_is_rewritten() {
-        // Primary header (16 bytes) + one REPLY_SERIAL field + one SENDER field.
-        let mut h = vec![b'l', 2, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+        // Primary header (16 bytes, 41 bytes of fields) + one REPLY_SERIAL field + one
+        // SENDER field.
+        let mut h = vec![b'l', 2, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 41, 0, 0, 0];
         h.extend_from_slice(&[5, 1, b'u', 0, 9, 0, 0, 0]);
         h.extend_from_slice(&[7, 1, b's', 0, 24, 0, 0, 0]);
         h.extend_from_slice(SD_SENDER);
         h.push(0);
         let mut other = h.clone();
-        rewrite_sender(&mut h, true);
+        rewrite_sender(&mut h);
         assert_eq!(&h[32..56], DIRECT_SENDER.as_bytes());
         assert_eq!(&h[..32], &other[..32]);
         // A different name is left alone.
         other[40] = b'O';
         let before = other.clone();
-        rewrite_sender(&mut other, true);
+        rewrite_sender(&mut other);
         assert_eq!(other, before);
         assert!(zbus::names::UniqueName::try_from(DIRECT_SENDER).is_ok());
         assert_eq!(DIRECT_SENDER.len(), SD_SENDER.len());

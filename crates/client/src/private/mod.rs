@@ -1,0 +1,27 @@
+//! systemd's private socket, `/run/systemd/private`: D-Bus peer to peer with PID 1 (no
+//! dbus-daemon, no `Hello`, `AUTH EXTERNAL` only, root only), a connection and a cookie of
+//! its own. It answers when the API bus does not, which is why the client can use it
+//! ([`Target::SystemdPrivate`](crate::Target::SystemdPrivate)) and why `sdcookie doctor`
+//! asks it.
+//!
+//! zbus cannot read what systemd sends there unaided: sd-bus stamps every message PID 1
+//! sends on that socket with `SENDER=org.freedesktop.systemd1` (`sd_bus_set_sender()` in
+//! systemd's `src/core/dbus.c`; there is no bus to assign a unique name), and zbus 5's
+//! header parser only accepts a unique name in that field: its reader task panics
+//! ("Invalid field reconstruction: InvalidName", cf. zbus#965) and the call never
+//! completes. This module is the one way around it, in three parts:
+//!
+//! - `frame`: a message's length from its fixed header and a walk of its header fields
+//!   (SENDER, REPLY_SERIAL, ERROR_NAME, SIGNATURE), written once for both users below;
+//! - `split`: the socket under the client's long-lived direct connection, whose read half
+//!   frames each message and rewrites that SENDER to a unique name zbus accepts;
+//! - [`Peer`]: one question (`Properties.Get`) and its answer, by hand, for a PID 1 that
+//!   may be deaf: a v219 PID 1 whose API-bus event source is disabled at the cookie
+//!   ceiling acts on a new connection only when bytes arrive, which no zbus handshake
+//!   survives (see [`Peer`]).
+
+mod ask;
+mod frame;
+pub(crate) mod split;
+
+pub use ask::{Peer, PeerError, Reply};
