@@ -10,7 +10,7 @@
 //!   before: on that PID 1 a new private-socket connection has its epoll mask set once
 //!   (sd-event's prepare queue is stuck behind the disabled API-bus source), so a client
 //!   that waits for `OK` before it says more waits forever whenever the server read `AUTH`
-//!   after that one prepare (`crates/cli/src/rawbus.rs` has the details).
+//!   after that one prepare (`crates/client/src/private/ask.rs` has the details).
 //! - v241 closes its bus connection instead (systemd commit 5ae37ad833): "PID 1 left the
 //!   bus". The doctor tells the two apart by what dbus-daemon says about the name.
 //!

@@ -368,6 +368,7 @@ fn parse(buf: &[u8]) -> Result<Parsed, PeerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     /// What systemd 252 sent on its private socket, byte for byte (seen with strace):
     /// serial 1, REPLY_SERIAL 1, SENDER org.freedesktop.systemd1, body v(s).
@@ -466,17 +467,24 @@ mod tests {
         got
     }
 
+    /// A socket listening in a directory of this test's own (`name` and our pid), which the
+    /// caller removes: the directory and the socket's path.
+    fn listen(name: &str) -> (PathBuf, PathBuf, std::os::unix::net::UnixListener) {
+        let dir = std::env::temp_dir().join(format!("sdbus-cgroup-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("private");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        (dir, path, listener)
+    }
+
     /// A server that, like v219 PID 1 with its prepare callbacks stalled, does nothing
     /// after reading `AUTH`, `BEGIN` and the call until more bytes arrive. The client must
     /// not wait for `OK` before `BEGIN`, and must send again when nothing comes.
     #[test]
     fn a_server_that_moves_only_on_input_answers_after_the_call_is_sent_again() {
         use std::io::Write;
-        let dir = std::env::temp_dir().join(format!("sdbus-cgroup-ask-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("private");
-        let _ = std::fs::remove_file(&path);
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let (dir, path, listener) = listen("ask");
         let call_len = get_call(1).data().len();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
@@ -518,11 +526,7 @@ mod tests {
     #[test]
     fn a_rejected_auth_is_an_auth_error() {
         use std::io::Write;
-        let dir = std::env::temp_dir().join(format!("sdbus-cgroup-ask-rej-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("private");
-        let _ = std::fs::remove_file(&path);
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let (dir, path, listener) = listen("ask-rej");
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
             read_at_least(&mut conn, 1);
