@@ -230,6 +230,33 @@ fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
         "connecting to unix:path=/run/dbus/system_bus_socket failed at StartTransientUnit: \
          org.freedesktop.DBus.Error.AccessDenied: Unit web.scope already exists."
     );
+    // A call that timed out or lost the connection says only that after the step.
+    let version = |call: Error| {
+        Error::Connect {
+            target: "t".into(),
+            step: Step::Version,
+            cause: Cause::Call(Arc::new(call)),
+        }
+        .to_string()
+    };
+    let timed_out = Error::Timeout {
+        unit: String::new(),
+        step: Step::Version,
+        after: Duration::from_secs(2),
+    };
+    assert_eq!(
+        version(timed_out),
+        "connecting to t failed at Version: no reply within 2s"
+    );
+    let lost = Error::Disconnected {
+        unit: String::new(),
+        step: Step::Version,
+        cause: Cause::Detail("connection closed by the peer".into()),
+    };
+    assert_eq!(
+        version(lost),
+        "connecting to t failed at Version: connection closed by the peer"
+    );
     // A protocol error with nothing underneath has no source, only its detail.
     let odd = Error::Protocol {
         unit: String::new(),
