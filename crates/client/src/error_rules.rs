@@ -239,24 +239,29 @@ fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
         }
         .to_string()
     };
-    let timed_out = Error::Timeout {
-        unit: String::new(),
-        step: Step::Version,
-        after: Duration::from_secs(2),
-    };
-    assert_eq!(
-        version(timed_out),
-        "connecting to t failed at Version: no reply within 2s"
-    );
-    let lost = Error::Disconnected {
-        unit: String::new(),
-        step: Step::Version,
-        cause: Cause::Detail("connection closed by the peer".into()),
-    };
-    assert_eq!(
-        version(lost),
-        "connecting to t failed at Version: connection closed by the peer"
-    );
+    for (call, said) in [
+        (
+            Error::Timeout {
+                unit: String::new(),
+                step: Step::Version,
+                after: Duration::from_secs(2),
+            },
+            "no reply within 2s",
+        ),
+        (
+            Error::Disconnected {
+                unit: String::new(),
+                step: Step::Version,
+                cause: Cause::Detail("connection closed by the peer".into()),
+            },
+            "connection closed by the peer",
+        ),
+    ] {
+        assert_eq!(
+            version(call),
+            format!("connecting to t failed at Version: {said}")
+        );
+    }
     // A protocol error with nothing underneath has no source, only its detail.
     let odd = Error::Protocol {
         unit: String::new(),
