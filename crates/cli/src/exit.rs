@@ -28,10 +28,25 @@ pub fn main<C: clap::Parser>(
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{name}: error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("{name}: error: {}", one_line(&e));
             ExitCode::from(status_of(&e))
         }
     }
+}
+
+/// The error and its sources, `: `-separated on one line. A source whose message the line
+/// already holds is left out: errors that keep their source typed often say it in their
+/// own message too (sdbus-cgroup's, zbus's), and the operator should read it once.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for source in e.chain().skip(1) {
+        let said = source.to_string();
+        if !line.contains(&said) {
+            line.push_str(": ");
+            line.push_str(&said);
+        }
+    }
+    line.replace('\n', " ")
 }
 
 /// A panic is a bug, but even then the user gets one line, `NAME: internal error: ...`.
@@ -69,4 +84,46 @@ fn usage_error(name: &str, e: &clap::Error) -> ExitCode {
     let line = line.strip_prefix("error: ").unwrap_or(&line);
     eprintln!("{name}: error: {line} (see '{name} --help')");
     ExitCode::from(USAGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug)]
+    struct Said(&'static str, Option<Box<Said>>);
+
+    impl std::fmt::Display for Said {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Said {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|s| s as _)
+        }
+    }
+
+    #[test]
+    fn a_source_is_said_once_and_one_not_yet_said_is_added() {
+        let io = Said("No such file or directory", None);
+        let zbus = Said("I/O error: No such file or directory", Some(Box::new(io)));
+        let ours = Said(
+            "connecting to x failed: I/O error: No such file or directory",
+            Some(Box::new(zbus)),
+        );
+        assert_eq!(
+            one_line(&anyhow::Error::new(ours)),
+            "connecting to x failed: I/O error: No such file or directory"
+        );
+        let terse = Said(
+            "stopping web.scope failed",
+            Some(Box::new(Said("line 1\nline 2", None))),
+        );
+        assert_eq!(
+            one_line(&anyhow::Error::new(terse)),
+            "stopping web.scope failed: line 1 line 2"
+        );
+    }
 }
