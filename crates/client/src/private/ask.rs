@@ -467,12 +467,23 @@ mod tests {
         got
     }
 
-    /// A socket listening in a directory of this test's own (`name` and our pid), which the
-    /// caller removes: the directory and the socket's path.
-    fn listen(name: &str) -> (PathBuf, PathBuf, std::os::unix::net::UnixListener) {
+    /// A directory of one test's own, removed when the test ends, whether it passed or
+    /// panicked (a failing test, or a mutant under mutation testing, leaves nothing behind).
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A socket listening in a directory of this test's own (`name` and our pid): the
+    /// directory's guard and the socket's path.
+    fn listen(name: &str) -> (TempDir, PathBuf, std::os::unix::net::UnixListener) {
         let dir = std::env::temp_dir().join(format!("sdbus-cgroup-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("private");
+        let dir = TempDir(dir);
+        let path = dir.0.join("private");
         let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         (dir, path, listener)
@@ -518,7 +529,7 @@ mod tests {
             .await
         });
         server.join().unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        drop(dir);
         let reply = reply.unwrap();
         assert_eq!(reply.string.as_deref(), Some("219"));
     }
@@ -537,7 +548,7 @@ mod tests {
             peer.get_property("a.b", "/a", "a.b", "C").await
         });
         server.join().unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        drop(dir);
         assert!(
             matches!(err, Err(PeerError::CredentialsRejected(line)) if line == "REJECTED EXTERNAL")
         );
