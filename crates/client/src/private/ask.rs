@@ -495,7 +495,7 @@ mod tests {
     #[test]
     fn a_server_that_moves_only_on_input_answers_after_the_call_is_sent_again() {
         use std::io::Write;
-        let (dir, path, listener) = listen("ask");
+        let (_dir, path, listener) = listen("ask");
         let call_len = get_call(1).data().len();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
@@ -529,7 +529,6 @@ mod tests {
             .await
         });
         server.join().unwrap();
-        drop(dir);
         let reply = reply.unwrap();
         assert_eq!(reply.string.as_deref(), Some("219"));
     }
@@ -537,7 +536,7 @@ mod tests {
     #[test]
     fn a_rejected_auth_is_an_auth_error() {
         use std::io::Write;
-        let (dir, path, listener) = listen("ask-rej");
+        let (_dir, path, listener) = listen("ask-rej");
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
             read_at_least(&mut conn, 1);
@@ -548,7 +547,6 @@ mod tests {
             peer.get_property("a.b", "/a", "a.b", "C").await
         });
         server.join().unwrap();
-        drop(dir);
         assert!(
             matches!(err, Err(PeerError::CredentialsRejected(line)) if line == "REJECTED EXTERNAL")
         );
