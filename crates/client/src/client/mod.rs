@@ -621,6 +621,15 @@ mod tests {
         skipped.iter().map(|s| (s.property, s.needs)).collect()
     }
 
+    /// The skipped properties that a later release accepts (not those skipped for the
+    /// cgroup mode), with the release each needs.
+    fn gated(skipped: &[Skipped]) -> Vec<(&'static str, Option<u32>)> {
+        needs(skipped)
+            .into_iter()
+            .filter(|(_, n)| n.is_some())
+            .collect()
+    }
+
     #[test]
     fn v219_scope_on_cgroup_v1_sends_only_what_219_accepts() {
         // Version "219": AC_INIT in v219's configure.ac.
@@ -645,12 +654,8 @@ mod tests {
                 "DeviceAllow",
             ]
         );
-        let gated: Vec<_> = needs(&skipped)
-            .into_iter()
-            .filter(|(_, n)| n.is_some())
-            .collect();
         assert_eq!(
-            gated,
+            gated(&skipped),
             [
                 ("OOMPolicy", Some(253)),
                 ("CPUQuotaPeriodUSec", Some(242)),
@@ -666,12 +671,8 @@ mod tests {
     fn v241_scope_on_cgroup_v1_gates_period_cpuset_and_oom_policy_only() {
         let (sent, skipped) = sent_and_skipped(&offline(CgroupMode::Legacy), "241");
         assert!(sent.contains(&"TasksAccounting") && sent.contains(&"TasksMax"));
-        let gated: Vec<_> = needs(&skipped)
-            .into_iter()
-            .filter(|(_, n)| n.is_some())
-            .collect();
         assert_eq!(
-            gated,
+            gated(&skipped),
             [
                 ("OOMPolicy", Some(253)),
                 ("CPUQuotaPeriodUSec", Some(242)),
