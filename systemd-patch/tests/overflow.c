@@ -29,6 +29,11 @@
  * (libsystemd-internal, libsystemd-shared: what its own test-bus-* programs link) and seals
  * with the internal bus_message_seal(), which is what sd_bus_message_seal() became public as.
  *
+ * systemd v232 (-DOVERFLOW_INTERNAL_SEAL): its handlers and sd_bus_flush_close_unref() are
+ * today's, but sd_bus_message_seal() is not public yet either: the test seals through the
+ * internal bus_message_seal() as on v219, linked against libsystemd-shared (what v232's own
+ * test-bus-* programs link, and which exports the internal symbols).
+ *
  * Exit status: 0 pass, 1 fail (every failed check is printed with its line). There is no
  * skip: a missing dbus-daemon is a failure.
  */
@@ -49,10 +54,15 @@
 
 #include <systemd/sd-bus.h>
 
-#ifdef OVERFLOW_V219
-/* v219's internal sealing entry point (src/libsystemd/sd-bus/bus-message.h). */
+#if defined(OVERFLOW_V219) || defined(OVERFLOW_INTERNAL_SEAL)
+/* The internal sealing entry point of releases before v236 (src/libsystemd/sd-bus/bus-message.h). */
 int bus_message_seal(sd_bus_message *m, uint64_t cookie, uint64_t timeout);
 #  define seal_message(m, cookie, timeout) bus_message_seal((m), (cookie), (timeout))
+#else
+#  define seal_message(m, cookie, timeout) sd_bus_message_seal((m), (cookie), (timeout))
+#endif
+
+#ifdef OVERFLOW_V219
 #  define HANDLER_ARGS sd_bus *handler_bus, sd_bus_message *m, void *userdata, sd_bus_error *error
 #  define UNUSED_HANDLER_BUS (void) handler_bus
 static sd_bus *flush_close_unref(sd_bus *bus) {
@@ -63,7 +73,6 @@ static sd_bus *flush_close_unref(sd_bus *bus) {
         return sd_bus_unref(bus);
 }
 #else
-#  define seal_message(m, cookie, timeout) sd_bus_message_seal((m), (cookie), (timeout))
 #  define HANDLER_ARGS sd_bus_message *m, void *userdata, sd_bus_error *error
 #  define UNUSED_HANDLER_BUS do { } while (0)
 #  define flush_close_unref(bus) sd_bus_flush_close_unref(bus)
