@@ -188,6 +188,19 @@ sp_apt_source_systemd() {
 
 # ------------------------------------------------------------------------------ sources
 
+# sp_take_source FILE WANT STEP: FILE (from SYSTEMD_SOURCES or DISTRO_SOURCES) copied into
+# the cache's sources, so that later runs without that folder find it there; checked
+# against WANT first, so that a bad file never replaces a good copy.
+sp_take_source() {
+    local file=$1 want=$2 step=$3 dir=$sp_cache/sources have
+    have=$(sha256sum "$file" | cut -d' ' -f1)
+    [[ $have == "$want" ]] || die "$file: sha256 $have, want $want (systemd-patch/SHA256SUMS); step: $step"
+    if ! cmp -s "$file" "$dir/${file##*/}"; then
+        mkdir -p "$dir"
+        cp "$file" "$dir/${file##*/}.part" && mv "$dir/${file##*/}.part" "$dir/${file##*/}"
+    fi
+}
+
 # Sets sp_source (a file: the release tarball, 252's .dsc, or a distribution tree's tarball)
 # and sp_source_sum (its sha256; for an rpm tree also its Source0's, with sp_source0 that
 # upstream tarball).
@@ -199,14 +212,7 @@ sp_fetch_source() {
         [[ -n $want ]] || die "systemd-patch/SHA256SUMS has no checksum for $name"
         dir=$sp_cache/sources
         if [[ -n ${DISTRO_SOURCES:-} && -f $DISTRO_SOURCES/$name ]]; then
-            # Checked before it is copied, so that a bad file never replaces a good copy.
-            have=$(sha256sum "$DISTRO_SOURCES/$name" | cut -d' ' -f1)
-            [[ $have == "$want" ]] ||
-                die "$DISTRO_SOURCES/$name: sha256 $have, want $want (systemd-patch/SHA256SUMS); step: fetching the $rel tree"
-            if ! cmp -s "$DISTRO_SOURCES/$name" "$dir/$name"; then
-                mkdir -p "$dir"
-                cp "$DISTRO_SOURCES/$name" "$dir/$name.part" && mv "$dir/$name.part" "$dir/$name"
-            fi
+            sp_take_source "$DISTRO_SOURCES/$name" "$want" "fetching the $rel tree"
         elif [[ ! -f $dir/$name ]]; then
             die "$rel: no $name in DISTRO_SOURCES=${DISTRO_SOURCES:-(unset)} nor in $dir (set DISTRO_SOURCES to the folder of the distribution trees, e.g. ../shared/distro-src); step: fetching the $rel tree"
         fi
@@ -245,15 +251,7 @@ sp_fetch_source() {
     [[ -n $want ]] || die "systemd-patch/SHA256SUMS has no checksum for $name"
     dir=$sp_cache/sources
     if [[ -n ${SYSTEMD_SOURCES:-} && -f $SYSTEMD_SOURCES/$name ]]; then
-        # Copied into the cache, so that later runs without SYSTEMD_SOURCES find it there;
-        # checked first, so that a bad file never replaces a good copy.
-        have=$(sha256sum "$SYSTEMD_SOURCES/$name" | cut -d' ' -f1)
-        [[ $have == "$want" ]] ||
-            die "$SYSTEMD_SOURCES/$name: sha256 $have, want $want (systemd-patch/SHA256SUMS); step: fetching the v$rel source"
-        if ! cmp -s "$SYSTEMD_SOURCES/$name" "$dir/$name"; then
-            mkdir -p "$dir"
-            cp "$SYSTEMD_SOURCES/$name" "$dir/$name.part" && mv "$dir/$name.part" "$dir/$name"
-        fi
+        sp_take_source "$SYSTEMD_SOURCES/$name" "$want" "fetching the v$rel source"
         sp_source=$dir/$name
     elif [[ -f $dir/$name ]]; then
         sp_source=$dir/$name
