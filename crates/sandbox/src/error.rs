@@ -207,9 +207,9 @@ impl fmt::Display for Error {
             Error::Gdb { kind, detail } => {
                 write!(f, "move PID 1's API-bus cookie with gdb: {kind}: {detail}")
             }
-            Error::Stopping => {
-                f.write_str("not booted: every sandbox of this process was torn down (it is stopping)")
-            }
+            Error::Stopping => f.write_str(
+                "not booted: every sandbox of this process was torn down (it is stopping)",
+            ),
             Error::Teardown { path, source } => {
                 write!(f, "could not remove cgroup {}: {source}", path.display())
             }

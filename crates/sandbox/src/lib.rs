@@ -110,13 +110,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use cgroup::CgroupLayout;
 pub use debug::{gdb_outcome, CookieMoved, GdbFailure};
 pub use error::{BootStage, Error};
-pub use options::{CgroupParent, SandboxOptions};
 pub use live::teardown_all;
+pub use options::{CgroupParent, SandboxOptions};
 pub use spawn::{SandboxChild, SandboxCommand};
 
 use cgroup::HostCgroups;
-use live::Live;
 use launch::c;
+use live::Live;
 use options::preflight;
 
 /// One hierarchy's cgroup subtree of a sandbox, as seen from the host.
