@@ -115,6 +115,11 @@ pub fn prometheus(r: &Report, generated: SystemTime) -> String {
         b(r.bus_responsive),
     );
     gauge(
+        "sdcookie_systemd_bus_reachable",
+        "1 if the system bus accepted the doctor's connection.",
+        b(r.bus_reachable),
+    );
+    gauge(
         "sdcookie_systemd_private_responsive",
         "1 if systemd answered on its private socket.",
         b(r.private_responsive),

@@ -25,3 +25,4 @@ mod frame;
 pub(crate) mod split;
 
 pub use ask::{Peer, PeerError, Reply};
+pub use split::capped_bus;

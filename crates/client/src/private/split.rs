@@ -6,8 +6,16 @@
 //! [`DIRECT_SENDER`] like no sender.
 //!
 //! Framing starts after the SASL handshake: until the server's `OK` line has been handed
-//! to zbus, bytes are passed through line by line; the first byte after it that is an
-//! endianness mark (`l`/`B`, which no SASL reply starts with) switches to message mode.
+//! to zbus, bytes are passed through line by line (each at most [`MAX_LINE`] bytes); the
+//! first byte after it that is an endianness mark (`l`/`B`, which no SASL reply starts
+//! with) switches to message mode. Bytes are read through one fixed buffer and kept only as
+//! they arrive, and a message whose fixed header claims more than
+//! [`MAX_MESSAGE`](super::frame::MAX_MESSAGE) is an `InvalidData` error before any of it is
+//! kept, so what zbus buffers above is bounded by that cap, whatever length a peer claims.
+//!
+//! The same read half without the rewrite ([`connect`]'s `rewrite_sender: false`) is how
+//! `sdcookie doctor` reads the system bus: zbus alone would take a 128 MiB message or an
+//! endless SASL line from whoever listens at the address.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -23,10 +31,18 @@ use super::frame::{fields, Field, FieldValue, Fixed, SENDER};
 pub(crate) const DIRECT_SENDER: &str = ":org.freedesktop.systemd";
 const SD_SENDER: &[u8] = b"org.freedesktop.systemd1";
 
+/// The longest SASL line taken from the server (an `OK <guid>` line is 35 bytes).
+pub(crate) const MAX_LINE: usize = 4096;
+/// The fixed buffer every read goes through.
+const CHUNK: usize = 16 * 1024;
+
 #[derive(Debug)]
 struct Reader {
     inner: Arc<Async<UnixStream>>,
-    /// Bytes read from the socket, not yet framed.
+    /// Every read lands here first; it never grows.
+    chunk: Box<[u8]>,
+    /// Bytes read from the socket, not yet framed: at most a line, or a message's fixed
+    /// header and the part of it that arrived.
     pending: Vec<u8>,
     /// Framed bytes ready for zbus, from `out_pos`.
     out: Vec<u8>,
@@ -34,18 +50,22 @@ struct Reader {
     fds: Vec<OwnedFd>,
     saw_ok: bool,
     messages: bool,
+    /// Whether a SENDER of `org.freedesktop.systemd1` is rewritten (the direct connection).
+    rewrite: bool,
 }
 
 impl Reader {
+    /// Reads until `want` bytes are pending (never more than one chunk beyond what is
+    /// there); false at end of stream.
     async fn fill(&mut self, want: usize) -> io::Result<bool> {
         while self.pending.len() < want {
-            let mut buf = vec![0u8; (want - self.pending.len()).max(4096)];
-            let (n, fds) = self.inner.recvmsg(&mut buf).await?;
+            let room = (want - self.pending.len()).min(CHUNK);
+            let (n, fds) = self.inner.recvmsg(&mut self.chunk[..room]).await?;
             self.fds.extend(fds);
             if n == 0 {
                 return Ok(false);
             }
-            self.pending.extend_from_slice(&buf[..n]);
+            self.pending.extend_from_slice(&self.chunk[..n]);
         }
         Ok(true)
     }
@@ -73,6 +93,12 @@ impl Reader {
                         return Ok(true);
                     }
                     let have = self.pending.len();
+                    if have > MAX_LINE {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "authentication line too long",
+                        ));
+                    }
                     if !self.fill(have + 1).await? {
                         return Ok(false);
                     }
@@ -90,7 +116,9 @@ impl Reader {
             return Ok(false);
         }
         let mut msg: Vec<u8> = self.pending.drain(..total).collect();
-        rewrite_sender(&mut msg);
+        if self.rewrite {
+            rewrite_sender(&mut msg);
+        }
         self.out = msg;
         self.out_pos = 0;
         Ok(true)
@@ -143,31 +171,47 @@ impl ReadHalf for Reader {
     }
 }
 
-/// Connects to a `unix:path=` address and returns the split socket for zbus.
-pub(crate) fn connect(address: &str) -> io::Result<BoxedSplit> {
-    let path = address
-        .strip_prefix("unix:path=")
-        .map(|p| p.split(',').next().unwrap_or(p))
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a direct connection needs a unix:path= address",
-            )
-        })?;
-    let stream = Arc::new(Async::new(UnixStream::connect(path)?)?);
+/// Connects (non-blocking) to a `unix:path=` address and returns the split socket for
+/// zbus, whose read half caps lines and messages; `rewrite_sender` for systemd's private
+/// socket (see the module docs).
+pub(crate) async fn connect(address: &str, rewrite_sender: bool) -> io::Result<BoxedSplit> {
+    let path = unix_path(address).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a capped connection needs a unix:path= address",
+        )
+    })?;
+    let stream = Arc::new(Async::<UnixStream>::connect(path).await?);
     let reader = Reader {
         inner: Arc::clone(&stream),
+        chunk: vec![0; CHUNK].into_boxed_slice(),
         pending: Vec::new(),
         out: Vec::new(),
         out_pos: 0,
         fds: Vec::new(),
         saw_ok: false,
         messages: false,
+        rewrite: rewrite_sender,
     };
     Ok(Split::new(
         Box::new(reader) as Box<dyn ReadHalf>,
         Box::new(stream) as Box<dyn WriteHalf>,
     ))
+}
+
+/// The path of a `unix:path=PATH[,guid=...]` address.
+fn unix_path(address: &str) -> Option<&str> {
+    let rest = address.strip_prefix("unix:path=")?;
+    Some(rest.split(',').next().unwrap_or(rest))
+}
+
+/// A connection to the bus at `address` (`unix:path=` only) whose reads are capped as the
+/// private socket's are (see the module docs): for a caller that must not buffer what a
+/// hostile listener sends, such as `sdcookie doctor`. The handshake and `Hello` are
+/// zbus's; the caller bounds them with its deadline.
+pub async fn capped_bus(address: &str) -> zbus::Result<zbus::Connection> {
+    let socket = connect(address, false).await.map_err(zbus::Error::from)?;
+    zbus::connection::Builder::socket(socket).build().await
 }
 
 #[cfg(test)]
