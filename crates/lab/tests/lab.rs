@@ -257,7 +257,8 @@ systemctl show -p LoadState sdc-u1.scope
 }
 
 /// The bus goes away while systemd itself is fine: the private socket still answers, so the
-/// doctor says `critical` (exit 1) and, on a fixed systemd, points at dbus-daemon.
+/// doctor says `critical` (exit 1), but the bus's socket is gone, which is a connect failure
+/// and not the overflow signature: it points at dbus-daemon, not at daemon-reexec.
 #[test]
 fn doctor_with_bus_down_and_private_up_is_critical() {
     let bin = sdcookie();
@@ -273,8 +274,9 @@ fn doctor_with_bus_down_and_private_up_is_critical() {
     assert_eq!(v["verdict"], "critical", "{v}");
     assert_eq!(v["bus_responsive"], false, "{v}");
     assert_eq!(v["private_responsive"], true, "{v}");
-    assert!(
-        v["message"].as_str().unwrap().contains("dbus-daemon"),
-        "{v}"
-    );
+    assert_eq!(v["bus_reachable"], false, "{v}");
+    assert_eq!(v["bus_error_kind"], "connect_failed", "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.contains("dbus-daemon"), "{v}");
+    assert!(!message.contains("daemon-reexec"), "{v}");
 }

@@ -73,10 +73,11 @@ pub fn assess(obs: &Observation) -> Report {
     // The overflow signature needs a bus that accepted the connection.
     let bus_reachable = !matches!(&obs.bus, Err(e) if e.kind == ProbeErrorKind::ConnectFailed);
     let private_responsive = obs.private.is_ok();
-    let bus_error = match (&obs.bus, &obs.bus_again) {
-        (Err(e), _) | (_, Some(Err(e))) => Some(e.message.clone()),
+    let bus_failure = match (&obs.bus, &obs.bus_again) {
+        (Err(e), _) | (_, Some(Err(e))) => Some(e),
         _ => None,
     };
+    let bus_error = bus_failure.map(|e| e.message.clone());
     let private_failure = obs.private.as_ref().err().map(|e| e.kind);
     let private_error = obs.private.as_ref().err().map(|e| e.message.clone());
     let name = match (version, &version_string) {
@@ -212,6 +213,8 @@ pub fn assess(obs: &Observation) -> Report {
         bus_error,
         name_owned: obs.name_owned,
         private_error,
+        bus_error_kind: bus_failure.map(|e| e.kind),
+        private_error_kind: private_failure,
         verdict,
         message,
     }

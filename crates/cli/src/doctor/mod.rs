@@ -149,6 +149,11 @@ pub struct Report {
     pub name_owned: Option<bool>,
     /// Why the private socket did not answer.
     pub private_error: Option<String>,
+    /// The kind of `bus_error` (`timeout`, `reset`, `credentials_rejected`,
+    /// `connect_failed`, `malformed`, `other`).
+    pub bus_error_kind: Option<ProbeErrorKind>,
+    /// The kind of `private_error`.
+    pub private_error_kind: Option<ProbeErrorKind>,
     /// ok, warning, critical, unknown.
     pub verdict: Verdict,
     /// One line for humans and node-problem-detector.

@@ -32,8 +32,10 @@ pub struct ProbeError {
     pub message: String,
 }
 
-/// The failures the doctor's advice depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The failures the doctor's advice depends on; in the JSON report as `bus_error_kind` and
+/// `private_error_kind` (snake case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProbeErrorKind {
     /// No answer before the step's deadline.
     Timeout,
@@ -47,7 +49,11 @@ pub enum ProbeErrorKind {
     /// (`EACCES`), or the handshake failed or did not finish. On the bus that is
     /// dbus-daemon's state, not PID 1's.
     ConnectFailed,
-    /// Anything else: no such socket, a D-Bus error, a malformed reply.
+    /// The peer sent what is not D-Bus as read here: garbage, a protocol version other
+    /// than 1, a message longer than the 1 MiB cap, an authentication line longer than
+    /// 4 KiB.
+    Malformed,
+    /// Anything else: a D-Bus error, a connection closed without a word.
     Other,
 }
 
@@ -93,6 +99,10 @@ impl From<StepError> for ProbeError {
                 step: CONNECT_PRIVATE,
                 ..
             } => ProbeErrorKind::ConnectFailed,
+            StepError::Private {
+                source: PeerError::Malformed(_),
+                ..
+            } => ProbeErrorKind::Malformed,
             StepError::Private {
                 source: PeerError::Io(io),
                 ..

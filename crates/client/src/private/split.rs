@@ -47,7 +47,6 @@ struct Reader {
     /// Framed bytes ready for zbus, from `out_pos`.
     out: Vec<u8>,
     out_pos: usize,
-    fds: Vec<OwnedFd>,
     saw_ok: bool,
     messages: bool,
     /// Whether a SENDER of `org.freedesktop.systemd1` is rewritten (the direct connection).
@@ -60,8 +59,8 @@ impl Reader {
     async fn fill(&mut self, want: usize) -> io::Result<bool> {
         while self.pending.len() < want {
             let room = (want - self.pending.len()).min(CHUNK);
-            let (n, fds) = self.inner.recvmsg(&mut self.chunk[..room]).await?;
-            self.fds.extend(fds);
+            // Descriptors the peer passes are closed here: none was negotiated.
+            let (n, _fds) = self.inner.recvmsg(&mut self.chunk[..room]).await?;
             if n == 0 {
                 return Ok(false);
             }
@@ -154,16 +153,19 @@ fn rewrite_sender(msg: &mut [u8]) {
 impl ReadHalf for Reader {
     async fn recvmsg(&mut self, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
         if self.out_pos >= self.out.len() && !self.produce().await? {
-            return Ok((0, std::mem::take(&mut self.fds)));
+            return Ok((0, Vec::new()));
         }
         let n = buf.len().min(self.out.len() - self.out_pos);
         buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
         self.out_pos += n;
-        Ok((n, std::mem::take(&mut self.fds)))
+        Ok((n, Vec::new()))
     }
 
+    /// No descriptor passing: nothing asked here carries one, and without it zbus's
+    /// handshake ends at `OK`; with it zbus would wait for one more line after `OK` and read
+    /// it without a length cap, from a peer that may send anything there.
     fn can_pass_unix_fd(&self) -> bool {
-        true
+        false
     }
 
     async fn peer_credentials(&mut self) -> io::Result<zbus::fdo::ConnectionCredentials> {
@@ -188,7 +190,6 @@ pub(crate) async fn connect(address: &str, rewrite_sender: bool) -> io::Result<B
         pending: Vec::new(),
         out: Vec::new(),
         out_pos: 0,
-        fds: Vec::new(),
         saw_ok: false,
         messages: false,
         rewrite: rewrite_sender,
