@@ -175,6 +175,20 @@ exit 3"#;
     ]);
 }
 
+/// A scope's Description is world-readable and written into its unit file: argv (which
+/// may hold secrets, or a newline) is not put there.
+#[test]
+fn scope_run_keeps_argv_out_of_the_description() {
+    let bin = sdcookie();
+    let script = format!(
+        "{bin} scope run --name sdc-desc --timeout 20s -- sh -c 'systemctl show -p Description sdc-desc.scope; : SECRET-TOKEN'"
+    );
+    let r = run(&["sandbox", "--", "sh", "-c", &script]);
+    assert_eq!(r.code, Some(0), "{}", r.context());
+    r.assert_lines(&["Description=a command run by sdcookie scope run"]);
+    assert!(!r.stdout.contains("SECRET-TOKEN"), "{}", r.context());
+}
+
 #[test]
 fn scope_run_of_a_missing_command_is_127_and_leaves_no_unit() {
     let bin = sdcookie();
