@@ -310,12 +310,24 @@ fn skip<'s>(c: &mut Cursor<'_>, sig: &'s [u8], depth: u8) -> Result<&'s [u8], Ma
     let t = this[0];
     c.align(alignment(t));
     match t {
-        b'y' => drop(c.take(1)?),
-        b'n' | b'q' => drop(c.take(2)?),
-        b'b' | b'i' | b'u' | b'h' => drop(c.take(4)?),
-        b'x' | b't' | b'd' => drop(c.take(8)?),
-        b's' | b'o' => drop(c.string()?),
-        b'g' => drop(c.signature()?),
+        b'y' => {
+            c.take(1)?;
+        }
+        b'n' | b'q' => {
+            c.take(2)?;
+        }
+        b'b' | b'i' | b'u' | b'h' => {
+            c.take(4)?;
+        }
+        b'x' | b't' | b'd' => {
+            c.take(8)?;
+        }
+        b's' | b'o' => {
+            c.string()?;
+        }
+        b'g' => {
+            c.signature()?;
+        }
         b'v' => {
             let buf = c.buf;
             let inner = &buf[c.signature()?];
