@@ -71,7 +71,7 @@ impl AsyncClient {
         })
     }
 
-    /// The property list [`start_scope`](Client::start_scope) would send (for a given
+    /// The property list [`start_scope`](crate::Client::start_scope) would send (for a given
     /// systemd version), without sending anything.
     pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
         check_scope_name(&scope.name)?;
