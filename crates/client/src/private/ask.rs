@@ -432,6 +432,42 @@ impl Inbox {
     }
 }
 
+/// The fuzz driver's way into the inbox: `stream` pushed `chunk` bytes at a time, taken
+/// as [`Peer`] takes it (the authentication line, then messages), until the peer's bytes
+/// end or an error ends the exchange. The inbox must never hold more than its buffer.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_inbox(stream: &[u8], chunk: usize) {
+    let mut inbox = Inbox::new();
+    let mut authenticated = false;
+    for piece in stream.chunks(chunk) {
+        let mut piece = piece;
+        while !piece.is_empty() {
+            let Ok(space) = inbox.space() else {
+                return;
+            };
+            let n = space.len().min(piece.len());
+            space[..n].copy_from_slice(&piece[..n]);
+            inbox.filled(n);
+            piece = &piece[n..];
+            assert!(inbox.len <= MAX_MESSAGE);
+            if !authenticated {
+                match inbox.take_line() {
+                    Ok(Some(line)) if line.starts_with("OK ") => authenticated = true,
+                    Ok(None) => continue,
+                    _ => return,
+                }
+            }
+            loop {
+                match inbox.take_message() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+}
+
 /// The parts of a message the doctor needs.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Parsed {

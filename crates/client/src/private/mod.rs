@@ -27,6 +27,9 @@
 
 mod ask;
 mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 pub(crate) mod split;
 
 pub use ask::{Peer, PeerError, Reply};

@@ -149,6 +149,12 @@ fn rewrite_sender(msg: &mut [u8]) {
     }
 }
 
+/// [`rewrite_sender`] for the fuzz driver.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_rewrite_sender(msg: &mut [u8]) {
+    rewrite_sender(msg);
+}
+
 #[async_trait::async_trait]
 impl ReadHalf for Reader {
     async fn recvmsg(&mut self, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
