@@ -35,7 +35,11 @@ pub fn private_frame(data: &[u8]) {
     let changed: Vec<usize> = (0..copy.len()).filter(|&i| copy[i] != stream[i]).collect();
     if let (Some(&first), Some(&last)) = (changed.first(), changed.last()) {
         assert!(last - first < 24, "rewrite changed {first}..={last}");
-        assert_eq!(&stream[first..][..1], b"o", "the rewrite starts at systemd's name");
+        assert_eq!(
+            &stream[first..][..1],
+            b"o",
+            "the rewrite starts at systemd's name"
+        );
     }
 }
 

@@ -21,7 +21,11 @@ pub fn run(data: &[u8]) {
         return;
     };
     let res = &converted.resources;
-    assert_eq!(res.validate(), Ok(()), "a conversion that does not validate: {res:?}");
+    assert_eq!(
+        res.validate(),
+        Ok(()),
+        "a conversion that does not validate: {res:?}"
+    );
     for d in &res.device_allow {
         let access = &d.access;
         let mut seen = String::new();
