@@ -558,6 +558,56 @@ mod tests {
         assert_eq!(complete_len(b"a{sv}", 0), Ok(5));
     }
 
+    /// Each field the specification defines has its type: PATH `o`; INTERFACE, MEMBER,
+    /// ERROR_NAME, DESTINATION, SENDER `s`; REPLY_SERIAL, UNIX_FDS `u`; SIGNATURE `g`.
+    /// Given another type, the message is refused; given its own, the value is read.
+    #[test]
+    fn every_known_field_is_read_with_its_own_type_and_refused_with_another() {
+        let s_field = |code: u8, t: u8| {
+            let mut f = vec![code, 1, t, 0, 1, 0, 0, 0, b'x', 0];
+            f.resize(16, 0);
+            f
+        };
+        let u_field = |code: u8, t: u8| vec![code, 1, t, 0, 3, 0, 0, 0];
+        let g_field = |code: u8, t: u8| vec![code, 1, t, 0, 1, b'y', 0, 0];
+        for code in 1..=9u8 {
+            let (own, value): (u8, fn(u8, u8) -> Vec<u8>) = match code {
+                1 => (b'o', |c, t| {
+                    let mut f = vec![c, 1, t, 0, 1, 0, 0, 0, b'/', 0];
+                    f.resize(16, 0);
+                    f
+                }),
+                5 | 9 => (b'u', |c, t| vec![c, 1, t, 0, 3, 0, 0, 0]),
+                8 => (b'g', |c, t| vec![c, 1, t, 0, 1, b'y', 0, 0]),
+                _ => (b's', |c, t| {
+                    let mut f = vec![c, 1, t, 0, 1, 0, 0, 0, b'x', 0];
+                    f.resize(16, 0);
+                    f
+                }),
+            };
+            let m = with_fields(&value(code, own));
+            let found = codes(&m).unwrap_or_else(|e| panic!("code {code}: {e:?}"));
+            let (_, v) = found.iter().find(|(c, _)| *c == code).unwrap();
+            assert_ne!(*v, FieldValue::Skipped, "code {code}");
+            // The same code with a value of another type.
+            let other = match own {
+                b'u' => s_field(code, b's'),
+                b'g' => u_field(code, b'u'),
+                b'o' => s_field(code, b's'),
+                _ => g_field(code, b'g'),
+            };
+            assert_eq!(
+                codes(&with_fields(&other)),
+                Err(Malformed("a known header field of the wrong type")),
+                "code {code}"
+            );
+        }
+        assert_eq!(
+            codes(&with_fields(&u_field(0, b'u'))),
+            Err(Malformed("header field code 0"))
+        );
+    }
+
     #[test]
     fn an_array_longer_than_the_message_is_truncated_not_read_past() {
         let mut f = vec![42, 2, b'a', b'y', 0, 0, 0, 0];
