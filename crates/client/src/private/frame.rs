@@ -22,7 +22,8 @@ use std::ops::Range;
 pub(crate) const MAX_MESSAGE: usize = 1 << 20;
 /// The only D-Bus protocol version there is.
 pub(crate) const PROTOCOL_VERSION: u8 = 1;
-/// The specification's limits on nesting: 32 arrays and 32 structs deep, 64 in all.
+/// How deep containers may nest: the specification's 32 arrays and 32 structs, counted
+/// together (a bound on the recursion, not a full check of the two limits).
 const MAX_DEPTH: u8 = 64;
 /// The fixed header's length.
 pub(crate) const FIXED_LEN: usize = 16;
@@ -605,6 +606,38 @@ mod tests {
         assert_eq!(
             codes(&with_fields(&u_field(0, b'u'))),
             Err(Malformed("header field code 0"))
+        );
+    }
+
+    /// Skipping reads each value at its own alignment (2 for `q`, 4 for `u`, 8 for `t`):
+    /// an array of one `(y T)` holds the padding between the two, and its length says so.
+    #[test]
+    fn skipped_values_are_read_at_their_alignment() {
+        for (t, element) in [
+            (b'q', &[1u8, 0, 7, 0][..]),
+            (b'u', &[1, 0, 0, 0, 7, 0, 0, 0][..]),
+            (b't', &[1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0][..]),
+        ] {
+            let mut f = vec![42, 5, b'a', b'(', b'y', t, b')', 0];
+            f.extend_from_slice(&(element.len() as u32).to_le_bytes());
+            f.extend_from_slice(&[0; 4]);
+            f.extend_from_slice(element);
+            f.resize(pad8(f.len()), 0);
+            let m = with_fields(&f);
+            let found = codes(&m).unwrap_or_else(|e| panic!("(y{}): {e:?}", t as char));
+            assert!(found.iter().any(|(c, _)| *c == SENDER), "{}", t as char);
+        }
+    }
+
+    /// Nesting is capped at 64 containers (the specification's 32 arrays and 32 structs,
+    /// counted together): 64 is read, 65 is refused.
+    #[test]
+    fn nesting_of_64_is_read_and_65_refused() {
+        let nested = |n: usize| -> Vec<u8> { std::iter::repeat_n(b'a', n).chain([b'y']).collect() };
+        assert_eq!(complete_len(&nested(64), 0), Ok(65));
+        assert_eq!(
+            complete_len(&nested(65), 0),
+            Err(Malformed("types nested too deep"))
         );
     }
 
