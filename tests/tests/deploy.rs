@@ -389,7 +389,7 @@ fn run_pipeline(target: &Target) {
         .iter()
         .flat_map(|g| g["rules"].as_array().unwrap())
         .collect();
-    assert_eq!(rules.len(), 8, "every shipped rule is loaded: {groups}");
+    assert_eq!(rules.len(), 9, "every shipped rule is loaded: {groups}");
     for rule in &rules {
         assert_eq!(rule["health"], "ok", "rule evaluated without error: {rule}");
     }
