@@ -7,5 +7,5 @@
 mod oci_driver;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    oci_driver::run(data);
+    let _ = oci_driver::run(data);
 });
