@@ -572,7 +572,8 @@ mod tests {
         let u_field = |code: u8, t: u8| vec![code, 1, t, 0, 3, 0, 0, 0];
         let g_field = |code: u8, t: u8| vec![code, 1, t, 0, 1, b'y', 0, 0];
         for code in 1..=9u8 {
-            let (own, value): (u8, fn(u8, u8) -> Vec<u8>) = match code {
+            type Field = fn(u8, u8) -> Vec<u8>;
+            let (own, value): (u8, Field) = match code {
                 1 => (b'o', |c, t| {
                     let mut f = vec![c, 1, t, 0, 1, 0, 0, 0, b'/', 0];
                     f.resize(16, 0);
