@@ -303,9 +303,7 @@ fn complete_len(sig: &[u8], depth: u8) -> Result<usize, Malformed> {
 /// Skips one value of the single complete type at the start of `sig`, checking every
 /// length against the buffer; returns the rest of `sig`.
 fn skip<'s>(c: &mut Cursor<'_>, sig: &'s [u8], depth: u8) -> Result<&'s [u8], Malformed> {
-    if depth > MAX_DEPTH {
-        return Err(Malformed("types nested too deep"));
-    }
+    // complete_len refuses a depth past MAX_DEPTH, so the recursion below is bounded.
     let len = complete_len(sig, depth)?;
     let (this, rest) = sig.split_at(len);
     let t = this[0];
@@ -640,6 +638,69 @@ mod tests {
             complete_len(&nested(65), 0),
             Err(Malformed("types nested too deep"))
         );
+    }
+
+    #[test]
+    fn nested_structs_count_toward_the_cap_too() {
+        let nested = |n: usize| -> Vec<u8> {
+            let mut sig = vec![b'('; n];
+            sig.push(b'y');
+            sig.extend(std::iter::repeat_n(b')', n));
+            sig
+        };
+        assert_eq!(complete_len(&nested(64), 0), Ok(129));
+        assert_eq!(
+            complete_len(&nested(65), 0),
+            Err(Malformed("types nested too deep"))
+        );
+    }
+
+    /// `k` variants, each holding the next, the last a `y`: a value whose depth only the
+    /// bytes say, not the field's signature.
+    fn variants(k: usize) -> Vec<u8> {
+        let mut v = [1, b'v', 0].repeat(k);
+        v.extend_from_slice(&[1, b'y', 0, 7]);
+        v
+    }
+
+    /// An unknown field of type `sig`, `gap` zero bytes of padding, then `value`.
+    fn field_with(sig: &[u8], gap: usize, value: &[u8]) -> Vec<u8> {
+        let mut f = vec![42, sig.len() as u8];
+        f.extend_from_slice(sig);
+        f.push(0);
+        f.extend(std::iter::repeat_n(0, gap));
+        f.extend_from_slice(value);
+        f.resize(pad8(f.len()), 0);
+        f
+    }
+
+    /// Variants nested in the bytes count toward the cap, and so does every container
+    /// around them: in a field of type `v`, 63 nested variants are read and 64 refused; in
+    /// an array or a struct, one level less.
+    #[test]
+    fn variants_nested_in_the_bytes_are_capped_with_their_containers() {
+        let deep = Err(Malformed("types nested too deep"));
+        let in_v = |k| codes(&with_fields(&field_with(b"v", 0, &variants(k)))).map(|_| ());
+        assert_eq!(in_v(63), Ok(()));
+        assert_eq!(in_v(64), deep);
+        let in_av = |k| {
+            let value = variants(k);
+            let mut array = (value.len() as u32).to_le_bytes().to_vec();
+            array.extend_from_slice(&value);
+            codes(&with_fields(&field_with(b"av", 3, &array))).map(|_| ())
+        };
+        assert_eq!(in_av(62), Ok(()));
+        assert_eq!(in_av(63), deep);
+        let in_struct = |k| codes(&with_fields(&field_with(b"(v)", 2, &variants(k)))).map(|_| ());
+        assert_eq!(in_struct(62), Ok(()));
+        assert_eq!(in_struct(63), deep);
+    }
+
+    #[test]
+    fn a_skipped_signature_value_is_read_as_one() {
+        // Code 42 of type g holding "ay", then the SENDER.
+        let m = with_fields(&field_with(b"g", 0, &[2, b'a', b'y', 0]));
+        assert!(codes(&m).unwrap().iter().any(|(c, _)| *c == SENDER));
     }
 
     #[test]
