@@ -5,10 +5,11 @@
 //! module docs of [`super`] for why). Nothing else is touched; the dispatcher treats
 //! [`DIRECT_SENDER`] like no sender.
 //!
-//! Framing starts after the SASL handshake: until the server's `OK` line has been handed
-//! to zbus, bytes are passed through line by line (each at most [`MAX_LINE`] bytes); the
-//! first byte after it that is an endianness mark (`l`/`B`, which no SASL reply starts
-//! with) switches to message mode. Bytes are read through one fixed buffer and kept only as
+//! Framing starts after the SASL handshake: bytes are passed through line by line (each
+//! at most [`MAX_LINE`] bytes) up to the server's `OK` and, when descriptor passing is
+//! negotiated, the one line that answers it (`AGREE_UNIX_FD` or `ERROR`); everything after
+//! that is messages. zbus reads handshake lines without a cap, so it never sees a byte of a
+//! line longer than ours. Bytes are read through one fixed buffer and kept only as
 //! they arrive, and a message whose fixed header claims more than
 //! [`MAX_MESSAGE`](super::frame::MAX_MESSAGE) is an `InvalidData` error before any of it is
 //! kept, so what zbus buffers above is bounded by that cap, whatever length a peer claims.
@@ -48,19 +49,26 @@ struct Reader {
     out: Vec<u8>,
     out_pos: usize,
     saw_ok: bool,
+    /// Handshake lines still to come after `OK`: 1 while `AGREE_UNIX_FD` is awaited.
+    lines_after_ok: u8,
     messages: bool,
     /// Whether a SENDER of `org.freedesktop.systemd1` is rewritten (the direct connection).
     rewrite: bool,
+    /// Whether descriptor passing is negotiated and received descriptors go to zbus.
+    fds_wanted: bool,
+    fds: Vec<OwnedFd>,
 }
 
 impl Reader {
-    /// Reads until `want` bytes are pending (never more than one chunk beyond what is
-    /// there); false at end of stream.
+    /// Reads until `want` bytes are pending (never more than one chunk beyond it); false
+    /// at end of stream.
     async fn fill(&mut self, want: usize) -> io::Result<bool> {
         while self.pending.len() < want {
-            let room = (want - self.pending.len()).min(CHUNK);
-            // Descriptors the peer passes are closed here: none was negotiated.
-            let (n, _fds) = self.inner.recvmsg(&mut self.chunk[..room]).await?;
+            let (n, fds) = self.inner.recvmsg(&mut self.chunk).await?;
+            // Without negotiation, descriptors a peer passes anyway are closed here.
+            if self.fds_wanted {
+                self.fds.extend(fds);
+            }
             if n == 0 {
                 return Ok(false);
             }
@@ -72,19 +80,16 @@ impl Reader {
     /// Produces the next chunk into `out`; false at end of stream.
     async fn produce(&mut self) -> io::Result<bool> {
         if !self.messages {
-            if self.saw_ok {
-                if !self.fill(1).await? {
-                    return Ok(false);
-                }
-                if matches!(self.pending[0], b'l' | b'B') {
-                    self.messages = true;
-                }
+            if self.saw_ok && self.lines_after_ok == 0 {
+                self.messages = true;
             }
             if !self.messages {
                 loop {
                     if let Some(i) = self.pending.windows(2).position(|w| w == b"\r\n") {
                         let line: Vec<u8> = self.pending.drain(..i + 2).collect();
-                        if line.starts_with(b"OK ") {
+                        if self.saw_ok {
+                            self.lines_after_ok -= 1;
+                        } else if line.starts_with(b"OK ") {
                             self.saw_ok = true;
                         }
                         self.out = line;
@@ -159,19 +164,20 @@ pub(crate) fn fuzz_rewrite_sender(msg: &mut [u8]) {
 impl ReadHalf for Reader {
     async fn recvmsg(&mut self, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
         if self.out_pos >= self.out.len() && !self.produce().await? {
-            return Ok((0, Vec::new()));
+            return Ok((0, std::mem::take(&mut self.fds)));
         }
         let n = buf.len().min(self.out.len() - self.out_pos);
         buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
         self.out_pos += n;
-        Ok((n, Vec::new()))
+        Ok((n, std::mem::take(&mut self.fds)))
     }
 
-    /// No descriptor passing: nothing asked here carries one, and without it zbus's
-    /// handshake ends at `OK`; with it zbus would wait for one more line after `OK` and read
-    /// it without a length cap, from a peer that may send anything there.
+    /// Negotiated on the direct connection, as zbus always did there: its round trip
+    /// keeps the first call out of the read that carries `BEGIN`, which systemd 252 can
+    /// leave unprocessed until more bytes come (see `ask`'s module docs). Not on the
+    /// doctor's bus connection, which needs no descriptor.
     fn can_pass_unix_fd(&self) -> bool {
-        false
+        self.fds_wanted
     }
 
     async fn peer_credentials(&mut self) -> io::Result<zbus::fdo::ConnectionCredentials> {
@@ -181,7 +187,7 @@ impl ReadHalf for Reader {
 
 /// Connects (non-blocking) to a `unix:path=` address and returns the split socket for
 /// zbus, whose read half caps lines and messages; `rewrite_sender` for systemd's private
-/// socket (see the module docs).
+/// socket (see the module docs), which also negotiates descriptor passing as zbus does.
 pub(crate) async fn connect(address: &str, rewrite_sender: bool) -> io::Result<BoxedSplit> {
     let path = unix_path(address).ok_or_else(|| {
         io::Error::new(
@@ -197,8 +203,11 @@ pub(crate) async fn connect(address: &str, rewrite_sender: bool) -> io::Result<B
         out: Vec::new(),
         out_pos: 0,
         saw_ok: false,
+        lines_after_ok: u8::from(rewrite_sender),
         messages: false,
         rewrite: rewrite_sender,
+        fds_wanted: rewrite_sender,
+        fds: Vec::new(),
     };
     Ok(Split::new(
         Box::new(reader) as Box<dyn ReadHalf>,
@@ -224,6 +233,81 @@ pub async fn capped_bus(address: &str) -> zbus::Result<zbus::Connection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What zbus would read from a reader over a socket whose peer sent `sent` and hung up:
+    /// the bytes handed over, and the error that ended it, if any.
+    fn read_all(sent: &[u8], rewrite: bool) -> (Vec<u8>, Option<io::Error>) {
+        use std::io::Write;
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let sent = sent.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = theirs.write_all(&sent);
+        });
+        let mut reader = Reader {
+            inner: Arc::new(Async::new(ours).unwrap()),
+            chunk: vec![0; CHUNK].into_boxed_slice(),
+            pending: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            saw_ok: false,
+            lines_after_ok: u8::from(rewrite),
+            messages: false,
+            rewrite,
+            fds_wanted: rewrite,
+            fds: Vec::new(),
+        };
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        let end = async_io::block_on(async {
+            loop {
+                match reader.recvmsg(&mut buf).await {
+                    Ok((0, _)) => return None,
+                    Ok((n, _)) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => return Some(e),
+                }
+            }
+        });
+        writer.join().unwrap();
+        (got, end)
+    }
+
+    const OK: &[u8] = b"OK 0123456789abcdef0123456789abcdef\r\n";
+
+    #[test]
+    fn handshake_lines_pass_through_and_a_line_past_the_cap_is_refused() {
+        let mut sent = OK.to_vec();
+        sent.extend_from_slice(b"AGREE_UNIX_FD\r\n");
+        let (got, end) = read_all(&sent, true);
+        assert_eq!(got, sent);
+        // The hang-up after them is the socket's end (zbus's read says BrokenPipe).
+        assert_ne!(end.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+        let (got, end) = read_all(&[b'x'; 3 * MAX_LINE], false);
+        assert!(got.is_empty());
+        assert_eq!(end.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+    }
+
+    /// After `OK`, a peer that sends a message where the answer to NEGOTIATE_UNIX_FD is due
+    /// is held to the line cap, not handed to zbus's uncapped line reader.
+    #[test]
+    fn a_message_where_a_handshake_line_is_due_is_refused() {
+        let mut sent = OK.to_vec();
+        sent.extend(std::iter::repeat_n(b'l', 2 * MAX_LINE));
+        let (got, end) = read_all(&sent, true);
+        assert_eq!(got, OK);
+        assert_eq!(end.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+    }
+
+    #[test]
+    fn a_message_claiming_100_mib_is_refused_from_its_header() {
+        let mut sent = OK.to_vec();
+        sent.extend_from_slice(b"l\x02\x01\x01");
+        sent.extend_from_slice(&(100u32 << 20).to_le_bytes());
+        sent.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        sent.extend(std::iter::repeat_n(0, 64 * 1024));
+        let (got, end) = read_all(&sent, false);
+        assert_eq!(got, OK);
+        assert_eq!(end.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+    }
 
     #[test]
     fn only_the_sender_field_with_systemds_name_is_rewritten() {
