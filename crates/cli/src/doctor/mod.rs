@@ -389,6 +389,11 @@ mod tests {
             raw(PeerError::CredentialsRejected("REJECTED EXTERNAL".into())).kind,
             ProbeErrorKind::CredentialsRejected
         );
+        // A peer that sent what is not D-Bus (past the 1 MiB cap, an endless SASL line).
+        assert_eq!(
+            raw(PeerError::Malformed("message too long")).kind,
+            ProbeErrorKind::Malformed
+        );
         let timeout = ProbeError::from(StepError::Timeout {
             step,
             after: Duration::from_secs(3),
