@@ -3,7 +3,7 @@
 //! code that reads them — the doctor's inbox (authentication line, then whole messages,
 //! parsed), the fixed header, the header-field walk and the direct connection's sender
 //! rewrite. Whatever the bytes, nothing panics and the caps hold: the inbox never holds
-//! more than [`MAX_MESSAGE`] bytes, no framed message is longer, every field's range lies
+//! more than `MAX_MESSAGE` (1 MiB), no framed message is longer, every field's range lies
 //! inside the message, and the rewrite changes at most the 24 bytes of a SENDER that was
 //! exactly `org.freedesktop.systemd1`.
 //!
