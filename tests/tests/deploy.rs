@@ -68,11 +68,12 @@ fn healthy_systemd_252_exports_ok_and_no_alert_fires() {
     });
 }
 
-/// systemd 252 with dbus-daemon stopped: systemd answers on its private socket but not on
-/// the bus. That is the overflow signature as the doctor and the rules see it (here not
-/// caused by the cookie), so the critical alert on it must fire through the whole chain.
+/// systemd 252 with dbus-daemon stopped: systemd answers on its private socket, and the
+/// bus's socket is gone. That is not the overflow signature (the bus never accepted the
+/// connection), so the bus-unreachable alert fires through the whole chain, and the
+/// overflow alert does not.
 #[test]
-fn systemd_252_with_bus_stopped_fires_the_overflow_signature_alert() {
+fn systemd_252_with_bus_stopped_fires_the_bus_unreachable_alert() {
     run_pipeline(&Target {
         name: "bus-stopped-252",
         options: SandboxOptions::default,
@@ -89,7 +90,7 @@ fn systemd_252_with_bus_stopped_fires_the_overflow_signature_alert() {
             );
         },
         verdict: "critical",
-        firing: &["SystemdBusCookieOverflowSignature"],
+        firing: &["SystemdBusUnreachable"],
     });
 }
 
@@ -388,7 +389,7 @@ fn run_pipeline(target: &Target) {
         .iter()
         .flat_map(|g| g["rules"].as_array().unwrap())
         .collect();
-    assert_eq!(rules.len(), 8, "every shipped rule is loaded: {groups}");
+    assert_eq!(rules.len(), 9, "every shipped rule is loaded: {groups}");
     for rule in &rules {
         assert_eq!(rule["health"], "ok", "rule evaluated without error: {rule}");
     }

@@ -41,9 +41,9 @@ pub enum Command {
 /// `sdcookie doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// D-Bus address of the system bus [default: $DBUS_SYSTEM_BUS_ADDRESS or
-    /// unix:path=/run/dbus/system_bus_socket].
-    #[arg(long, value_name = "ADDR")]
+    /// D-Bus address of the system bus, unix:path=/ABSOLUTE/PATH only [default:
+    /// $DBUS_SYSTEM_BUS_ADDRESS or unix:path=/run/dbus/system_bus_socket].
+    #[arg(long, value_name = "ADDR", value_parser = parse::bus_address)]
     pub address: Option<String>,
     /// systemd's private socket.
     #[arg(long, value_name = "PATH", default_value = "/run/systemd/private")]
@@ -83,9 +83,9 @@ pub enum ScopeCommand {
 /// Where the systemd to talk to is, and how long to wait for it.
 #[derive(Debug, Clone, Args)]
 pub struct Connect {
-    /// D-Bus address of the system bus [default: $DBUS_SYSTEM_BUS_ADDRESS or
-    /// unix:path=/run/dbus/system_bus_socket].
-    #[arg(long, value_name = "ADDR")]
+    /// D-Bus address of the system bus, unix:path=/ABSOLUTE/PATH only [default:
+    /// $DBUS_SYSTEM_BUS_ADDRESS or unix:path=/run/dbus/system_bus_socket].
+    #[arg(long, value_name = "ADDR", value_parser = parse::bus_address)]
     pub address: Option<String>,
     /// Deadline of each D-Bus call and job.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse::positive_duration)]

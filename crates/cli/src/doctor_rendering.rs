@@ -213,7 +213,34 @@ fn prometheus_leaves_unknown_values_out_and_says_nobody_answered() {
 fn npd_line_is_the_verdict_and_the_message_on_one_line() {
     let mut r = assess(&both_answer(14, "252"));
     r.message = "first\nsecond".into();
-    assert_eq!(npd_line(&r), "ok: first second");
+    assert_eq!(npd_line(&r), "ok: first\\nsecond");
+}
+
+/// What a peer sent (its Version string, a D-Bus error's text, a SASL line) reaches the
+/// output escaped: no added line for node-problem-detector, no terminal control sequence.
+#[test]
+fn peer_strings_are_escaped_in_text_and_npd_output() {
+    let now = Instant::now();
+    let evil = "x\n\u{1b}[2Jok: all fine";
+    let mut r = assess(&Observation {
+        bus: Ok(answer(14, evil, now)),
+        bus_again: None,
+        private: Err(ProbeError::new(
+            ProbeErrorKind::CredentialsRejected,
+            "authentication rejected: REJECTED\r\nfake: line",
+        )),
+        name_owned: None,
+    });
+    let line = npd_line(&r);
+    assert_eq!(line.lines().count(), 1, "{line:?}");
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+    assert!(line.contains("\\n\\u{1b}[2J"), "{line:?}");
+    let t = text(&r);
+    assert!(!t.contains('\u{1b}') && !t.contains('\r'), "{t:?}");
+    assert!(t.contains("REJECTED\\r\\nfake: line"), "{t:?}");
+    assert_eq!(t.lines().count(), 6, "{t}");
+    r.message = "tab\there".into();
+    assert_eq!(npd_line(&r), "ok: tab\\there");
 }
 
 #[test]

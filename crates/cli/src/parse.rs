@@ -180,6 +180,24 @@ pub fn format_cpu_list(cpus: &[u32]) -> String {
     out.join(",")
 }
 
+/// `--address`: only `unix:path=` with an absolute path and no other key. The doctor runs
+/// as root on every node: it must not be pointed at a TCP peer, an abstract socket or a
+/// launcher (`autolaunch:`, `unixexec:`), and the path is all it needs.
+pub fn bus_address(s: &str) -> Result<String, String> {
+    let path = s.strip_prefix("unix:path=").ok_or_else(|| {
+        format!("'{s}' is not a unix:path= address (the only kind taken: unix:path=/ABSOLUTE/PATH)")
+    })?;
+    if !path.starts_with('/') {
+        return Err(format!("'{s}': the path must be absolute"));
+    }
+    if path.contains([',', ';', '\0']) {
+        return Err(format!(
+            "'{s}': one unix:path= address and nothing else (no ',', ';' or NUL)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 /// A unit name for `scope`: the `.scope` suffix is added when missing. The characters are
 /// the ones systemd allows in unit names (`unit_name_is_valid`: `[A-Za-z0-9:_.\\-@]`).
 pub fn scope_name(s: &str) -> Result<String, String> {

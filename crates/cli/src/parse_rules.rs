@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::cli::Limits;
 use sdcookie::parse::{
-    cpu_list, cpu_quota, cpu_weight, duration, format_cpu_list, positive_duration, scope_name,
-    size, tasks, CpuList,
+    bus_address, cpu_list, cpu_quota, cpu_weight, duration, format_cpu_list, positive_duration,
+    scope_name, size, tasks, CpuList,
 };
 
 #[test]
@@ -127,5 +127,29 @@ fn scope_update_has_a_limit_when_any_one_limit_is_given() {
     ];
     for limits in one {
         assert!(!limits.is_empty(), "{limits:?}");
+    }
+}
+
+#[test]
+fn bus_addresses_are_one_absolute_unix_path() {
+    for ok in [
+        "unix:path=/run/dbus/system_bus_socket",
+        "unix:path=/proc/1/root/run/dbus/system_bus_socket",
+    ] {
+        assert_eq!(bus_address(ok).as_deref(), Ok(ok));
+    }
+    for bad in [
+        "tcp:host=10.0.0.1,port=1234",
+        "unix:abstract=/tmp/dbus-x",
+        "autolaunch:",
+        "unixexec:path=/bin/sh",
+        "unix:path=relative/socket",
+        "unix:path=",
+        "unix:path=/a,guid=0123",
+        "unix:path=/a;tcp:host=x",
+        "UNIX:path=/a",
+        "",
+    ] {
+        assert!(bus_address(bad).is_err(), "{bad}");
     }
 }

@@ -120,7 +120,8 @@ pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
     // Connect (and validate) before forking, so a dead systemd costs no child.
     let mut scope = Scope::new(args.name.clone(), vec![std::process::id()]);
     scope.slice = args.slice.clone();
-    scope.description = Some(format!("sdcookie scope run {}", args.command.join(" ")));
+    // Not argv: the description is world-readable and written into the unit file.
+    scope.description = Some("a command run by sdcookie scope run".to_owned());
     scope.resources = res;
     client.scope_properties(&scope, u32::MAX)?;
     client.version()?;

@@ -815,19 +815,22 @@ fn build_and_read(dial: &Dial, counters: Arc<Counters>, slot: &(Mutex<Handover>,
     let build = async {
         let builder = if direct {
             // Our own read half: see the private module for why.
-            let socket = crate::private::split::connect(address).map_err(zbus::Error::from)?;
+            let socket = crate::private::split::connect(address, true)
+                .await
+                .map_err(zbus::Error::from)?;
             zbus::connection::Builder::socket(socket)
         } else {
             zbus::connection::Builder::address(address)?
         };
         builder.p2p().build().await
     };
+    // The timer first: a peer that keeps the handshake busy cannot starve it.
     let built = async_io::block_on(futures_lite::future::or(
-        async { Some(build.await) },
         async {
             async_io::Timer::at(deadline).await;
             None
         },
+        async { Some(build.await) },
     ));
     let zconn = match built {
         Some(Ok(c)) => c,

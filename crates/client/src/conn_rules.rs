@@ -2,8 +2,8 @@
 //! own builders: systemd's serials only count as a wrap when they go down; only the
 //! Manager's `JobRemoved` is a job result; the job buffer ages entries out only when it is
 //! full, and never one younger than its TTL; a D-Bus error reply is a typed error with
-//! the error's name and message. A module of its own so that edits of the connection
-//! code leave it alone.
+//! the error's name and message; and every routing rule against a forged sender (below). A
+//! module of its own so that edits of the connection code leave it alone.
 
 use super::tests::{bus_state, job_removed_on, nz};
 use super::*;
@@ -108,4 +108,127 @@ fn an_error_reply_is_a_dbus_error_naming_unit_step_name_and_message() {
         .unwrap();
     let reply = check_reply(ok, "web.scope", Step::StopUnit).expect("a method return is Ok");
     assert_eq!(reply.header().primary().serial_num().get(), 10);
+}
+
+// Forged senders: a method return or an error naming a pending call's serial, or a
+// JobRemoved, from anyone but the callee (or, for errors on a bus, the bus driver) is
+// refused and counted, and the call keeps waiting for the real answer.
+
+/// An error reply to `to` from `sender` (`None`: no sender field, as on the private socket).
+fn error_from(to: &Message, sender: Option<&str>, serial: u32) -> Message {
+    let mut b = Message::error(&to.header(), "org.freedesktop.DBus.Error.AccessDenied")
+        .unwrap()
+        .serial(nz(serial));
+    if let Some(s) = sender {
+        b = b.sender(s).unwrap();
+    }
+    b.build(&("forged",)).unwrap()
+}
+
+fn return_from(to: &Message, sender: Option<&str>, serial: u32) -> Message {
+    let mut b = Message::method_return(&to.header())
+        .unwrap()
+        .serial(nz(serial));
+    if let Some(s) = sender {
+        b = b.sender(s).unwrap();
+    }
+    b.build(&()).unwrap()
+}
+
+fn park(st: &mut State, serial: u32, expect: Option<&str>) {
+    assert_eq!(
+        st.calls.reserve(Some(serial), expect.map(str::to_owned)),
+        Ok(serial)
+    );
+}
+
+/// The bus-driver rule accepts an error only when the bus driver sent it: an error from
+/// another client's unique name, with the serial of a call pending at systemd, is refused.
+#[test]
+fn an_error_from_another_unique_name_is_refused_and_the_call_keeps_waiting() {
+    let (mut st, c) = (bus_state(), Counters::default());
+    park(&mut st, 5, Some(":1.0"));
+    assert!(!st.dispatch(&c, error_from(&call(), Some(":1.66"), 3)));
+    assert!(
+        st.calls.is_waiting(5),
+        "a forged error must not answer the call"
+    );
+    assert!(st.calls.wrong_sender_seen(5));
+    assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 1);
+    assert_eq!(c.replies.load(Ordering::Relaxed), 0);
+    assert_eq!(st.peer.messages, 0, "a stranger's serial is not systemd's");
+    // The callee's own answer still gets through.
+    assert!(st.dispatch(&c, return_from(&call(), Some(":1.0"), 900)));
+    assert!(st.calls.has_reply(5));
+    assert_eq!(c.replies.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_return_from_another_unique_name_is_refused_and_the_call_keeps_waiting() {
+    let (mut st, c) = (bus_state(), Counters::default());
+    park(&mut st, 5, Some(":1.0"));
+    for (forger, serial) in [(":1.66", 3), (":1.7", 4)] {
+        assert!(
+            !st.dispatch(&c, return_from(&call(), Some(forger), serial)),
+            "{forger}"
+        );
+        assert!(st.calls.is_waiting(5), "{forger}");
+    }
+    assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 2);
+    assert!(st.dispatch(&c, error_from(&call(), Some(":1.0"), 901)));
+    assert!(st.calls.has_reply(5));
+}
+
+/// A bus-driver error answers a call to systemd, but only on a bus: on the private socket
+/// there is no driver, and an error naming it is a forgery like any other sender.
+#[test]
+fn on_the_private_socket_only_the_peer_itself_answers() {
+    let (mut st, c) = (State::new(true), Counters::default());
+    park(&mut st, 5, None);
+    for forger in [BUS_NAME, ":1.3"] {
+        assert!(
+            !st.dispatch(&c, error_from(&call(), Some(forger), 10)),
+            "{forger}"
+        );
+        assert!(
+            !st.dispatch(&c, return_from(&call(), Some(forger), 11)),
+            "{forger}"
+        );
+        assert!(st.calls.is_waiting(5), "{forger}");
+    }
+    assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 4);
+    // systemd's own sender, as the read half rewrites it, is the peer.
+    let real = return_from(&call(), Some(crate::private::split::DIRECT_SENDER), 12);
+    assert!(st.dispatch(&c, real));
+    assert!(st.calls.has_reply(5));
+}
+
+#[test]
+fn a_job_removed_from_a_foreign_sender_neither_answers_nor_overwrites_the_real_one() {
+    let (mut st, c) = (bus_state(), Counters::default());
+    st.job_interest = 1;
+    let job = "/org/freedesktop/systemd1/job/7";
+    for forger in [":1.66", BUS_NAME, ":1.7"] {
+        assert!(!st.dispatch(&c, job_removed_on(MANAGER_IFACE, forger, 2, job, "failed")));
+    }
+    assert_eq!(c.foreign_signals.load(Ordering::Relaxed), 3);
+    assert!(st.jobs.is_empty(), "{:?}", st.jobs);
+    assert!(st.dispatch(&c, job_removed_on(MANAGER_IFACE, ":1.0", 30, job, "done")));
+    assert!(!st.dispatch(&c, job_removed_on(MANAGER_IFACE, ":1.66", 3, job, "failed")));
+    assert_eq!(st.jobs[job].1.result, "done");
+    assert_eq!(c.foreign_signals.load(Ordering::Relaxed), 4);
+    // On the private socket, a JobRemoved with any sender but systemd's is foreign too.
+    let (mut st, c) = (State::new(true), Counters::default());
+    st.job_interest = 1;
+    assert!(!st.dispatch(&c, job_removed_on(MANAGER_IFACE, ":1.3", 2, job, "failed")));
+    assert_eq!(c.foreign_signals.load(Ordering::Relaxed), 1);
+    let real = job_removed_on(
+        MANAGER_IFACE,
+        crate::private::split::DIRECT_SENDER,
+        3,
+        job,
+        "done",
+    );
+    assert!(st.dispatch(&c, real));
+    assert_eq!(st.jobs[job].1.result, "done");
 }

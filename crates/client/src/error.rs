@@ -145,6 +145,14 @@ pub enum InputError {
     },
     /// Kill signal outside 1..=64.
     InvalidSignal(i32),
+    /// A unit `Description=` with control characters or too long
+    /// ([`check_description`](crate::check_description)).
+    InvalidDescription {
+        /// The description given.
+        description: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
     /// A field of an OCI runtime spec (`linux.resources...`, `linux.cgroupsPath`) that is
     /// out of range or malformed.
     InvalidOciField {
@@ -207,6 +215,10 @@ impl fmt::Display for InputError {
                 write!(f, "invalid device rule {path:?}: {reason}")
             }
             InputError::InvalidSignal(s) => write!(f, "invalid signal {s}"),
+            InputError::InvalidDescription {
+                description,
+                reason,
+            } => write!(f, "invalid unit Description {description:?}: {reason}"),
             InputError::InvalidOciField {
                 field,
                 value,

@@ -56,7 +56,10 @@ pub use client::{
     AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started, Stats, Target,
 };
 pub use error::{Cause, Error, InputError, Result, Step, Unconverted};
-pub use names::{check_scope_name, check_slice_name, check_unit_name, parent_slice};
+pub use names::{
+    check_description, check_scope_name, check_slice_name, check_unit_name, parent_slice,
+    MAX_DESCRIPTION,
+};
 #[cfg(feature = "oci-spec")]
 pub use oci::{parse_cgroups_path, CgroupsPath, OciResources};
 pub use releases::{first_release, parse_version, Since, CPU_WEIGHT_IDLE, SINCE, TRANSIENT_SLICE};

@@ -79,6 +79,30 @@ pub fn check_slice_name(name: &str) -> Result<(), InputError> {
     Ok(())
 }
 
+/// The longest `Description=` taken, in bytes: a line a human reads in `systemctl status`,
+/// far below systemd's own line limits.
+pub const MAX_DESCRIPTION: usize = 1024;
+
+/// A unit `Description=`: no control characters and at most [`MAX_DESCRIPTION`] bytes.
+/// systemd writes it into the transient unit file as `Description=%s`, escaping only `%`, so
+/// a newline would add lines to the unit file; and it is a world-readable property, so
+/// callers must not put secrets (argv) in it.
+pub fn check_description(description: &str) -> Result<(), InputError> {
+    let bad = |reason| InputError::InvalidDescription {
+        description: description.to_owned(),
+        reason,
+    };
+    if description.len() > MAX_DESCRIPTION {
+        return Err(bad("longer than 1024 bytes"));
+    }
+    if description.chars().any(char::is_control) {
+        return Err(bad(
+            "control characters (a newline would add unit-file lines)",
+        ));
+    }
+    Ok(())
+}
+
 /// The parent of a slice: `a-b-c.slice` → `a-b.slice`, `a.slice` → `-.slice`, `-.slice` → None.
 pub fn parent_slice(name: &str) -> Option<String> {
     if name == "-.slice" {
@@ -94,6 +118,31 @@ pub fn parent_slice(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_refuse_control_characters_and_excess_length() {
+        assert_eq!(check_description("runc container 0123abc"), Ok(()));
+        assert_eq!(check_description(""), Ok(()));
+        assert_eq!(check_description(&"d".repeat(1024)), Ok(()));
+        for bad in [
+            "a\nExecStart=/bin/sh",
+            "a\rb",
+            "tab\there",
+            "nul\0",
+            "esc\u{1b}[2J",
+            "del\u{7f}",
+            "c1\u{85}",
+        ] {
+            assert!(
+                matches!(
+                    check_description(bad),
+                    Err(InputError::InvalidDescription { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(check_description(&"d".repeat(1025)).is_err());
+    }
 
     #[test]
     fn scope_names_follow_systemd_rules() {

@@ -120,6 +120,13 @@ impl Resources {
         memory(&mut c, r)?;
         cpu(&mut c, r)?;
         if let Some(p) = r.pids() {
+            if p.limit() < -1 {
+                return Err(invalid(
+                    format!("{R}.pids.limit"),
+                    p.limit(),
+                    "below -1 (-1 is unlimited)",
+                ));
+            }
             c.out.pids_limit = Some(p.limit());
         }
         block_io(&mut c, r)?;
@@ -405,10 +412,33 @@ fn devices(c: &mut Conv<'_>, rules: &[LinuxDeviceCgroup]) -> Result<(), InputErr
         let access = d.access().clone().unwrap_or_default();
         if access.is_empty() || !access.chars().all(|ch| matches!(ch, 'r' | 'w' | 'm')) {
             return Err(invalid(
-                field,
+                format!("{field}.access"),
                 access,
                 "access must be a non-empty subset of rwm",
             ));
+        }
+        // "rrr" is not "rwm": its length must not make it count as all three.
+        if access.len()
+            != access
+                .chars()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        {
+            return Err(invalid(
+                format!("{field}.access"),
+                access,
+                "access repeats a letter",
+            ));
+        }
+        // -1 (or absent) is the wildcard; anything below is a mistake, not "any device".
+        for (name, n) in [("major", d.major()), ("minor", d.minor())] {
+            if let Some(n) = n.filter(|&n| n < -1) {
+                return Err(invalid(
+                    format!("{field}.{name}"),
+                    n,
+                    "below -1 (-1 or absent is the wildcard)",
+                ));
+            }
         }
         let typ = d.typ().unwrap_or_default();
         // runc's stringToCgroupDeviceRune takes a, b and c only; the devices cgroup has no

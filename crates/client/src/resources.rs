@@ -394,6 +394,18 @@ impl Resources {
                 });
             }
         }
+        if let Some(l) = self.pids_limit {
+            // -1 is unlimited and 0 one task (runc); below -1 is a mistake, as for memory
+            // and CPU quota, never "unlimited".
+            if l < -1 {
+                return Err(InputError::OutOfRange {
+                    what: "pids_limit",
+                    value: l,
+                    min: -1,
+                    max: i64::MAX,
+                });
+            }
+        }
         if let Some(c) = &self.cpus {
             cpuset_to_bits(c)?;
         }

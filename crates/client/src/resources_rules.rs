@@ -280,3 +280,26 @@ fn a_skipped_property_says_which_release_it_needs() {
         "MemoryLow: cgroup v1 has no memory.low"
     );
 }
+
+/// `pids_limit`: -1 is unlimited, 0 one task (runc); below -1 is an error naming the field
+/// and the range, as for memory and the CPU quota, never TasksMax=infinity.
+#[test]
+fn a_pids_limit_below_minus_1_is_out_of_range_not_unlimited() {
+    let with = |l| Resources {
+        pids_limit: Some(l),
+        ..Resources::default()
+    };
+    assert_eq!(
+        with(-2).validate(),
+        Err(crate::InputError::OutOfRange {
+            what: "pids_limit",
+            value: -2,
+            min: -1,
+            max: i64::MAX,
+        })
+    );
+    for ok in [-1, 0, 1, i64::MAX] {
+        assert_eq!(with(ok).validate(), Ok(()), "{ok}");
+    }
+    assert!(with(i64::MIN).validate().is_err());
+}

@@ -422,51 +422,132 @@ fn device_rules_systemd_cannot_express_are_errors_not_skipped() {
         vec![DeviceAllow::new("/dev/char/1:3", "rw")]
     );
 
-    for (json, at) in [
+    for (json, field) in [
         // A deny list (allow-all, then deny one): systemd has none (runc#3847 only warns).
         (
             r#"[{"allow": false, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]"#,
-            0,
+            "linux.resources.devices[0]",
         ),
         // Wildcard major with a fixed minor.
         (
             r#"[{"allow": false, "access": "rwm"},
                 {"allow": true, "type": "c", "minor": 3, "access": "rwm"}]"#,
-            1,
+            "linux.resources.devices[1]",
         ),
         // A deny inside a wider allow.
         (
             r#"[{"allow": false, "access": "rwm"},
                 {"allow": true, "type": "c", "major": 1, "access": "rwm"},
                 {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "r"}]"#,
-            2,
+            "linux.resources.devices[2]",
         ),
         // Bad access.
         (
             r#"[{"allow": false, "access": "rwm"},
                 {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwx"}]"#,
-            1,
+            "linux.resources.devices[1].access",
         ),
         // No access: runc refuses it ("device access at 1 field cannot be empty").
         (
             r#"[{"allow": false, "access": "rwm"},
                 {"allow": true, "type": "c", "major": 1, "minor": 3}]"#,
-            1,
+            "linux.resources.devices[1].access",
         ),
         // A type the devices cgroup has no rules for.
         (
             r#"[{"allow": false, "access": "rwm"},
                 {"allow": true, "type": "p", "major": 1, "minor": 3, "access": "r"}]"#,
-            1,
+            "linux.resources.devices[1]",
         ),
     ] {
         let e = devices(json).unwrap_err();
-        assert_eq!(
-            field_of(e),
-            format!("linux.resources.devices[{at}]"),
-            "{json}"
-        );
+        assert_eq!(field_of(e), field, "{json}");
     }
+}
+
+/// Fail-closed device rules, as runc has them: only -1 (or no number) is the wildcard, so
+/// `{allow, c, -2:-2, rwm}` is an error and not `char-*`; an access string that repeats a
+/// letter ("rrr", "mmm") is an error and does not count as "rwm" (allow-all).
+#[test]
+fn device_numbers_below_minus_1_and_repeated_access_letters_are_errors() {
+    for (json, field, value) in [
+        (
+            r#"[{"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": -2, "minor": -2, "access": "rwm"}]"#,
+            "linux.resources.devices[1].major",
+            "-2",
+        ),
+        (
+            r#"[{"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": -7, "access": "r"}]"#,
+            "linux.resources.devices[1].minor",
+            "-7",
+        ),
+        (
+            r#"[{"allow": false, "access": "rwm"},
+                {"allow": true, "access": "rrr"}]"#,
+            "linux.resources.devices[1].access",
+            "rrr",
+        ),
+        (
+            r#"[{"allow": false, "access": "rwm"},
+                {"allow": true, "access": "mmm"}]"#,
+            "linux.resources.devices[1].access",
+            "mmm",
+        ),
+        (
+            r#"[{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwr"}]"#,
+            "linux.resources.devices[0].access",
+            "rwr",
+        ),
+    ] {
+        match devices(json) {
+            Err(InputError::InvalidOciField {
+                field: f, value: v, ..
+            }) => assert_eq!((f.as_str(), v.as_str()), (field, value), "{json}"),
+            other => panic!("{json}: expected InvalidOciField, got {other:?}"),
+        }
+    }
+    // -1 stays the wildcard, in either position.
+    let r = devices(
+        r#"[{"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 136, "minor": -1, "access": "rw"}]"#,
+    )
+    .unwrap();
+    assert_eq!(r.device_allow, vec![DeviceAllow::new("char-136", "rw")]);
+}
+
+#[test]
+fn a_pids_limit_below_minus_1_is_an_error_naming_the_field() {
+    let pids = |limit: i64| {
+        let r: LinuxResources =
+            serde_json::from_str(&format!("{{\"pids\": {{\"limit\": {limit}}}}}")).unwrap();
+        Resources::try_from(&r)
+    };
+    match pids(-2) {
+        Err(InputError::InvalidOciField { field, value, .. }) => {
+            assert_eq!(
+                (field.as_str(), value.as_str()),
+                ("linux.resources.pids.limit", "-2")
+            )
+        }
+        other => panic!("expected InvalidOciField, got {other:?}"),
+    }
+    assert_eq!(pids(-1).unwrap().pids_limit, Some(-1));
+    assert_eq!(pids(0).unwrap().pids_limit, Some(0));
+    // The same rule on the client's own API.
+    let r = Resources {
+        pids_limit: Some(-2),
+        ..Resources::default()
+    };
+    assert!(matches!(
+        r.validate(),
+        Err(InputError::OutOfRange {
+            what: "pids_limit",
+            value: -2,
+            ..
+        })
+    ));
 }
 
 #[test]

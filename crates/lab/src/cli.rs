@@ -12,7 +12,8 @@ Exit codes:
   demo            0 every step worked, 1 a step failed
   reproduce       0 every claim held, 1 a claim did not hold, 125 the run could not go on
                   (build, sandbox, gdb, PID 1 died, no sdcookie beside sdcookie-lab)
-  any             2 bad command-line input (one line on stderr)";
+  any             2 bad command-line input (one line on stderr); 128+N on SIGTERM,
+                  SIGHUP or SIGINT, after every sandbox was torn down (CMD included)";
 
 /// Shows and tests the cookie fix on a real systemd (needs root).
 ///

@@ -7,14 +7,16 @@
 //! The doctor it shows is the operator's own binary, run from the directory of this one
 //! (`doctor.rs`). Exit codes are part of the interface (see `sdcookie-lab --help`): bad
 //! input is 2 with one line on stderr; `sandbox` passes its command's status through;
-//! `demo` and `reproduce` say 1 when something they show did not hold. This is the only
-//! place where errors are type-erased.
+//! `demo` and `reproduce` say 1 when something they show did not hold; SIGTERM, SIGHUP and
+//! SIGINT tear every sandbox down and exit 128+N (`stop.rs`). This is the only place where
+//! errors are type-erased.
 
 mod cli;
 mod demo;
 mod doctor;
 mod reproduce;
 mod sandbox_cmd;
+mod stop;
 
 use std::process::ExitCode;
 
@@ -44,9 +46,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli {
-        Cli::Sandbox(args) => Ok(sandbox_cmd::run(&args)?),
-        Cli::Demo(args) => Ok(demo::run(&args)?),
-        Cli::Reproduce(args) => Ok(reproduce::run(&args)?),
-    }
+    stop::watch().map_err(|e| anyhow::anyhow!("catching SIGTERM, SIGHUP and SIGINT: {e}"))?;
+    let result = match cli {
+        Cli::Sandbox(args) => sandbox_cmd::run(&args).map_err(anyhow::Error::from),
+        Cli::Demo(args) => demo::run(&args).map_err(anyhow::Error::from),
+        Cli::Reproduce(args) => reproduce::run(&args).map_err(anyhow::Error::from),
+    };
+    stop::defer_to_stop();
+    result
 }

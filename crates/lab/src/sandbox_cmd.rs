@@ -1,6 +1,7 @@
 //! `sdcookie-lab sandbox [--systemd PATH] -- CMD ARGS...`: boot a throwaway systemd, run CMD
 //! inside its namespaces (so the default system bus, `/run/systemd/private` and
-//! `/sys/fs/cgroup` are the sandbox's), tear down, pass CMD's status through.
+//! `/sys/fs/cgroup` are the sandbox's), tear down, pass CMD's status through. SIGTERM,
+//! SIGHUP and SIGINT end CMD with the sandbox, then sdcookie-lab with 128+N.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -9,7 +10,6 @@ use std::process::ExitStatus;
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
 use crate::cli::SandboxArgs;
-use sdcookie::signals::IgnoreInterrupts;
 
 /// The sandbox could not be booted, used or torn down.
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +62,9 @@ pub fn run(args: &SandboxArgs) -> Result<u8, SandboxError> {
             program: args.command[0].clone(),
             source,
         })?;
-    let status = {
-        let _ignore = IgnoreInterrupts::start();
-        child.wait()
-    };
-    let status = status.map_err(|source| SandboxError::Wait {
+    // SIGTERM, SIGHUP and SIGINT (also Ctrl-C, which CMD gets too) tear the sandbox down
+    // from the stop thread (stop.rs), which kills CMD and ends this wait.
+    let status = child.wait().map_err(|source| SandboxError::Wait {
         program: args.command[0].clone(),
         source,
     })?;

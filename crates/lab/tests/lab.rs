@@ -175,6 +175,20 @@ exit 3"#;
     ]);
 }
 
+/// A scope's Description is world-readable and written into its unit file: argv (which
+/// may hold secrets, or a newline) is not put there.
+#[test]
+fn scope_run_keeps_argv_out_of_the_description() {
+    let bin = sdcookie();
+    let script = format!(
+        "{bin} scope run --name sdc-desc --timeout 20s -- sh -c 'systemctl show -p Description sdc-desc.scope; : SECRET-TOKEN'"
+    );
+    let r = run(&["sandbox", "--", "sh", "-c", &script]);
+    assert_eq!(r.code, Some(0), "{}", r.context());
+    r.assert_lines(&["Description=a command run by sdcookie scope run"]);
+    assert!(!r.stdout.contains("SECRET-TOKEN"), "{}", r.context());
+}
+
 #[test]
 fn scope_run_of_a_missing_command_is_127_and_leaves_no_unit() {
     let bin = sdcookie();
@@ -257,7 +271,8 @@ systemctl show -p LoadState sdc-u1.scope
 }
 
 /// The bus goes away while systemd itself is fine: the private socket still answers, so the
-/// doctor says `critical` (exit 1) and, on a fixed systemd, points at dbus-daemon.
+/// doctor says `critical` (exit 1), but the bus's socket is gone, which is a connect failure
+/// and not the overflow signature: it points at dbus-daemon, not at daemon-reexec.
 #[test]
 fn doctor_with_bus_down_and_private_up_is_critical() {
     let bin = sdcookie();
@@ -273,8 +288,9 @@ fn doctor_with_bus_down_and_private_up_is_critical() {
     assert_eq!(v["verdict"], "critical", "{v}");
     assert_eq!(v["bus_responsive"], false, "{v}");
     assert_eq!(v["private_responsive"], true, "{v}");
-    assert!(
-        v["message"].as_str().unwrap().contains("dbus-daemon"),
-        "{v}"
-    );
+    assert_eq!(v["bus_reachable"], false, "{v}");
+    assert_eq!(v["bus_error_kind"], "connect_failed", "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.contains("dbus-daemon"), "{v}");
+    assert!(!message.contains("daemon-reexec"), "{v}");
 }

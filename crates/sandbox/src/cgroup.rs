@@ -283,6 +283,74 @@ pub(crate) fn create_subtrees(
     }
 }
 
+/// Removes the `sandbox-<pid>-…` subtrees whose owner no longer exists (it was SIGKILLed
+/// or aborted, so its destructors never ran; its PID 1 died with it by the parent-death
+/// signal), where this process creates its own: below `parents[i]` and at the top of each
+/// hierarchy. Best effort: a tree that cannot be removed is reported on stderr and left.
+///
+/// The owner is the pid in the name, looked up in this PID namespace. A pid that exists is
+/// taken as the owner, even if it was reused: a live sandbox is never touched, at the price
+/// of keeping a stale tree until that pid is gone too. A tree that still has tasks is busy
+/// (`EBUSY`), so a sandbox booted from another PID namespace loses nothing but the moment
+/// between creating its directories and moving its PID 1 in.
+pub(crate) fn remove_orphans(host: &HostCgroups, parents: &[String]) {
+    for (h, parent) in host.hierarchies.iter().zip(parents) {
+        let mut dirs = vec![h.mount_point.join(parent.trim_start_matches('/'))];
+        if dirs[0] != h.mount_point {
+            dirs.push(h.mount_point.clone());
+        }
+        for dir in dirs {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let Some(owner) = name.to_str().and_then(sandbox_owner) else {
+                    continue;
+                };
+                if owner_exists(owner) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                match remove_subtree(&entry.path(), Duration::ZERO) {
+                    Ok(()) => {}
+                    Err(Error::Teardown { source, .. })
+                        if source.raw_os_error() == Some(libc::EBUSY) => {}
+                    Err(e) => eprintln!(
+                        "sdbus-sandbox: left {} of the gone process {owner}: {e}",
+                        entry.path().display()
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// The owner's pid of a cgroup named `sandbox-<pid>-<n>-<nonce>` (the crate's id), or
+/// `None` for any other name.
+pub(crate) fn sandbox_owner(name: &str) -> Option<u32> {
+    let mut parts = name.strip_prefix("sandbox-")?.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    let n = parts.next()?;
+    let nonce = parts.next()?;
+    let ok = parts.next().is_none()
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && !nonce.is_empty()
+        && nonce.bytes().all(|b| b.is_ascii_hexdigit());
+    (ok && pid > 0).then_some(pid)
+}
+
+fn owner_exists(pid: u32) -> bool {
+    // kill(pid, 0) says ESRCH only when no such process exists; EPERM means it does.
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
 /// Removes `dir` and every cgroup below it, children first. Retries `EBUSY` until `patience`
 /// runs out: after SIGKILL the kernel needs a moment to release the dead tasks.
 pub(crate) fn remove_subtree(dir: &Path, patience: Duration) -> Result<(), Error> {
@@ -405,6 +473,33 @@ mod tests {
             parse_mountinfo(text),
             Err(Error::NoCgroups { .. })
         ));
+    }
+
+    #[test]
+    fn only_the_crates_own_ids_name_an_owner() {
+        assert_eq!(sandbox_owner("sandbox-4242-0-1a2b3"), Some(4242));
+        for other in [
+            "sandbox-",
+            "sandbox-0-0-1",
+            "sandbox-x-0-1",
+            "sandbox-12-0",
+            "sandbox-12-0-",
+            "sandbox-12-0-zz",
+            "sandbox-12--1",
+            "sandbox-12-0-1-2",
+            "sandboxed-12-0-1",
+            "system.slice",
+        ] {
+            assert_eq!(sandbox_owner(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_gone_owner_is_told_from_a_live_one() {
+        assert!(owner_exists(std::process::id()));
+        assert!(owner_exists(1));
+        // Above the kernel's pid_max (at most 2^22), so no process has it.
+        assert!(!owner_exists(1 << 23));
     }
 
     #[test]

@@ -119,6 +119,9 @@ pub enum Error {
         /// gdb's own words (its last lines).
         detail: String,
     },
+    /// The process is stopping: [`teardown_all`](crate::teardown_all) has run, and no
+    /// sandbox boots after it.
+    Stopping,
     /// Teardown could not remove a cgroup of the subtree.
     Teardown {
         /// The cgroup directory that stayed.
@@ -204,6 +207,9 @@ impl fmt::Display for Error {
             Error::Gdb { kind, detail } => {
                 write!(f, "move PID 1's API-bus cookie with gdb: {kind}: {detail}")
             }
+            Error::Stopping => f.write_str(
+                "not booted: every sandbox of this process was torn down (it is stopping)",
+            ),
             Error::Teardown { path, source } => {
                 write!(f, "could not remove cgroup {}: {source}", path.display())
             }

@@ -60,11 +60,18 @@
 //! subtree bottom-up. The mount namespace dies with its last process, so no mount is
 //! ever left on the host.
 //!
+//! A process that stops on a signal it catches (SIGTERM, SIGHUP, SIGINT) calls
+//! [`teardown_all`] from the thread that learned of it: every sandbox of the process is torn
+//! down as above, although the threads that own them never run their destructors, and no
+//! sandbox boots after it.
+//!
 //! If the owning process dies without running destructors (SIGKILL, `abort`, a sandbox
 //! kept in a `static`), PID 1 still gets SIGKILL from the kernel as its parent-death
 //! signal, so no sandbox process outlives its owner; only the empty `sandbox-<id>`
-//! cgroups stay behind (`rmdir` them). The signal is tied to the process, not to the
-//! thread that booted the sandbox, so a sandbox may be shared between test threads.
+//! cgroups stay behind, and the next [`Sandbox::boot`] on the host removes them (those
+//! whose owner pid no longer exists, where that boot creates its own and at the top of
+//! each hierarchy). The signal is tied to the process, not to the thread that booted the
+//! sandbox, so a sandbox may be shared between test threads.
 //!
 //! # Concurrency
 //!
@@ -87,6 +94,7 @@ mod console;
 mod debug;
 mod error;
 mod launch;
+mod live;
 mod options;
 mod plan;
 mod ready;
@@ -96,18 +104,19 @@ mod units;
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use nix::unistd::Pid;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use cgroup::CgroupLayout;
 pub use debug::{gdb_outcome, CookieMoved, GdbFailure};
 pub use error::{BootStage, Error};
+pub use live::teardown_all;
 pub use options::{CgroupParent, SandboxOptions};
 pub use spawn::{SandboxChild, SandboxCommand};
 
-use cgroup::{HostCgroups, Subtree};
+use cgroup::HostCgroups;
 use launch::c;
+use live::Live;
 use options::preflight;
 
 /// One hierarchy's cgroup subtree of a sandbox, as seen from the host.
@@ -126,22 +135,18 @@ pub struct SandboxCgroup {
 #[derive(Debug)]
 pub struct Sandbox {
     id: String,
-    /// PID 1's host pid until it has been reaped.
-    pid1: Option<Pid>,
+    /// PID 1 until reaped and the cgroup subtrees, shared with [`teardown_all`].
+    live: Arc<Mutex<Live>>,
     pid1_raw: u32,
     layout: CgroupLayout,
     cgroups: Vec<SandboxCgroup>,
     host: HostCgroups,
-    subtrees: Vec<Subtree>,
     version: String,
     console: Option<console::Console>,
 }
 
 /// Counts sandboxes booted by this process, for unique ids.
 static BOOTED: AtomicU64 = AtomicU64::new(0);
-
-/// How long teardown waits for the kernel to release dead tasks before `rmdir` succeeds.
-const TEARDOWN_PATIENCE: Duration = Duration::from_secs(10);
 
 impl Sandbox {
     /// Boots a sandbox and waits until systemd answers on its bus (see the crate docs).
@@ -158,6 +163,7 @@ impl Sandbox {
             CgroupParent::Current => host.cgroups_of("self")?,
             CgroupParent::Root => vec![String::from("/"); host.hierarchies.len()],
         };
+        cgroup::remove_orphans(&host, &parents);
         let id = unique_id();
         let name = format!("sandbox-{id}");
         let subtrees = cgroup::create_subtrees(&host, &parents, &name)?;
@@ -171,14 +177,14 @@ impl Sandbox {
                 host_path: s.dir.clone(),
             })
             .collect();
+        let live = live::register(subtrees)?;
         let mut sandbox = Sandbox {
             id,
-            pid1: None,
+            live,
             pid1_raw: 0,
             layout: host.layout,
             cgroups,
             host,
-            subtrees,
             version: String::new(),
             console: None,
         };
@@ -191,6 +197,11 @@ impl Sandbox {
         }
         // From here on, dropping `sandbox` on any error undoes everything done so far.
         let plan = sandbox.plan(&options)?;
+        // Launched under the lock, so teardown_all either finds PID 1 or stops the launch.
+        let mut live = live::lock(&sandbox.live);
+        if live.torn_down {
+            return Err(Error::Stopping);
+        }
         let pid = match launch::launch(plan) {
             Ok(pid) => pid,
             Err(Ok(failure)) => {
@@ -201,7 +212,8 @@ impl Sandbox {
             }
             Err(Err(e)) => return Err(Error::io("starting the sandbox's PID 1 (clone)", e)),
         };
-        sandbox.pid1 = Some(pid);
+        live.pid1 = Some(pid);
+        drop(live);
         sandbox.pid1_raw = pid.as_raw() as u32;
         sandbox.version = sandbox.wait_ready(options.boot_timeout)?;
         Ok(sandbox)
@@ -329,21 +341,13 @@ impl Sandbox {
     }
 
     fn teardown(&mut self) -> Result<(), Error> {
-        if let Some(pid) = self.pid1.take() {
-            // SIGKILL to a PID namespace's init makes the kernel kill all of its processes;
-            // waitpid returns only after they are all gone.
-            launch::kill_and_reap(pid);
-        }
+        let mut live = live::lock(&self.live);
+        // PID 1 first: the console closes once nothing in the sandbox holds it.
+        let result = live.teardown();
         if let Some(c) = self.console.as_mut() {
             c.close();
         }
-        let mut first_error = None;
-        for s in self.subtrees.drain(..).rev() {
-            if let Err(e) = cgroup::remove_subtree(&s.dir, TEARDOWN_PATIENCE) {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        result
     }
 }
 

@@ -76,7 +76,7 @@ impl SandboxOptions {
         self
     }
 
-    /// How long [`Sandbox::boot`] waits for systemd to answer on the bus. Default 30 s.
+    /// How long [`Sandbox::boot`](crate::Sandbox::boot) waits for systemd to answer on the bus. Default 30 s.
     pub fn boot_timeout(mut self, timeout: Duration) -> Self {
         self.boot_timeout = timeout;
         self

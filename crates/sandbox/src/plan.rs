@@ -15,7 +15,8 @@ impl Sandbox {
         let mut steps = Vec::new();
         let mut step = |what: String, op: Op| steps.push(Step { op, what });
         step("set the parent-death signal".into(), Op::DieWithParent);
-        for s in &self.subtrees {
+        let subtrees = crate::live::lock(&self.live).subtrees.clone();
+        for s in &subtrees {
             let procs = s.dir.join("cgroup.procs");
             step(
                 format!("join cgroup {}", s.dir.display()),

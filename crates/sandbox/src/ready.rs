@@ -14,7 +14,9 @@ use crate::{BootStage, Error, Sandbox};
 impl Sandbox {
     /// Waits until `org.freedesktop.systemd1` answers `Version`, PID 1 exits, or the deadline.
     pub(crate) fn wait_ready(&mut self, timeout: Duration) -> Result<String, Error> {
-        let pid = self.pid1.expect("PID 1 is running");
+        let pid = crate::live::lock(&self.live)
+            .pid1
+            .expect("PID 1 is running");
         let progress = Arc::new(Mutex::new((BootStage::BusSocket, None::<String>)));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
@@ -47,7 +49,7 @@ impl Sandbox {
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::EINTR) => {}
                 Ok(status) => {
-                    self.pid1 = None;
+                    crate::live::lock(&self.live).pid1 = None;
                     break Err(Error::Pid1Exited {
                         status: describe(status),
                         log: self.log(),

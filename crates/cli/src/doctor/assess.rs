@@ -70,11 +70,14 @@ pub fn assess(obs: &Observation) -> Report {
         _ => None,
     };
     let bus_responsive = latest.is_some();
+    // The overflow signature needs a bus that accepted the connection.
+    let bus_reachable = !matches!(&obs.bus, Err(e) if e.kind == ProbeErrorKind::ConnectFailed);
     let private_responsive = obs.private.is_ok();
-    let bus_error = match (&obs.bus, &obs.bus_again) {
-        (Err(e), _) | (_, Some(Err(e))) => Some(e.message.clone()),
+    let bus_failure = match (&obs.bus, &obs.bus_again) {
+        (Err(e), _) | (_, Some(Err(e))) => Some(e),
         _ => None,
     };
+    let bus_error = bus_failure.map(|e| e.message.clone());
     let private_failure = obs.private.as_ref().err().map(|e| e.kind);
     let private_error = obs.private.as_ref().err().map(|e| e.message.clone());
     let name = match (version, &version_string) {
@@ -94,7 +97,18 @@ pub fn assess(obs: &Observation) -> Report {
         )
     } else if !bus_responsive {
         let why = bus_error.as_deref().unwrap_or("no answer");
-        if vulnerable == Some(false) {
+        if !bus_reachable {
+            (
+                Verdict::Critical,
+                format!(
+                    "{name} answers on its private socket, but the system bus cannot be reached \
+                     ({why}): dbus-daemon is down or its socket is missing or not ours to open, \
+                     so callers on the bus (runc, kubelet) fail; not the cookie-overflow \
+                     signature, which needs a bus that accepts us; check 'systemctl status \
+                     dbus.socket dbus.service'"
+                ),
+            )
+        } else if vulnerable == Some(false) {
             (
                 Verdict::Critical,
                 format!(
@@ -193,11 +207,14 @@ pub fn assess(obs: &Observation) -> Report {
         eta_seconds,
         vulnerable,
         bus_responsive,
+        bus_reachable,
         private_responsive,
         private_cookie: obs.private.as_ref().ok().map(|a| a.serial),
         bus_error,
         name_owned: obs.name_owned,
         private_error,
+        bus_error_kind: bus_failure.map(|e| e.kind),
+        private_error_kind: private_failure,
         verdict,
         message,
     }

@@ -134,6 +134,10 @@ pub struct Report {
     pub vulnerable: Option<bool>,
     /// systemd answered on the system bus.
     pub bus_responsive: bool,
+    /// The system bus accepted our connection (whether or not systemd then answered);
+    /// false when its socket is missing, refuses, is not ours to open or the handshake
+    /// failed. Only a reachable bus without systemd's answer is the overflow signature.
+    pub bus_reachable: bool,
     /// systemd answered on its private socket.
     pub private_responsive: bool,
     /// systemd's cookie on our private connection (a fresh connection, so small).
@@ -145,6 +149,11 @@ pub struct Report {
     pub name_owned: Option<bool>,
     /// Why the private socket did not answer.
     pub private_error: Option<String>,
+    /// The kind of `bus_error` (`timeout`, `reset`, `credentials_rejected`,
+    /// `connect_failed`, `malformed`, `other`).
+    pub bus_error_kind: Option<ProbeErrorKind>,
+    /// The kind of `private_error`.
+    pub private_error_kind: Option<ProbeErrorKind>,
     /// ok, warning, critical, unknown.
     pub verdict: Verdict,
     /// One line for humans and node-problem-detector.
@@ -380,6 +389,11 @@ mod tests {
             raw(PeerError::CredentialsRejected("REJECTED EXTERNAL".into())).kind,
             ProbeErrorKind::CredentialsRejected
         );
+        // A peer that sent what is not D-Bus (past the 1 MiB cap, an endless SASL line).
+        assert_eq!(
+            raw(PeerError::Malformed("message too long")).kind,
+            ProbeErrorKind::Malformed
+        );
         let timeout = ProbeError::from(StepError::Timeout {
             step,
             after: Duration::from_secs(3),
@@ -396,6 +410,71 @@ mod tests {
             ))),
         });
         assert_eq!(bus_reset.kind, ProbeErrorKind::Reset);
+    }
+
+    /// Only a bus that accepted the connection and then got no answer from systemd is the
+    /// overflow signature: a missing, refusing or forbidden socket, or a handshake that
+    /// never finished, is a connect failure with advice about dbus-daemon.
+    #[test]
+    fn a_bus_that_refuses_the_connection_is_not_the_overflow_signature() {
+        use std::io::{Error as IoError, ErrorKind};
+        let connect = |io: ErrorKind| {
+            ProbeError::from(StepError::Dbus {
+                step: "connect to the system bus",
+                source: zbus::Error::InputOutput(std::sync::Arc::new(IoError::from(io))),
+            })
+        };
+        let mut failures: Vec<ProbeError> = [
+            ErrorKind::NotFound,
+            ErrorKind::ConnectionRefused,
+            ErrorKind::PermissionDenied,
+        ]
+        .into_iter()
+        .map(connect)
+        .collect();
+        failures.push(ProbeError::from(StepError::Timeout {
+            step: "connect to the system bus",
+            after: Duration::from_secs(3),
+        }));
+        let now = Instant::now();
+        for e in failures {
+            assert_eq!(e.kind, ProbeErrorKind::ConnectFailed, "{e}");
+            let r = assess(&obs(Err(e.clone()), Ok(answer(2, "241", now))));
+            assert_eq!(r.verdict, Verdict::Critical, "{e}");
+            assert!(!r.bus_reachable && !r.bus_responsive && r.private_responsive);
+            assert!(r.message.contains("dbus-daemon"), "{}", r.message);
+            assert!(
+                r.message.contains("not the cookie-overflow signature"),
+                "{}",
+                r.message
+            );
+            assert!(!r.message.contains("daemon-reexec"), "{}", r.message);
+        }
+        // The same bus, connected, with systemd silent: the signature.
+        let r = assess(&obs(
+            Err(ProbeError::from(StepError::Timeout {
+                step: "ask systemd on the bus",
+                after: Duration::from_secs(3),
+            })),
+            Ok(answer(2, "241", now)),
+        ));
+        assert!(r.bus_reachable);
+        assert!(r.message.contains("daemon-reexec"), "{}", r.message);
+        // On the private socket: a failed connect and a call's own deadline.
+        let private = |step, source| ProbeError::from(StepError::Private { step, source });
+        let refused = PeerError::Io(IoError::from(ErrorKind::ConnectionRefused));
+        assert_eq!(
+            private("connect to the private socket", refused).kind,
+            ProbeErrorKind::ConnectFailed
+        );
+        let late = PeerError::Timeout {
+            call: "get_property",
+            after: Duration::from_secs(3),
+        };
+        assert_eq!(
+            private("ask systemd on the private socket", late).kind,
+            ProbeErrorKind::Timeout
+        );
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! Asking systemd: on the bus through zbus, on the private socket through sdbus-cgroup's
-//! [`Peer`]; every step under its deadline, every failure kept with its kind.
+//! Asking systemd: on the bus through zbus over sdbus-cgroup's capped socket, on the
+//! private socket through sdbus-cgroup's [`Peer`]; every step under its deadline (polled
+//! before the step, so a peer that keeps sending cannot starve it), every failure kept with
+//! its kind. A failure to connect is told apart from an unanswered call: only a bus that
+//! accepted us and a PID 1 that then stayed silent is the overflow signature. Every call
+//! goes out with `NO_AUTO_START`: the doctor asks, it never starts anything.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
-use zbus::connection::Builder;
+use futures_lite::StreamExt;
+use zbus::message::{Flags, Message, Type};
 use zbus::Connection;
 
 use super::{Answer, Options};
@@ -27,8 +32,10 @@ pub struct ProbeError {
     pub message: String,
 }
 
-/// The failures the doctor's advice depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The failures the doctor's advice depends on; in the JSON report as `bus_error_kind` and
+/// `private_error_kind` (snake case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProbeErrorKind {
     /// No answer before the step's deadline.
     Timeout,
@@ -38,7 +45,15 @@ pub enum ProbeErrorKind {
     /// The peer refused our credentials (`AUTH EXTERNAL` rejected): systemd 219 does so to
     /// private-socket peers from another PID namespace.
     CredentialsRejected,
-    /// Anything else: no such socket, a D-Bus error, a malformed reply.
+    /// No connection: the socket is missing, refuses connections, is not ours to open
+    /// (`EACCES`), or the handshake failed or did not finish. On the bus that is
+    /// dbus-daemon's state, not PID 1's.
+    ConnectFailed,
+    /// The peer sent what is not D-Bus as read here: garbage, a protocol version other
+    /// than 1, a message longer than the 1 MiB cap, an authentication line longer than
+    /// 4 KiB.
+    Malformed,
+    /// Anything else: a D-Bus error, a connection closed without a word.
     Other,
 }
 
@@ -70,7 +85,24 @@ fn io_kind(e: &std::io::Error) -> ProbeErrorKind {
 impl From<StepError> for ProbeError {
     fn from(e: StepError) -> ProbeError {
         let kind = match &e {
-            StepError::Timeout { .. } => ProbeErrorKind::Timeout,
+            StepError::Timeout { step, .. } | StepError::Dbus { step, .. }
+                if *step == CONNECT_BUS =>
+            {
+                ProbeErrorKind::ConnectFailed
+            }
+            StepError::Timeout { .. }
+            | StepError::Private {
+                source: PeerError::Timeout { .. },
+                ..
+            } => ProbeErrorKind::Timeout,
+            StepError::Private {
+                step: CONNECT_PRIVATE,
+                ..
+            } => ProbeErrorKind::ConnectFailed,
+            StepError::Private {
+                source: PeerError::Malformed(_),
+                ..
+            } => ProbeErrorKind::Malformed,
             StepError::Private {
                 source: PeerError::Io(io),
                 ..
@@ -126,22 +158,69 @@ pub(crate) enum StepError {
     },
 }
 
-/// Runs `fut` with a deadline.
+/// The step that connects to the bus; its failures are [`ProbeErrorKind::ConnectFailed`].
+const CONNECT_BUS: &str = "connect to the system bus";
+/// The step that connects to the private socket.
+const CONNECT_PRIVATE: &str = "connect to the private socket";
+
+/// Runs `fut` with a deadline; the timer is polled first, so a future that is always
+/// ready cannot starve it.
 async fn within<T, E>(
     step: &'static str,
     after: Duration,
     fut: impl Future<Output = Result<T, E>>,
     wrap: impl FnOnce(&'static str, E) -> StepError,
 ) -> Result<T, StepError> {
-    futures_lite::future::or(async { fut.await.map_err(|e| wrap(step, e)) }, async {
-        Timer::after(after).await;
-        Err(StepError::Timeout { step, after })
-    })
+    futures_lite::future::or(
+        async {
+            Timer::after(after).await;
+            Err(StepError::Timeout { step, after })
+        },
+        async { fut.await.map_err(|e| wrap(step, e)) },
+    )
     .await
 }
 
 fn dbus(step: &'static str, source: zbus::Error) -> StepError {
     StepError::Dbus { step, source }
+}
+
+/// Sends a method call with `NO_AUTO_START` and waits for its reply (a D-Bus error is
+/// zbus's `MethodError`). The deadline is checked at every message that arrives, so a
+/// flood of other messages cannot keep it waiting.
+async fn call(
+    conn: &Connection,
+    destination: &str,
+    path: &str,
+    interface: &str,
+    method: &str,
+    body: &(impl serde::Serialize + zbus::zvariant::DynamicType),
+    deadline: Instant,
+) -> zbus::Result<Message> {
+    let msg = Message::method_call(path, method)?
+        .with_flags(Flags::NoAutoStart)?
+        .destination(destination)?
+        .interface(interface)?
+        .build(body)?;
+    let serial = msg.primary_header().serial_num();
+    let mut stream = zbus::MessageStream::from(conn);
+    conn.send(&msg).await?;
+    while let Some(m) = stream.next().await {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let m = m?;
+        if m.header().reply_serial() != Some(serial) {
+            continue;
+        }
+        return match m.message_type() {
+            Type::Error => Err(zbus::Error::from(m)),
+            _ => Ok(m),
+        };
+    }
+    Err(zbus::Error::InputOutput(std::sync::Arc::new(
+        std::io::ErrorKind::TimedOut.into(),
+    )))
 }
 
 /// One `Properties.Get(Manager, Version)`; the reply's serial is systemd's cookie.
@@ -150,15 +229,18 @@ async fn ask(
     step: &'static str,
     timeout: Duration,
 ) -> Result<Answer, StepError> {
+    let deadline = Instant::now() + timeout;
     let reply = within(
         step,
         timeout,
-        conn.call_method(
-            Some(SYSTEMD),
+        call(
+            conn,
+            SYSTEMD,
             SYSTEMD_PATH,
-            Some(PROPERTIES),
+            PROPERTIES,
             "Get",
             &(MANAGER, "Version"),
+            deadline,
         ),
         dbus,
     )
@@ -175,27 +257,42 @@ async fn ask(
     })
 }
 
+/// The bus at `address`, or the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else the default
+/// path), through the capped socket; only `unix:path=` addresses are taken.
 async fn connect_bus(address: Option<&str>, timeout: Duration) -> Result<Connection, StepError> {
-    let builder = match address {
-        Some(a) => Builder::address(a),
-        None => Builder::system(),
-    }
-    .map_err(|e| dbus("parse bus address", e))?;
-    within("connect to the system bus", timeout, builder.build(), dbus).await
+    let address = match address {
+        Some(a) => a.to_owned(),
+        None => std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
+            .unwrap_or_else(|_| DEFAULT_SYSTEM_BUS.to_owned()),
+    };
+    within(
+        CONNECT_BUS,
+        timeout,
+        sdbus_cgroup::private::capped_bus(&address),
+        dbus,
+    )
+    .await
 }
+
+/// The system bus's address when `DBUS_SYSTEM_BUS_ADDRESS` is not set (the D-Bus
+/// specification's well-known address).
+const DEFAULT_SYSTEM_BUS: &str = "unix:path=/var/run/dbus/system_bus_socket";
 
 /// Whether `org.freedesktop.systemd1` has an owner, as dbus-daemon (not systemd) answers.
 async fn name_owned(conn: &Connection, timeout: Duration) -> Result<bool, StepError> {
     let step = "ask the bus whether systemd holds its name";
+    let deadline = Instant::now() + timeout;
     let reply = within(
         step,
         timeout,
-        conn.call_method(
-            Some("org.freedesktop.DBus"),
+        call(
+            conn,
+            "org.freedesktop.DBus",
             "/org/freedesktop/DBus",
-            Some("org.freedesktop.DBus"),
+            "org.freedesktop.DBus",
             "NameHasOwner",
             &(SYSTEMD,),
+            deadline,
         ),
         dbus,
     )
@@ -242,9 +339,9 @@ pub(super) async fn probe_bus(opts: &Options) -> BusProbe {
 pub(super) async fn probe_private(opts: &Options) -> Result<Answer, ProbeError> {
     let raw = |step, e| StepError::Private { step, source: e };
     let mut peer = within(
-        "connect to the private socket",
+        CONNECT_PRIVATE,
         opts.timeout,
-        Peer::connect(&opts.private),
+        Peer::connect(&opts.private, opts.timeout),
         raw,
     )
     .await?;
@@ -252,7 +349,7 @@ pub(super) async fn probe_private(opts: &Options) -> Result<Answer, ProbeError> 
     let reply = within(
         step,
         opts.timeout,
-        peer.get_property(SYSTEMD, SYSTEMD_PATH, MANAGER, "Version"),
+        peer.get_property(SYSTEMD, SYSTEMD_PATH, MANAGER, "Version", opts.timeout),
         raw,
     )
     .await?;

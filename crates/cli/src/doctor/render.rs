@@ -16,10 +16,26 @@ pub fn human_secs(s: u64) -> String {
     }
 }
 
+/// `s` with every control character escaped (`\n`, `\u{1b}`, ...): the version string and
+/// the errors carry what a peer sent (a D-Bus error's name and message, a SASL line), which
+/// must not add lines to node-problem-detector's one line or move a terminal's cursor.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if ch.is_control() {
+            out.extend(ch.escape_default());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
 /// The default, human output.
 pub fn text(r: &Report) -> String {
     let mut out = String::new();
-    let version = match (&r.systemd_version_string, r.vulnerable) {
+    let version = r.systemd_version_string.as_deref().map(printable);
+    let version = match (&version, r.vulnerable) {
         (Some(s), Some(true)) => format!("{s} (vulnerable: before v{FIXED_IN})"),
         (Some(s), Some(false)) => format!("{s} (has the fix of v{FIXED_IN})"),
         (Some(s), None) => format!("{s} (version not understood)"),
@@ -45,15 +61,19 @@ pub fn text(r: &Report) -> String {
     let yes = |b: bool| if b { "answers" } else { "NO ANSWER" };
     out += &format!("system bus:        {}", yes(r.bus_responsive));
     if let Some(e) = &r.bus_error {
-        out += &format!(" ({e})");
+        out += &format!(" ({})", printable(e));
     }
     out += "\n";
     out += &format!("private socket:    {}", yes(r.private_responsive));
     if let Some(e) = &r.private_error {
-        out += &format!(" ({e})");
+        out += &format!(" ({})", printable(e));
     }
     out += "\n";
-    out += &format!("verdict:           {}: {}\n", r.verdict.as_str(), r.message);
+    out += &format!(
+        "verdict:           {}: {}\n",
+        r.verdict.as_str(),
+        printable(&r.message)
+    );
     out
 }
 
@@ -115,6 +135,11 @@ pub fn prometheus(r: &Report, generated: SystemTime) -> String {
         b(r.bus_responsive),
     );
     gauge(
+        "sdcookie_systemd_bus_reachable",
+        "1 if the system bus accepted the doctor's connection.",
+        b(r.bus_reachable),
+    );
+    gauge(
         "sdcookie_systemd_private_responsive",
         "1 if systemd answered on its private socket.",
         b(r.private_responsive),
@@ -146,5 +171,5 @@ pub fn prometheus(r: &Report, generated: SystemTime) -> String {
 
 /// node-problem-detector's one line: the verdict and the message.
 pub fn npd_line(r: &Report) -> String {
-    format!("{}: {}", r.verdict.as_str(), r.message.replace('\n', " "))
+    format!("{}: {}", r.verdict.as_str(), printable(&r.message))
 }

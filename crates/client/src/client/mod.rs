@@ -35,7 +35,7 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
 use crate::conn::{Counters, Dest, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_PATH};
 use crate::error::{job_outcome, Cause, Error, InputError, Result, Step};
-use crate::names::{check_slice_name, parent_slice};
+use crate::names::{check_description, check_slice_name, parent_slice};
 use crate::releases::TRANSIENT_SLICE;
 use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, Resources, Skipped};
 
@@ -152,6 +152,9 @@ impl AsyncClient {
                     reason: "the root slice always exists",
                 }
                 .into());
+            }
+            if let Some(d) = &slice.description {
+                check_description(d)?;
             }
             let mut props: Props = vec![(
                 "Description",
@@ -609,6 +612,28 @@ mod tests {
             ..Resources::default()
         };
         s
+    }
+
+    /// systemd writes `Description=%s` into the transient unit file escaping only `%`: a
+    /// newline would add unit-file lines, so a description with control characters is
+    /// refused, typed, before anything is sent (scope and slice alike).
+    #[test]
+    fn a_description_with_control_characters_is_refused_before_sending() {
+        let c = offline(CgroupMode::Unified);
+        let mut scope = full_scope();
+        scope.description = Some("x\nExecStartPre=/bin/sh -c id".into());
+        assert!(matches!(
+            c.scope_properties(&scope, 252),
+            Err(Error::Input(InputError::InvalidDescription { .. }))
+        ));
+        scope.description = Some("runc container 0123abc".into());
+        assert!(c.scope_properties(&scope, 252).is_ok());
+        let mut slice = Slice::new("pod-x.slice");
+        slice.description = Some("pod\rx".into());
+        assert!(matches!(
+            c.start_slice(&slice),
+            Err(Error::Input(InputError::InvalidDescription { .. }))
+        ));
     }
 
     fn sent_and_skipped(c: &Client, version: &str) -> (Vec<&'static str>, Vec<Skipped>) {

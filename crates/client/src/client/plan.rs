@@ -6,7 +6,7 @@ use zbus::zvariant::Value;
 use super::session::Session;
 use super::{AsyncClient, Scope};
 use crate::error::{Error, InputError, Result};
-use crate::names::{check_scope_name, check_slice_name, check_unit_name};
+use crate::names::{check_description, check_scope_name, check_slice_name, check_unit_name};
 use crate::releases;
 use crate::resources::{gate, CgroupMode, PropertyPlan};
 
@@ -71,7 +71,7 @@ impl AsyncClient {
         })
     }
 
-    /// The property list [`start_scope`](Client::start_scope) would send (for a given
+    /// The property list [`start_scope`](crate::Client::start_scope) would send (for a given
     /// systemd version), without sending anything.
     pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
         check_scope_name(&scope.name)?;
@@ -79,6 +79,9 @@ impl AsyncClient {
             check_slice_name(slice)?;
         }
         valid_pids(&scope.pids)?;
+        if let Some(d) = &scope.description {
+            check_description(d)?;
+        }
         let mut props: Props = vec![(
             "Description",
             Value::from(

@@ -72,7 +72,7 @@ pub struct Started {
     pub skipped: Vec<Skipped>,
 }
 
-/// Which end a diagnostic [`Client::ping`] goes to.
+/// Which end a diagnostic [`Client::ping`](crate::Client::ping) goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PingTarget {

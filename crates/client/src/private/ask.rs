@@ -3,7 +3,13 @@
 //! and a reader of the fixed header, the `REPLY_SERIAL`/`ERROR_NAME` fields and a
 //! `v`-of-`s` body ([`super::frame`]). Why not zbus: [`super`].
 //!
-//! Every read and write is non-blocking and awaited, so the caller's deadline bounds it.
+//! Every public call takes a deadline of its own and checks it before each read and write,
+//! so a peer that keeps sending (junk, other messages, an endless line) cannot keep it
+//! running: its timer is polled before the socket. The connect is non-blocking. Bytes are
+//! read into one fixed buffer of [`MAX_MESSAGE`] bytes allocated at connect; a message whose
+//! fixed header claims more, or an authentication line longer than [`MAX_LINE`], is refused
+//! before it is read, so no length a peer claims is ever allocated. The call goes out with
+//! `NO_AUTO_START`: it asks the one PID 1 that is there and never starts anything.
 //!
 //! The exchange is written for a server that acts only when bytes arrive. systemd before
 //! v237 can be such a server: once its API-bus event source is disabled (the failed seal
@@ -29,16 +35,17 @@
 //!   systemd#17425 and PR #24875).
 
 use std::fmt;
+use std::future::Future;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use super::frame::{
-    fields, Cursor, FieldValue, Fixed, Malformed, ERROR, ERROR_NAME, METHOD_RETURN, REPLY_SERIAL,
-    SIGNATURE,
+    fields, Cursor, FieldValue, Fixed, Malformed, ERROR, ERROR_NAME, MAX_MESSAGE, METHOD_RETURN,
+    REPLY_SERIAL, SIGNATURE,
 };
 
 /// The first wait for an answer before the call is sent again; it doubles up to
@@ -69,6 +76,13 @@ pub enum PeerError {
     },
     /// Building our message failed.
     Build(zbus::Error),
+    /// The call did not finish within its deadline (whether or not the peer was sending).
+    Timeout {
+        /// `connect` or `get_property`.
+        call: &'static str,
+        /// The deadline it was given.
+        after: Duration,
+    },
 }
 
 impl fmt::Display for PeerError {
@@ -85,6 +99,7 @@ impl fmt::Display for PeerError {
                 }
             }
             PeerError::Build(e) => write!(f, "{e}"),
+            PeerError::Timeout { call, after } => write!(f, "{call}: no answer within {after:?}"),
         }
     }
 }
@@ -140,36 +155,42 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Connects to `path` and sends `AUTH EXTERNAL` (our uid, hex-encoded as ASCII) and
-    /// `BEGIN` in one write. Whether the server accepted is known at the first call.
-    pub async fn connect(path: &Path) -> Result<Peer, PeerError> {
-        let mut stream = Async::<UnixStream>::connect(path).await?;
+    /// Connects to `path` (non-blocking) and sends `AUTH EXTERNAL` (our uid, hex-encoded as
+    /// ASCII) and `BEGIN` in one write, all within `timeout`. Whether the server accepted
+    /// is known at the first call.
+    pub async fn connect(path: &Path, timeout: Duration) -> Result<Peer, PeerError> {
+        let deadline = Deadline::new("connect", timeout);
+        let mut stream = deadline.run(Async::<UnixStream>::connect(path)).await??;
         let uid = nix::unistd::geteuid().as_raw().to_string();
-        stream.write_all(&auth_begin(&uid)).await?;
+        deadline.run(stream.write_all(&auth_begin(&uid))).await??;
         Ok(Peer {
             stream,
-            inbox: Inbox::default(),
+            inbox: Inbox::new(),
             authenticated: false,
             next_serial: 1,
         })
     }
 
-    /// Calls `Properties.Get(interface, property)` on `path` of `destination` and waits
-    /// for the reply to that call (other messages are skipped). The call is sent again
-    /// while nothing arrives (see the module docs); the first reply to any of them counts.
+    /// Calls `Properties.Get(interface, property)` on `path` of `destination` with
+    /// `NO_AUTO_START` and waits up to `timeout` for the reply to that call (other messages
+    /// are skipped). The call is sent again while nothing arrives (see the module docs);
+    /// the first reply to any of them counts.
     pub async fn get_property(
         &mut self,
         destination: &str,
         path: &str,
         interface: &str,
         property: &str,
+        timeout: Duration,
     ) -> Result<Reply, PeerError> {
+        let deadline = Deadline::new("get_property", timeout);
         let mut sent = Vec::new();
         let mut patience = FIRST_PATIENCE;
         loop {
             let serial = self.next_serial;
             self.next_serial += 1;
             let msg = zbus::message::Message::method_call(path, "Get")?
+                .with_flags(zbus::message::Flags::NoAutoStart)?
                 .destination(destination)?
                 .interface("org.freedesktop.DBus.Properties")?
                 .serial(
@@ -178,24 +199,30 @@ impl Peer {
                         .map_err(|_| PeerError::Malformed("serial 0"))?,
                 )
                 .build(&(interface, property))?;
-            if let Err(e) = self.stream.write_all(&msg.data()[..]).await {
+            if let Err(e) = deadline.run(self.stream.write_all(&msg.data()[..])).await? {
                 return Err(self.rejection_after_hangup().unwrap_or(e.into()));
             }
             sent.push(serial);
+            let resend_at = Instant::now() + patience;
             loop {
                 if let Some(reply) = self.take_reply(&sent)? {
                     return reply;
                 }
-                // Cancel-safe: a read that loses the race to the timer has taken no bytes,
-                // and the bytes of one that won are kept in the inbox.
-                let mut chunk = [0u8; 4096];
+                // Checked on every turn: a peer that always has bytes ready never lets a
+                // read be pending, and would otherwise keep this loop going for ever.
+                deadline.check()?;
+                if Instant::now() >= resend_at {
+                    break;
+                }
+                // Cancel-safe: a read that loses the race to the timer has taken no bytes.
                 let stream = &mut self.stream;
+                let space = self.inbox.space()?;
                 let got = futures_lite::future::or(
-                    async { stream.read(&mut chunk).await.map(Some) },
                     async {
-                        Timer::after(patience).await;
+                        Timer::at(resend_at.min(deadline.at)).await;
                         Ok(None)
                     },
+                    async { stream.read(space).await.map(Some) },
                 )
                 .await;
                 let got = match got {
@@ -204,8 +231,8 @@ impl Peer {
                 };
                 match got {
                     Some(0) => return Err(PeerError::Io(std::io::ErrorKind::UnexpectedEof.into())),
-                    Some(n) => self.inbox.push(&chunk[..n]),
-                    None => break,
+                    Some(n) => self.inbox.filled(n),
+                    None => {}
                 }
             }
             patience = (patience * 2).min(MAX_PATIENCE);
@@ -216,10 +243,14 @@ impl Peer {
     /// before it did (what it said is a better error than the broken pipe).
     fn rejection_after_hangup(&mut self) -> Option<PeerError> {
         use std::io::Read;
-        let mut chunk = [0u8; 4096];
-        // The socket is non-blocking: this reads what is buffered and stops.
-        while let Ok(n @ 1..) = self.stream.get_ref().read(&mut chunk) {
-            self.inbox.push(&chunk[..n]);
+        // The socket is non-blocking: this reads what is buffered and stops (or when the
+        // inbox is full, which a line of at most MAX_LINE bytes never makes it).
+        loop {
+            let space = self.inbox.space().ok()?;
+            match self.stream.get_ref().read(space) {
+                Ok(n @ 1..) => self.inbox.filled(n),
+                _ => break,
+            }
         }
         if self.authenticated {
             return None;
@@ -242,8 +273,7 @@ impl Peer {
                 Some(line) => return Err(PeerError::CredentialsRejected(line)),
             }
         }
-        while let Some(raw) = self.inbox.take_message()? {
-            let parsed = parse(&raw)?;
+        while let Some(parsed) = self.inbox.take_message()? {
             if !parsed.reply_serial.is_some_and(|r| sent.contains(&r)) {
                 continue;
             }
@@ -265,6 +295,52 @@ impl Peer {
     }
 }
 
+/// A public call's deadline: checked on every turn of a loop, and raced (polled first)
+/// against every wait.
+struct Deadline {
+    call: &'static str,
+    after: Duration,
+    at: Instant,
+}
+
+impl Deadline {
+    fn new(call: &'static str, after: Duration) -> Deadline {
+        Deadline {
+            call,
+            after,
+            at: Instant::now() + after,
+        }
+    }
+
+    fn expired(&self) -> PeerError {
+        PeerError::Timeout {
+            call: self.call,
+            after: self.after,
+        }
+    }
+
+    fn check(&self) -> Result<(), PeerError> {
+        if Instant::now() >= self.at {
+            return Err(self.expired());
+        }
+        Ok(())
+    }
+
+    /// `fut`, unless the deadline comes first; the timer is polled first, so a future that
+    /// is always ready cannot starve it.
+    async fn run<T>(&self, fut: impl Future<Output = T>) -> Result<T, PeerError> {
+        self.check()?;
+        futures_lite::future::or(
+            async {
+                Timer::at(self.at).await;
+                Err(self.expired())
+            },
+            async { Ok(fut.await) },
+        )
+        .await
+    }
+}
+
 /// What the client says before its first message: the NUL byte, `AUTH EXTERNAL` with
 /// `uid` hex-encoded as ASCII, and `BEGIN`, each line ending in CRLF.
 fn auth_begin(uid: &str) -> Vec<u8> {
@@ -272,46 +348,123 @@ fn auth_begin(uid: &str) -> Vec<u8> {
     format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").into_bytes()
 }
 
-/// The longest authentication line we accept from the server.
+/// The longest authentication line we accept from the server (an `OK <guid>` line is 35
+/// bytes).
 const MAX_LINE: usize = 4096;
 
-/// Bytes read from the server and not yet taken: first one authentication line, then
-/// whole messages. Taking never consumes part of a line or a message.
-#[derive(Debug, Default)]
+/// Bytes read from the server and not yet taken, in one buffer of [`MAX_MESSAGE`] bytes
+/// that never grows: first one authentication line, then whole messages. Taking never
+/// consumes part of a line or a message; what is taken is moved out of the buffer's front.
+#[derive(Debug)]
 struct Inbox {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
+    len: usize,
 }
 
 impl Inbox {
+    fn new() -> Inbox {
+        Inbox {
+            buf: vec![0; MAX_MESSAGE].into_boxed_slice(),
+            len: 0,
+        }
+    }
+
+    /// Where the next read goes. Never empty while a line or message is incomplete: a
+    /// line is refused past MAX_LINE and a message past MAX_MESSAGE (by its fixed header).
+    fn space(&mut self) -> Result<&mut [u8], PeerError> {
+        if self.len == self.buf.len() {
+            return Err(PeerError::Malformed(
+                "more than 1 MiB without a whole message",
+            ));
+        }
+        Ok(&mut self.buf[self.len..])
+    }
+
+    /// `n` bytes were read into [`space`](Self::space).
+    fn filled(&mut self, n: usize) {
+        self.len = (self.len + n).min(self.buf.len());
+    }
+
+    #[cfg(test)]
     fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn held(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Drops the first `n` bytes.
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
     }
 
     /// The next CRLF-terminated line, without its CRLF.
     fn take_line(&mut self) -> Result<Option<String>, PeerError> {
-        let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
-            return if self.buf.len() > MAX_LINE {
+        let held = &self.held()[..self.len.min(MAX_LINE + 2)];
+        let Some(end) = held.windows(2).position(|w| w == b"\r\n") else {
+            return if self.len > MAX_LINE {
                 Err(PeerError::Malformed("authentication line too long"))
             } else {
                 Ok(None)
             };
         };
-        let line: Vec<u8> = self.buf.drain(..end + 2).take(end).collect();
-        String::from_utf8(line)
-            .map(Some)
-            .map_err(|_| PeerError::Malformed("authentication line not UTF-8"))
+        let line = String::from_utf8(held[..end].to_vec())
+            .map_err(|_| PeerError::Malformed("authentication line not UTF-8"));
+        self.consume(end + 2);
+        line.map(Some)
     }
 
-    /// The next whole message, by the lengths in its fixed header.
-    fn take_message(&mut self) -> Result<Option<Vec<u8>>, PeerError> {
-        let Some(fixed) = Fixed::read(&self.buf)? else {
+    /// The next whole message, by the lengths in its fixed header, parsed.
+    fn take_message(&mut self) -> Result<Option<Parsed>, PeerError> {
+        let Some(fixed) = Fixed::read(self.held())? else {
             return Ok(None);
         };
         let total = fixed.len();
-        if self.buf.len() < total {
+        if self.len < total {
             return Ok(None);
         }
-        Ok(Some(self.buf.drain(..total).collect()))
+        let parsed = parse(&self.held()[..total]);
+        self.consume(total);
+        parsed.map(Some)
+    }
+}
+
+/// The fuzz driver's way into the inbox: `stream` pushed `chunk` bytes at a time, taken
+/// as [`Peer`] takes it (the authentication line, then messages), until the peer's bytes
+/// end or an error ends the exchange. The inbox must never hold more than its buffer.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_inbox(stream: &[u8], chunk: usize) {
+    let mut inbox = Inbox::new();
+    let mut authenticated = false;
+    for piece in stream.chunks(chunk) {
+        let mut piece = piece;
+        while !piece.is_empty() {
+            let Ok(space) = inbox.space() else {
+                return;
+            };
+            let n = space.len().min(piece.len());
+            space[..n].copy_from_slice(&piece[..n]);
+            inbox.filled(n);
+            piece = &piece[n..];
+            assert!(inbox.len <= MAX_MESSAGE);
+            if !authenticated {
+                match inbox.take_line() {
+                    Ok(Some(line)) if line.starts_with("OK ") => authenticated = true,
+                    Ok(None) => continue,
+                    _ => return,
+                }
+            }
+            loop {
+                match inbox.take_message() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => return,
+                }
+            }
+        }
     }
 }
 
@@ -417,7 +570,7 @@ mod tests {
         stream.extend_from_slice(SYSTEMD_252_REPLY);
         stream.extend_from_slice(SYSTEMD_252_REPLY);
         for chunk in [1, 2, 7, 16, 64, stream.len()] {
-            let mut inbox = Inbox::default();
+            let mut inbox = Inbox::new();
             let (mut lines, mut messages) = (Vec::new(), Vec::new());
             for piece in stream.chunks(chunk) {
                 inbox.push(piece);
@@ -435,24 +588,25 @@ mod tests {
                 ["OK 0123456789abcdef0123456789abcdef"],
                 "chunk {chunk}"
             );
-            assert_eq!(
-                messages,
-                [SYSTEMD_252_REPLY, SYSTEMD_252_REPLY],
-                "chunk {chunk}"
-            );
-            assert!(inbox.buf.is_empty());
+            let reply = parse(SYSTEMD_252_REPLY).unwrap();
+            assert_eq!(messages.len(), 2, "chunk {chunk}");
+            assert!(messages.iter().all(|m| *m == reply), "chunk {chunk}");
+            assert_eq!(inbox.len, 0);
         }
     }
 
     #[test]
     fn inbox_rejects_a_line_without_end_and_a_message_beyond_the_limit() {
-        let mut inbox = Inbox::default();
+        let mut inbox = Inbox::new();
         inbox.push(&[b'x'; MAX_LINE + 1]);
         assert!(matches!(inbox.take_line(), Err(PeerError::Malformed(_))));
-        let mut inbox = Inbox::default();
+        let mut inbox = Inbox::new();
         inbox.push(b"l\x02\x01\x01\xff\xff\xff\x7f\x01\0\0\0\x08\0\0\0");
         assert!(matches!(inbox.take_message(), Err(PeerError::Malformed(_))));
     }
+
+    /// Not a timing assertion: the deadline of the calls in tests whose peer answers.
+    const PATIENCE: Duration = Duration::from_secs(10);
 
     /// Reads from `conn` until `want` bytes have come, however they are split.
     fn read_at_least(conn: &mut std::os::unix::net::UnixStream, want: usize) -> Vec<u8> {
@@ -519,12 +673,13 @@ mod tests {
             conn.write_all(&reply.data()[..]).unwrap();
         });
         let reply = async_io::block_on(async {
-            let mut peer = Peer::connect(&path).await.unwrap();
+            let mut peer = Peer::connect(&path, PATIENCE).await.unwrap();
             peer.get_property(
                 "org.freedesktop.systemd1",
                 "/org/freedesktop/systemd1",
                 "org.freedesktop.systemd1.Manager",
                 "Version",
+                PATIENCE,
             )
             .await
         });
@@ -543,8 +698,8 @@ mod tests {
             conn.write_all(b"REJECTED EXTERNAL\r\nERROR\r\n").unwrap();
         });
         let err = async_io::block_on(async {
-            let mut peer = Peer::connect(&path).await.unwrap();
-            peer.get_property("a.b", "/a", "a.b", "C").await
+            let mut peer = Peer::connect(&path, PATIENCE).await.unwrap();
+            peer.get_property("a.b", "/a", "a.b", "C", PATIENCE).await
         });
         server.join().unwrap();
         assert!(
@@ -574,4 +729,145 @@ mod tests {
         };
         assert_eq!(e.to_string(), "D-Bus error org.example.Oops: it broke");
     }
+
+    /// A server that accepts one connection, reads what the client sends (on a thread of
+    /// its own, so the client's writes never block) and sends `talk`'s bytes until the
+    /// client hangs up; then the client's result and how long the call took.
+    fn against(
+        name: &str,
+        talk: impl FnOnce(&mut std::os::unix::net::UnixStream) + Send + 'static,
+        timeout: Duration,
+    ) -> (Result<Reply, PeerError>, Duration) {
+        let (_dir, path, listener) = listen(name);
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut drain = conn.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut drain, &mut std::io::sink());
+            });
+            talk(&mut conn);
+        });
+        let start = Instant::now();
+        let result = async_io::block_on(async {
+            let mut peer = Peer::connect(&path, timeout).await?;
+            peer.get_property("a.b", "/a", "a.b", "C", timeout).await
+        });
+        let took = start.elapsed();
+        server.join().unwrap();
+        (result, took)
+    }
+
+    const OK_LINE: &[u8] = b"OK 0123456789abcdef0123456789abcdef\r\n";
+
+    /// Writes `bytes` again and again until the client hangs up.
+    fn endlessly(conn: &mut std::os::unix::net::UnixStream, bytes: &[u8]) {
+        use std::io::Write;
+        while conn.write_all(bytes).is_ok() {}
+    }
+
+    #[test]
+    fn a_peer_that_never_stops_sending_is_cut_off_at_the_deadline() {
+        use std::io::Write;
+        // Whole messages that are not our reply, as fast as the socket takes them.
+        let other = zbus::message::Message::signal("/a", "a.b", "C")
+            .unwrap()
+            .build(&("x".repeat(1000),))
+            .unwrap()
+            .data()
+            .to_vec();
+        let timeout = Duration::from_millis(500);
+        let (result, took) = against(
+            "ask-flood",
+            move |conn| {
+                conn.write_all(OK_LINE).unwrap();
+                endlessly(conn, &other);
+            },
+            timeout,
+        );
+        assert!(
+            matches!(result, Err(PeerError::Timeout { call: "get_property", after }) if after == timeout),
+            "{result:?}"
+        );
+        // Not a timing assertion on the machine's speed: a deadline that fired at all.
+        assert!(took < timeout * 20, "{took:?}");
+    }
+
+    #[test]
+    fn a_peer_that_claims_100_mib_is_refused_from_the_header() {
+        use std::io::Write;
+        let mut head = b"l\x02\x01\x01".to_vec();
+        head.extend_from_slice(&(100u32 << 20).to_le_bytes());
+        head.extend_from_slice(&1u32.to_le_bytes());
+        head.extend_from_slice(&0u32.to_le_bytes());
+        let (result, _) = against(
+            "ask-huge",
+            move |conn| {
+                conn.write_all(OK_LINE).unwrap();
+                conn.write_all(&head).unwrap();
+                endlessly(conn, &[0; 4096]);
+            },
+            PATIENCE,
+        );
+        assert!(
+            matches!(result, Err(PeerError::Malformed("message too long"))),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_never_ending_authentication_line_is_refused() {
+        let (result, _) = against("ask-line", |conn| endlessly(conn, &[b'x'; 4096]), PATIENCE);
+        assert!(
+            matches!(
+                result,
+                Err(PeerError::Malformed("authentication line too long"))
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn half_a_message_then_silence_is_a_timeout() {
+        use std::io::Write;
+        let timeout = Duration::from_millis(300);
+        let half = &SYSTEMD_252_REPLY[..SYSTEMD_252_REPLY.len() / 2];
+        let (result, _) = against(
+            "ask-half",
+            move |conn| {
+                conn.write_all(OK_LINE).unwrap();
+                conn.write_all(half).unwrap();
+                // Silent until the client hangs up.
+                let mut b = [0u8; 1];
+                let _ = std::io::Read::read(&mut conn.try_clone().unwrap(), &mut b);
+                std::thread::sleep(timeout * 4);
+            },
+            timeout,
+        );
+        assert!(
+            matches!(result, Err(PeerError::Timeout { .. })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn the_call_asks_not_to_start_anything() {
+        let (_dir, path, listener) = listen("ask-flags");
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let head = auth_begin(&nix::unistd::geteuid().as_raw().to_string());
+            let got = read_at_least(&mut conn, head.len() + FIXED_LEN_FOR_TEST);
+            got[head.len() + 2]
+        });
+        let _ = async_io::block_on(async {
+            let mut peer = Peer::connect(&path, PATIENCE).await?;
+            peer.get_property("a.b", "/a", "a.b", "C", Duration::from_millis(200))
+                .await
+        });
+        let flags = server.join().unwrap();
+        assert_eq!(flags & 0x2, 0x2, "NO_AUTO_START in flags {flags:#x}");
+    }
+
+    const FIXED_LEN_FOR_TEST: usize = 16;
 }

@@ -14,14 +14,23 @@
 //! - `frame`: a message's length from its fixed header and a walk of its header fields
 //!   (SENDER, REPLY_SERIAL, ERROR_NAME, SIGNATURE), written once for both users below;
 //! - `split`: the socket under the client's long-lived direct connection, whose read half
-//!   frames each message and rewrites that SENDER to a unique name zbus accepts;
+//!   frames each message and rewrites that SENDER to a unique name zbus accepts; without the
+//!   rewrite it is [`capped_bus`], the doctor's bus connection;
 //! - [`Peer`]: one question (`Properties.Get`) and its answer, by hand, for a PID 1 that
 //!   may be deaf: a v219 PID 1 whose API-bus event source is disabled at the cookie
 //!   ceiling acts on a new connection only when bytes arrive, which no zbus handshake
 //!   survives (see [`Peer`]).
+//!
+//! What a peer can make them buffer is capped: a message over 1 MiB (`frame::MAX_MESSAGE`)
+//! or a SASL line over 4 KiB is refused from its header, and reads go through fixed
+//! buffers.
 
 mod ask;
 mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 pub(crate) mod split;
 
 pub use ask::{Peer, PeerError, Reply};
+pub use split::capped_bus;
