@@ -1,44 +1,211 @@
-//! A set of `u32` kept as maximal runs of consecutive values, in a sorted `Vec`.
+//! A set of `u32` kept as maximal runs of consecutive values, in a B+tree whose nodes live
+//! in two arenas (`Vec`s indexed by `u32`) with room reserved for what removals may need.
 //!
 //! Invariants:
 //! - runs are disjoint, each `start <= end`, sorted, and no two runs touch
 //!   (`end + 1 < next.start`), so the value after a run's end is never in the set. That is
 //!   what lets the allocator skip any number of consecutive pending cookies with one lookup.
-//! - `runs.capacity() >= len` (the number of values). Every run holds at least one value, so
-//!   no sequence of removals can ever need more than `len` runs: removing a value (which
-//!   may split a run in two) never allocates and cannot fail. Only [`Runs::insert`] grows
-//!   the storage, with `try_reserve`; when the heap is exhausted it returns
-//!   [`OutOfMemory`] and leaves the set as it was, never aborting.
+//! - B+tree shape: every leaf is at depth `height`; a leaf holds up to [`LEAF`] runs and an
+//!   inner node up to [`FANOUT`] children; every node but the root is at least half full;
+//!   an inner node's `mins[i]` is the exact smallest start in child `i`'s subtree (so the
+//!   last run starting at or before `k` is always in the leaf that routing by `k` reaches);
+//!   leaves are chained left to right by `next`.
+//! - The arenas' capacities are at least [`Runs::required`] for the current set: enough
+//!   nodes for every state that *removals alone* can reach from it. A removal adds at most
+//!   one run, so from `len` values in `r` runs removals reach at most
+//!   `r + ⌊(len − r)/2⌋` runs and need at most `⌊(len − r)/2⌋` more leaves than now, and
+//!   half-full nodes bound the count of nodes by the count of runs. So a removal, which may
+//!   split a run and then a node, never allocates and cannot fail. Only [`Runs::insert`]
+//!   grows the arenas, before it changes anything, with `try_reserve_exact`; when the heap
+//!   is exhausted it returns [`OutOfMemory`] and leaves the set as it was, never aborting.
 //!
-//! Cost: lookups are a binary search, O(log r) in the number r of runs; an insert or a
-//! removal that adds or drops a run moves the runs above it (O(r) `memmove`), one that
-//! extends or shortens a run in place does not. Memory is 8 bytes per value of capacity
-//! (`Vec` growth may double it), whatever the shape of the set.
+//! Cost: every operation is O(log r) in the number r of runs — at most two root-to-leaf
+//! walks, a shift inside one node of at most 64 entries, and a split or a merge per level.
+//! Arena growth (in steps of an eighth, so at most an eighth is ever unused) copies the
+//! arena, amortized O(1) per insert; removals never grow anything.
+//!
+//! Memory: 8 bytes per run in a leaf; leaves are at least half full, about 70 % full after
+//! random inserts, so a scattered set costs about 12 bytes per value and never more than
+//! 16 plus the growth step. A long run costs little in the tree but its reserve does not:
+//! any subset of a run of `k` cookies can be reached by removals, so a set that promises
+//! allocation-free removals must hold at least `k` bits in reserve for it (here ⌈k/2⌉ runs
+//! in half-full leaves: 8 bytes per cookie). O(1) memory for a run and removals that
+//! cannot fail exclude each other.
+//!
+//! Why a B+tree: measured against the sorted vector it replaces (O(r) `memmove` per insert
+//! or removal between runs), and against the binary alternatives (one 16-byte node per run:
+//! more memory than the 16-byte bound once the reserve is counted, and a cache miss per
+//! level), wide leaves keep 8 bytes per run and put a lookup in three or four cache lines;
+//! see benches/README.md, question 4, for the numbers.
 
 use alloc::vec::Vec;
+use core::fmt;
+
+/// Runs per leaf. Small under `cfg(test)` so that the unit tests split and merge nodes
+/// with a handful of values.
+#[cfg(not(test))]
+const LEAF: usize = 64;
+#[cfg(test)]
+const LEAF: usize = 4;
+/// Children per inner node.
+#[cfg(not(test))]
+const FANOUT: usize = 64;
+#[cfg(test)]
+const FANOUT: usize = 4;
+
+/// No node.
+const NIL: u32 = u32::MAX;
 
 /// The heap could not grow the storage; nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct OutOfMemory;
 
-#[derive(Debug, Default)]
+#[derive(Clone)]
+struct Leaf {
+    len: u32,
+    /// The leaf to the right, or the next free leaf while this one is free.
+    next: u32,
+    /// (start, end), both inclusive, sorted; `runs[..len]` are live.
+    runs: [(u32, u32); LEAF],
+}
+
+impl Leaf {
+    const EMPTY: Leaf = Leaf {
+        len: 0,
+        next: NIL,
+        runs: [(0, 0); LEAF],
+    };
+
+    fn live(&self) -> &[(u32, u32)] {
+        &self.runs[..self.len as usize]
+    }
+
+    /// How many live runs start at or before `k`.
+    fn rank(&self, k: u32) -> usize {
+        self.live().partition_point(|&(s, _)| s <= k)
+    }
+
+    /// Index of the run starting exactly at `start`; the caller knows it is here.
+    fn index_of(&self, start: u32) -> usize {
+        let i = self.live().partition_point(|&(s, _)| s < start);
+        debug_assert_eq!(self.runs[i].0, start, "routed to a leaf without the run");
+        i
+    }
+}
+
+#[derive(Clone)]
+struct Inner {
+    len: u32,
+    /// `mins[i]` is the smallest start in `kids[i]`'s subtree; while this node is free,
+    /// `kids[0]` is the next free inner node.
+    mins: [u32; FANOUT],
+    kids: [u32; FANOUT],
+}
+
+impl Inner {
+    const EMPTY: Inner = Inner {
+        len: 0,
+        mins: [0; FANOUT],
+        kids: [NIL; FANOUT],
+    };
+
+    /// The child whose subtree holds the last run starting at or before `k` (the first
+    /// child if there is none).
+    fn route(&self, k: u32) -> usize {
+        self.mins[1..self.len as usize].partition_point(|&s| s <= k)
+    }
+}
+
+/// One change at the run found by routing.
+#[derive(Clone, Copy)]
+enum Edit {
+    /// Add this run; it touches no other run.
+    Insert((u32, u32)),
+    /// Drop the run starting at the key.
+    Delete,
+    /// The run starting at the key now starts here (still touching no other run).
+    SetStart(u32),
+    /// The run starting at the key now ends here.
+    SetEnd(u32),
+}
+
+/// A node split in two: the new right sibling and its smallest start.
+type Split = Option<(u32, u32)>;
+
+#[derive(Default)]
 pub(crate) struct Runs {
-    /// (start, end), both inclusive, sorted by start.
-    runs: Vec<(u32, u32)>,
+    leaves: Vec<Leaf>,
+    inners: Vec<Inner>,
+    free_leaf: Option<u32>,
+    free_inner: Option<u32>,
+    /// The root, a leaf when `height == 0`; `None` until the first insert.
+    root: Option<u32>,
+    height: u32,
     len: usize,
+    run_count: usize,
+    leaves_used: usize,
+    inners_used: usize,
 }
 
 impl Clone for Runs {
     fn clone(&self) -> Runs {
-        // A derived clone would allocate only `runs.len()` slots and break
-        // `capacity >= len`; keep the clone's storage as large as the value count.
-        let mut runs = Vec::with_capacity(self.len);
-        runs.extend_from_slice(&self.runs);
+        // A derived clone would allocate only the arenas' lengths and could break
+        // `capacity >= required`; keep the clone's reserve as large as the original's.
+        let mut leaves = Vec::with_capacity(self.leaves.capacity());
+        leaves.extend_from_slice(&self.leaves);
+        let mut inners = Vec::with_capacity(self.inners.capacity());
+        inners.extend_from_slice(&self.inners);
         Runs {
-            runs,
-            len: self.len,
+            leaves,
+            inners,
+            ..*self
         }
     }
+}
+
+impl fmt::Debug for Runs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter_runs()).finish()
+    }
+}
+
+/// Leaves needed by every state that removals can reach from `len` values in `runs` runs
+/// held in `leaves` leaves: removals add at most `⌊(len − runs)/2⌋` runs (one each, and
+/// each costs a value that a later split needs), hence at most that many leaf splits; and
+/// with every non-root leaf at least half full, `r` runs never need more than
+/// `max(1, 2r / LEAF)` leaves.
+fn leaves_required(len: usize, runs: usize, leaves: usize) -> usize {
+    if len == 0 {
+        return leaves;
+    }
+    let more = (len - runs) / 2;
+    let most_runs = runs + more;
+    (leaves + more)
+        .min((2 * most_runs / LEAF).max(1))
+        .max(leaves)
+}
+
+/// Inner nodes for `leaves` leaves when every non-root inner node has at least
+/// `FANOUT / 2` children: at most `leaves / (FANOUT/2 − 1)` below the root, plus the root.
+fn inners_required(leaves: usize) -> usize {
+    if leaves <= 1 {
+        0
+    } else {
+        leaves / (FANOUT / 2 - 1) + 1
+    }
+}
+
+/// Grows `v`'s capacity to at least `need`, by at least an eighth so that growth is
+/// amortized O(1) while no more than about an eighth of the capacity is ever unused.
+fn grow<T>(v: &mut Vec<T>, need: usize) -> Result<(), OutOfMemory> {
+    if v.capacity() >= need {
+        return Ok(());
+    }
+    let step = need.max(v.capacity() + v.capacity() / 8 + 4);
+    if v.try_reserve_exact(step - v.len()).is_ok() {
+        return Ok(());
+    }
+    v.try_reserve_exact(need - v.len()).map_err(|_| OutOfMemory)
 }
 
 impl Runs {
@@ -46,15 +213,43 @@ impl Runs {
         self.len
     }
 
-    /// Index of the last run starting at or before `k`.
-    fn last_at_or_before(&self, k: u32) -> Option<usize> {
-        self.runs.partition_point(|&(s, _)| s <= k).checked_sub(1)
+    /// Arena sizes (leaves, inner nodes) that every removal-reachable state fits in.
+    fn required(&self) -> (usize, usize) {
+        let leaves = leaves_required(self.len, self.run_count, self.leaves_used);
+        (leaves, inners_required(leaves))
+    }
+
+    /// The leaf holding the last run that starts at or before `k` (the first leaf if none
+    /// does), and how many of its runs start at or before `k`.
+    fn locate(&self, k: u32) -> Option<(u32, usize)> {
+        let mut node = self.root?;
+        for _ in 0..self.height {
+            let inner = &self.inners[node as usize];
+            node = inner.kids[inner.route(k)];
+        }
+        Some((node, self.leaves[node as usize].rank(k)))
+    }
+
+    /// The last run starting at or before `k`.
+    fn pred(&self, k: u32) -> Option<(u32, u32)> {
+        let (leaf, rank) = self.locate(k)?;
+        rank.checked_sub(1)
+            .map(|i| self.leaves[leaf as usize].runs[i])
+    }
+
+    /// The run at position `i` of `leaf`, or the first run to its right.
+    fn at_or_right(&self, leaf: u32, i: usize) -> Option<((u32, u32), usize)> {
+        let l = &self.leaves[leaf as usize];
+        if i < l.len as usize {
+            return Some((l.runs[i], leaf as usize * LEAF + i));
+        }
+        let next = l.next;
+        (next != NIL).then(|| (self.leaves[next as usize].runs[0], next as usize * LEAF))
     }
 
     /// The run holding `k`, as `(start, end)`.
     pub(crate) fn run_of(&self, k: u32) -> Option<(u32, u32)> {
-        let (s, e) = self.runs[self.last_at_or_before(k)?];
-        (e >= k).then_some((s, e))
+        self.pred(k).filter(|&(_, e)| e >= k)
     }
 
     pub(crate) fn contains(&self, k: u32) -> bool {
@@ -63,91 +258,377 @@ impl Runs {
 
     /// The smallest member `>= k`.
     pub(crate) fn first_at_or_after(&self, k: u32) -> Option<u32> {
-        let i = self.runs.partition_point(|&(_, e)| e < k);
-        self.runs.get(i).map(|&(s, _)| s.max(k))
+        let (leaf, rank) = self.locate(k)?;
+        if let Some(i) = rank.checked_sub(1) {
+            if self.leaves[leaf as usize].runs[i].1 >= k {
+                return Some(k);
+            }
+        }
+        self.at_or_right(leaf, rank).map(|((s, _), _)| s)
     }
 
-    /// If a run starts exactly at `k`: its end, the start of the run after it, and that
-    /// run's index. `hint` is the index to try first (any value gives the same answer; the
-    /// right one saves the binary search, whose chain of dependent loads is what a walk
-    /// over many pending runs costs).
+    /// If a run starts exactly at `k`: its end, the start of the run after it, and a hint
+    /// for that run. `hint` is where to look first (any value gives the same answer: a
+    /// hint is checked against a live leaf before it is believed; the right one saves the
+    /// walk from the root, whose chain of dependent loads is what a walk over many pending
+    /// runs costs).
     pub(crate) fn run_starting_at(&self, k: u32, hint: usize) -> Option<(u32, Option<u32>, usize)> {
-        let i = match self.runs.get(hint) {
-            Some(&(s, _)) if s == k => hint,
-            _ => self.runs.partition_point(|&(s, _)| s < k),
+        let (leaf, i) = (hint / LEAF, hint % LEAF);
+        let (leaf, i) = match self.leaves.get(leaf) {
+            Some(l) if i < l.len as usize && l.runs[i].0 == k => (leaf as u32, i),
+            _ => {
+                let (leaf, rank) = self.locate(k)?;
+                (leaf, rank.checked_sub(1)?)
+            }
         };
-        match self.runs.get(i) {
-            Some(&(s, e)) if s == k => Some((e, self.runs.get(i + 1).map(|&(s, _)| s), i + 1)),
-            _ => None,
+        let (s, e) = self.leaves[leaf as usize].runs[i];
+        if s != k {
+            return None;
         }
+        let after = self.at_or_right(leaf, i + 1);
+        Some((e, after.map(|((s, _), _)| s), after.map_or(0, |(_, h)| h)))
     }
 
     /// Adds `k`; `Ok(false)` if it was there already; `Err(OutOfMemory)` (set unchanged) if
-    /// the storage could not grow to keep `capacity >= len`.
+    /// the arenas could not grow to keep the reserve removals need.
     pub(crate) fn insert(&mut self, k: u32) -> Result<bool, OutOfMemory> {
-        // Index of the first run starting after k; the run before it may hold k.
-        let i = self.runs.partition_point(|&(s, _)| s <= k);
-        if i > 0 && self.runs[i - 1].1 >= k {
+        let (pred, succ) = match self.locate(k) {
+            None => (None, None),
+            Some((leaf, rank)) => {
+                let pred = rank
+                    .checked_sub(1)
+                    .map(|i| self.leaves[leaf as usize].runs[i]);
+                (pred, self.at_or_right(leaf, rank).map(|(r, _)| r))
+            }
+        };
+        if pred.is_some_and(|(_, e)| e >= k) {
             return Ok(false);
         }
-        // Reserve before changing anything: after this, `capacity >= len + 1`, enough for
-        // this insert's new run (if any) and for the invariant once `len` has grown.
-        if self.runs.capacity() <= self.len {
-            self.runs
-                .try_reserve(self.len + 1 - self.runs.len())
-                .map_err(|_| OutOfMemory)?;
-        }
-        let joins_left = i > 0 && self.runs[i - 1].1 + 1 == k;
-        let joins_right = self
-            .runs
-            .get(i)
-            .is_some_and(|&(s, _)| k.checked_add(1) == Some(s));
+        let joins_left = pred.filter(|&(_, e)| e + 1 == k);
+        let joins_right = succ.filter(|&(s, _)| k.checked_add(1) == Some(s));
+        // Reserve for the state after this insert before changing anything: one more
+        // value, the run count it will have, and a leaf more if a new run splits one.
+        let (runs_after, leaves_after) = match (joins_left, joins_right) {
+            (Some(_), Some(_)) => (self.run_count - 1, self.leaves_used),
+            (None, None) => (self.run_count + 1, self.leaves_used + 1),
+            _ => (self.run_count, self.leaves_used),
+        };
+        let leaves = leaves_required(self.len + 1, runs_after, leaves_after).max(1);
+        grow(&mut self.leaves, leaves)?;
+        grow(&mut self.inners, inners_required(leaves))?;
         match (joins_left, joins_right) {
-            (true, true) => {
-                self.runs[i - 1].1 = self.runs[i].1;
-                self.runs.remove(i);
+            (Some((s, _)), Some((t, e))) => {
+                self.edit(t, Edit::Delete);
+                self.edit(s, Edit::SetEnd(e));
+                self.run_count -= 1;
             }
-            (true, false) => self.runs[i - 1].1 = k,
-            (false, true) => self.runs[i].0 = k,
-            (false, false) => self.runs.insert(i, (k, k)),
+            (Some((s, _)), None) => self.edit(s, Edit::SetEnd(k)),
+            (None, Some((t, _))) => self.edit(t, Edit::SetStart(k)),
+            (None, None) => {
+                self.edit(k, Edit::Insert((k, k)));
+                self.run_count += 1;
+            }
         }
         self.len += 1;
         Ok(true)
     }
 
-    /// Removes `k`; false if it was not there. Never allocates (`capacity >= len`).
+    /// Removes `k`; false if it was not there. Never allocates (see the module docs).
     pub(crate) fn remove(&mut self, k: u32) -> bool {
-        let Some(i) = self.last_at_or_before(k) else {
+        let Some((s, e)) = self.run_of(k) else {
             return false;
         };
-        let (s, e) = self.runs[i];
-        if e < k {
-            return false;
-        }
         match (s == k, e == k) {
             (true, true) => {
-                self.runs.remove(i);
+                self.edit(s, Edit::Delete);
+                self.run_count -= 1;
             }
-            (true, false) => self.runs[i].0 = k + 1,
-            (false, true) => self.runs[i].1 = k - 1,
+            (true, false) => self.edit(s, Edit::SetStart(k + 1)),
+            (false, true) => self.edit(s, Edit::SetEnd(k - 1)),
             (false, false) => {
-                // A split: one more run, within the capacity the invariant keeps, since
-                // runs.len() + 1 <= len (the run holds at least 3 values) <= capacity.
-                self.runs[i].1 = k - 1;
-                self.runs.insert(i + 1, (k + 1, e));
+                // A split: one more run, and perhaps more nodes, within the reserve.
+                self.edit(s, Edit::SetEnd(k - 1));
+                self.edit(k + 1, Edit::Insert((k + 1, e)));
+                self.run_count += 1;
             }
         }
         self.len -= 1;
         true
     }
 
+    /// Applies `edit` at key `at`, then fixes the root: a new root above a split one, or
+    /// an inner root left with one child replaced by that child.
+    fn edit(&mut self, at: u32, edit: Edit) {
+        let root = match self.root {
+            Some(r) => r,
+            None => {
+                let r = self.alloc_leaf();
+                self.root = Some(r);
+                r
+            }
+        };
+        if let Some((min, right)) = self.edit_in(root, self.height, at, edit) {
+            let top = self.alloc_inner();
+            let left_min = self.min_of(root, self.height);
+            let node = &mut self.inners[top as usize];
+            node.len = 2;
+            node.mins[..2].copy_from_slice(&[left_min, min]);
+            node.kids[..2].copy_from_slice(&[root, right]);
+            self.root = Some(top);
+            self.height += 1;
+        } else if self.height > 0 && self.inners[root as usize].len == 1 {
+            self.root = Some(self.inners[root as usize].kids[0]);
+            self.free_inner(root);
+            self.height -= 1;
+        }
+    }
+
+    /// Smallest start in the subtree of `node` at `height` (a non-empty one).
+    fn min_of(&self, node: u32, height: u32) -> u32 {
+        if height == 0 {
+            self.leaves[node as usize].runs[0].0
+        } else {
+            self.inners[node as usize].mins[0]
+        }
+    }
+
+    fn edit_in(&mut self, node: u32, height: u32, at: u32, edit: Edit) -> Split {
+        if height == 0 {
+            return self.edit_leaf(node, at, edit);
+        }
+        let i = self.inners[node as usize].route(at);
+        let kid = self.inners[node as usize].kids[i];
+        let split = self.edit_in(kid, height - 1, at, edit);
+        let kid_len = self.len_of(kid, height - 1);
+        if kid_len > 0 {
+            self.inners[node as usize].mins[i] = self.min_of(kid, height - 1);
+        }
+        if let Some((min, right)) = split {
+            return self.inner_insert(node, i + 1, min, right);
+        }
+        if kid_len < half(height - 1) {
+            self.rebalance(node, i, height - 1);
+        }
+        None
+    }
+
+    fn len_of(&self, node: u32, height: u32) -> usize {
+        if height == 0 {
+            self.leaves[node as usize].len as usize
+        } else {
+            self.inners[node as usize].len as usize
+        }
+    }
+
+    fn edit_leaf(&mut self, leaf: u32, at: u32, edit: Edit) -> Split {
+        let l = &mut self.leaves[leaf as usize];
+        let n = l.len as usize;
+        match edit {
+            Edit::Insert(run) => {
+                let i = l.rank(at);
+                if n < LEAF {
+                    l.runs.copy_within(i..n, i + 1);
+                    l.runs[i] = run;
+                    l.len += 1;
+                    return None;
+                }
+                let right = self.alloc_leaf();
+                let (l, r) = two_leaves(&mut self.leaves, leaf, right);
+                let keep = LEAF / 2;
+                r.runs[..LEAF - keep].copy_from_slice(&l.runs[keep..]);
+                r.len = (LEAF - keep) as u32;
+                l.len = keep as u32;
+                r.next = l.next;
+                l.next = right;
+                let right_min = r.runs[0].0;
+                let target = if i <= keep { l } else { r };
+                let i = if i <= keep { i } else { i - keep };
+                let m = target.len as usize;
+                target.runs.copy_within(i..m, i + 1);
+                target.runs[i] = run;
+                target.len += 1;
+                // An insert at the front of the right half cannot happen: `i <= keep`
+                // goes left, so the right half's smallest start is unchanged.
+                Some((right_min, right))
+            }
+            Edit::Delete => {
+                let i = l.index_of(at);
+                l.runs.copy_within(i + 1..n, i);
+                l.len -= 1;
+                None
+            }
+            Edit::SetStart(s) => {
+                let i = l.index_of(at);
+                l.runs[i].0 = s;
+                None
+            }
+            Edit::SetEnd(e) => {
+                let i = l.index_of(at);
+                l.runs[i].1 = e;
+                None
+            }
+        }
+    }
+
+    /// Inserts child `kid` with smallest start `min` at position `i` of inner `node`,
+    /// splitting `node` if it is full.
+    fn inner_insert(&mut self, node: u32, i: usize, min: u32, kid: u32) -> Split {
+        let n = self.inners[node as usize].len as usize;
+        if n < FANOUT {
+            let p = &mut self.inners[node as usize];
+            p.mins.copy_within(i..n, i + 1);
+            p.kids.copy_within(i..n, i + 1);
+            p.mins[i] = min;
+            p.kids[i] = kid;
+            p.len += 1;
+            return None;
+        }
+        let right = self.alloc_inner();
+        let (l, r) = two_inners(&mut self.inners, node, right);
+        let keep = FANOUT / 2;
+        r.mins[..FANOUT - keep].copy_from_slice(&l.mins[keep..]);
+        r.kids[..FANOUT - keep].copy_from_slice(&l.kids[keep..]);
+        r.len = (FANOUT - keep) as u32;
+        l.len = keep as u32;
+        let right_min = r.mins[0];
+        let (target, i) = if i <= keep { (l, i) } else { (r, i - keep) };
+        let m = target.len as usize;
+        target.mins.copy_within(i..m, i + 1);
+        target.kids.copy_within(i..m, i + 1);
+        target.mins[i] = min;
+        target.kids[i] = kid;
+        target.len += 1;
+        Some((right_min, right))
+    }
+
+    /// Child `i` of `node` (at `height`) is below half full: take entries from a sibling,
+    /// or merge with it when both fit in one node.
+    fn rebalance(&mut self, node: u32, i: usize, height: u32) {
+        let p = &self.inners[node as usize];
+        let (a, b) = if i > 0 { (i - 1, i) } else { (i, i + 1) };
+        let (left, right) = (p.kids[a], p.kids[b]);
+        let total = self.len_of(left, height) + self.len_of(right, height);
+        if total <= capacity(height) {
+            if height == 0 {
+                let (l, r) = two_leaves(&mut self.leaves, left, right);
+                let (n, m) = (l.len as usize, r.len as usize);
+                l.runs[n..n + m].copy_from_slice(&r.runs[..m]);
+                l.len += m as u32;
+                l.next = r.next;
+                self.free_leaf(right);
+            } else {
+                let (l, r) = two_inners(&mut self.inners, left, right);
+                let (n, m) = (l.len as usize, r.len as usize);
+                l.mins[n..n + m].copy_from_slice(&r.mins[..m]);
+                l.kids[n..n + m].copy_from_slice(&r.kids[..m]);
+                l.len += m as u32;
+                self.free_inner(right);
+            }
+            let p = &mut self.inners[node as usize];
+            let n = p.len as usize;
+            p.mins.copy_within(b + 1..n, b);
+            p.kids.copy_within(b + 1..n, b);
+            p.len -= 1;
+            return;
+        }
+        // Even the two out: the left keeps half (rounded down), the right the rest.
+        let want = total / 2;
+        if height == 0 {
+            let (l, r) = two_leaves(&mut self.leaves, left, right);
+            let (n, m) = (l.len as usize, r.len as usize);
+            if n > want {
+                let k = n - want;
+                r.runs.copy_within(..m, k);
+                r.runs[..k].copy_from_slice(&l.runs[want..n]);
+            } else {
+                let k = want - n;
+                l.runs[n..want].copy_from_slice(&r.runs[..k]);
+                r.runs.copy_within(k..m, 0);
+            }
+            l.len = want as u32;
+            r.len = (total - want) as u32;
+        } else {
+            let (l, r) = two_inners(&mut self.inners, left, right);
+            let (n, m) = (l.len as usize, r.len as usize);
+            if n > want {
+                let k = n - want;
+                r.mins.copy_within(..m, k);
+                r.kids.copy_within(..m, k);
+                r.mins[..k].copy_from_slice(&l.mins[want..n]);
+                r.kids[..k].copy_from_slice(&l.kids[want..n]);
+            } else {
+                let k = want - n;
+                l.mins[n..want].copy_from_slice(&r.mins[..k]);
+                l.kids[n..want].copy_from_slice(&r.kids[..k]);
+                r.mins.copy_within(k..m, 0);
+                r.kids.copy_within(k..m, 0);
+            }
+            l.len = want as u32;
+            r.len = (total - want) as u32;
+        }
+        let right_min = self.min_of(right, height);
+        self.inners[node as usize].mins[b] = right_min;
+    }
+
+    /// A leaf from the free list, or a new one within the reserved capacity.
+    fn alloc_leaf(&mut self) -> u32 {
+        self.leaves_used += 1;
+        if let Some(i) = self.free_leaf {
+            let l = &mut self.leaves[i as usize];
+            self.free_leaf = (l.next != NIL).then_some(l.next);
+            l.next = NIL;
+            return i;
+        }
+        debug_assert!(self.leaves.len() < self.leaves.capacity(), "leaf reserve");
+        self.leaves.push(Leaf::EMPTY);
+        (self.leaves.len() - 1) as u32
+    }
+
+    fn free_leaf(&mut self, i: u32) {
+        self.leaves_used -= 1;
+        let l = &mut self.leaves[i as usize];
+        // A stale hint must never find a run in a free leaf.
+        l.len = 0;
+        l.next = self.free_leaf.unwrap_or(NIL);
+        self.free_leaf = Some(i);
+    }
+
+    fn alloc_inner(&mut self) -> u32 {
+        self.inners_used += 1;
+        if let Some(i) = self.free_inner {
+            let n = &mut self.inners[i as usize];
+            self.free_inner = (n.kids[0] != NIL).then_some(n.kids[0]);
+            return i;
+        }
+        debug_assert!(self.inners.len() < self.inners.capacity(), "inner reserve");
+        self.inners.push(Inner::EMPTY);
+        (self.inners.len() - 1) as u32
+    }
+
+    fn free_inner(&mut self, i: u32) {
+        self.inners_used -= 1;
+        let n = &mut self.inners[i as usize];
+        n.len = 0;
+        n.kids[0] = self.free_inner.unwrap_or(NIL);
+        self.free_inner = Some(i);
+    }
+
+    /// The runs in ascending order, along the leaf chain.
     pub(crate) fn iter_runs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        self.runs.iter().copied()
+        let mut leaf = self.leftmost();
+        core::iter::from_fn(move || {
+            let l = self.leaves.get(leaf as usize)?;
+            let runs = l.live();
+            leaf = l.next;
+            Some(runs.iter().copied())
+        })
+        .flatten()
     }
 
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         let mut prev: Option<u32> = None;
         let mut len = 0usize;
+        let mut count = 0usize;
         for (s, e) in self.iter_runs() {
             if s > e {
                 return Err("run with start > end");
@@ -158,143 +639,121 @@ impl Runs {
                 }
             }
             len += (e - s) as usize + 1;
+            count += 1;
             prev = Some(e);
         }
         if len != self.len {
             return Err("cached length disagrees with the runs");
         }
-        if self.runs.capacity() < self.len {
-            return Err("capacity below the value count");
+        if count != self.run_count {
+            return Err("cached run count disagrees with the runs");
+        }
+        if let Some(root) = self.root {
+            let mut seen = Seen {
+                leaves: 0,
+                inners: 0,
+                chain: self.leftmost(),
+            };
+            self.check_node(root, self.height, true, &mut seen)?;
+            if seen.leaves != self.leaves_used || seen.inners != self.inners_used {
+                return Err("node counts disagree with the tree");
+            }
+            if seen.chain != NIL {
+                return Err("leaf chain and tree disagree");
+            }
+        }
+        let (leaves, inners) = self.required();
+        if self.leaves.capacity() < leaves || self.inners.capacity() < inners {
+            return Err("reserve below what removals may need");
+        }
+        Ok(())
+    }
+
+    fn leftmost(&self) -> u32 {
+        self.root.map_or(NIL, |mut node| {
+            for _ in 0..self.height {
+                node = self.inners[node as usize].kids[0];
+            }
+            node
+        })
+    }
+
+    fn check_node(
+        &self,
+        node: u32,
+        height: u32,
+        root: bool,
+        seen: &mut Seen,
+    ) -> Result<(), &'static str> {
+        let n = self.len_of(node, height);
+        let too_few = if root {
+            height > 0 && n < 2
+        } else {
+            n < half(height)
+        };
+        if too_few || n > capacity(height) {
+            return Err("node below half full or over capacity");
+        }
+        if height == 0 {
+            if node != seen.chain {
+                return Err("leaf chain and tree disagree");
+            }
+            seen.leaves += 1;
+            seen.chain = self.leaves[node as usize].next;
+            return Ok(());
+        }
+        seen.inners += 1;
+        let p = &self.inners[node as usize];
+        for i in 0..n {
+            if p.mins[i] != self.min_of(p.kids[i], height - 1) {
+                return Err("stale smallest start in an inner node");
+            }
+            self.check_node(p.kids[i], height - 1, false, seen)?;
         }
         Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    //! `check` is the oracle the model checks and proptests trust: each broken shape must
-    //! be named, and every well-formed set, down to one-cookie runs and one-cookie gaps,
-    //! must pass.
+/// What `check_node` has met so far: node counts, and the leaf the chain says comes next.
+struct Seen {
+    leaves: usize,
+    inners: usize,
+    chain: u32,
+}
 
-    use super::*;
-
-    fn runs(pairs: &[(u32, u32)], len: usize) -> Runs {
-        let mut v = Vec::with_capacity(len);
-        v.extend_from_slice(pairs);
-        Runs { runs: v, len }
-    }
-
-    #[test]
-    fn check_accepts_maximal_runs_with_one_cookie_runs_and_one_cookie_gaps() {
-        // {1, 2, 3} {5} {7, 8}: 6 cookies, gaps of exactly one (4 and 6).
-        assert_eq!(runs(&[(1, 3), (5, 5), (7, 8)], 6).check(), Ok(()));
-        assert_eq!(runs(&[], 0).check(), Ok(()));
-    }
-
-    #[test]
-    fn check_rejects_a_run_whose_start_is_above_its_end() {
-        assert_eq!(runs(&[(5, 3)], 0).check(), Err("run with start > end"));
-    }
-
-    #[test]
-    fn check_rejects_touching_and_overlapping_runs() {
-        // {1..=3} {4..=6} touch: one run, stored as two.
-        assert_eq!(
-            runs(&[(1, 3), (4, 6)], 6).check(),
-            Err("runs overlap or touch")
-        );
-        assert_eq!(
-            runs(&[(1, 5), (3, 8)], 8).check(),
-            Err("runs overlap or touch")
-        );
-    }
-
-    #[test]
-    fn check_rejects_a_cached_length_that_disagrees_with_the_runs() {
-        assert_eq!(
-            runs(&[(1, 3)], 2).check(),
-            Err("cached length disagrees with the runs")
-        );
-        assert_eq!(
-            runs(&[(1, 3)], 4).check(),
-            Err("cached length disagrees with the runs")
-        );
-    }
-
-    #[test]
-    fn check_rejects_storage_smaller_than_the_value_count() {
-        // {1..=4}: one run, but room for fewer than 4: removing 2 then 3... could need to
-        // grow the storage, which a removal must never do.
-        let r = Runs {
-            runs: alloc::vec![(1, 4)],
-            len: 4,
-        };
-        assert!(r.runs.capacity() < 4);
-        assert_eq!(r.check(), Err("capacity below the value count"));
-    }
-
-    #[test]
-    fn removals_that_split_runs_down_to_single_values_never_grow_the_storage() {
-        // One run of 9 split by removing every second value: 5 runs of one value.
-        let mut r = Runs::default();
-        for k in 1..=9 {
-            assert_eq!(r.insert(k), Ok(true));
-        }
-        assert_eq!(r.iter_runs().count(), 1);
-        let (ptr, cap) = (r.runs.as_ptr(), r.runs.capacity());
-        for k in [2, 4, 6, 8] {
-            assert!(r.remove(k));
-            assert_eq!(r.check(), Ok(()));
-        }
-        assert_eq!(
-            r.iter_runs().collect::<Vec<_>>(),
-            [(1, 1), (3, 3), (5, 5), (7, 7), (9, 9)]
-        );
-        assert_eq!(
-            (r.runs.as_ptr(), r.runs.capacity()),
-            (ptr, cap),
-            "no reallocation"
-        );
-    }
-
-    #[test]
-    fn insert_joins_two_runs_and_remove_splits_one() {
-        let mut r = Runs::default();
-        for k in [1, 2, 4, 5, u32::MAX] {
-            assert_eq!(r.insert(k), Ok(true));
-        }
-        assert_eq!(r.insert(2), Ok(false));
-        assert_eq!(r.insert(3), Ok(true));
-        assert_eq!(
-            r.iter_runs().collect::<Vec<_>>(),
-            [(1, 5), (u32::MAX, u32::MAX)]
-        );
-        // The index of the next run comes back as the hint for the next lookup; a wrong
-        // hint gives the same answer.
-        assert_eq!(r.run_starting_at(1, 0), Some((5, Some(u32::MAX), 1)));
-        assert_eq!(r.run_starting_at(1, 7), Some((5, Some(u32::MAX), 1)));
-        assert_eq!(r.run_starting_at(u32::MAX, 1), Some((u32::MAX, None, 2)));
-        assert_eq!(r.run_starting_at(2, 0), None);
-        assert_eq!(r.first_at_or_after(6), Some(u32::MAX));
-        assert_eq!(r.first_at_or_after(3), Some(3));
-        assert!(r.remove(3));
-        assert!(!r.remove(3));
-        assert_eq!(
-            r.iter_runs().collect::<Vec<_>>(),
-            [(1, 2), (4, 5), (u32::MAX, u32::MAX)]
-        );
-        assert_eq!(r.check(), Ok(()));
-        assert_eq!(r.len(), 5);
-    }
-
-    #[test]
-    fn a_clone_keeps_room_for_every_value() {
-        let mut r = Runs::default();
-        for k in 1..=100 {
-            r.insert(k).unwrap();
-        }
-        let c = r.clone();
-        assert!(c.runs.capacity() >= 100);
-        assert_eq!(c.check(), Ok(()));
+/// Entries a node at `height` holds at most.
+fn capacity(height: u32) -> usize {
+    if height == 0 {
+        LEAF
+    } else {
+        FANOUT
     }
 }
+
+/// Entries a non-root node at `height` holds at least.
+fn half(height: u32) -> usize {
+    capacity(height) / 2
+}
+
+/// Two distinct leaves, mutably.
+fn two_leaves(v: &mut [Leaf], a: u32, b: u32) -> (&mut Leaf, &mut Leaf) {
+    two(v, a as usize, b as usize)
+}
+
+fn two_inners(v: &mut [Inner], a: u32, b: u32) -> (&mut Inner, &mut Inner) {
+    two(v, a as usize, b as usize)
+}
+
+fn two<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    debug_assert_ne!(a, b);
+    if a < b {
+        let (x, y) = v.split_at_mut(b);
+        (&mut x[a], &mut y[0])
+    } else {
+        let (x, y) = v.split_at_mut(a);
+        (&mut y[0], &mut x[b])
+    }
+}
+
+#[cfg(test)]
+mod tests;
