@@ -292,13 +292,14 @@ impl Runs {
     /// Adds `k`; `Ok(false)` if it was there already; `Err(OutOfMemory)` (set unchanged) if
     /// the arenas could not grow to keep the reserve removals need.
     pub(crate) fn insert(&mut self, k: u32) -> Result<bool, OutOfMemory> {
-        let (pred, succ) = match self.locate(k) {
-            None => (None, None),
+        let (at, pred, succ) = match self.locate(k) {
+            None => (None, None, None),
             Some((leaf, rank)) => {
                 let pred = rank
                     .checked_sub(1)
                     .map(|i| self.leaves[leaf as usize].runs[i]);
-                (pred, self.at_or_right(leaf, rank).map(|(r, _)| r))
+                let succ = self.at_or_right(leaf, rank).map(|(r, _)| r);
+                (Some((leaf, rank)), pred, succ)
             }
         };
         if pred.is_some_and(|(_, e)| e >= k) {
@@ -316,43 +317,113 @@ impl Runs {
         let leaves = leaves_required(self.len + 1, runs_after, leaves_after).max(1);
         grow(&mut self.leaves, leaves)?;
         grow(&mut self.inners, inners_required(leaves))?;
+        self.run_count = runs_after;
+        self.len += 1;
+        if let Some((leaf, rank)) = at {
+            if self.insert_in_leaf(leaf, rank, k, joins_left.is_some(), joins_right) {
+                return Ok(true);
+            }
+        }
         match (joins_left, joins_right) {
             (Some((s, _)), Some((t, e))) => {
                 self.edit(t, Edit::Delete);
                 self.edit(s, Edit::SetEnd(e));
-                self.run_count -= 1;
             }
             (Some((s, _)), None) => self.edit(s, Edit::SetEnd(k)),
             (None, Some((t, _))) => self.edit(t, Edit::SetStart(k)),
-            (None, None) => {
-                self.edit(k, Edit::Insert((k, k)));
-                self.run_count += 1;
-            }
+            (None, None) => self.edit(k, Edit::Insert((k, k))),
         }
-        self.len += 1;
         Ok(true)
+    }
+
+    /// Whether a change at position `i` of `leaf` leaves every inner node as it is: it
+    /// does not touch the leaf's smallest start (or the leaf is the root).
+    fn keeps_min(&self, i: usize) -> bool {
+        i > 0 || self.height == 0
+    }
+
+    /// Whether `leaf` can lose a run without falling below half full.
+    fn can_shrink(&self, leaf: u32) -> bool {
+        self.height == 0 || self.leaves[leaf as usize].len as usize > LEAF / 2
+    }
+
+    /// The insert of `k` done inside the leaf that `locate` found, at `rank`, when that
+    /// needs no split, no merge and no change of a smallest start: the common case, one
+    /// walk from the root instead of two. False (nothing done) otherwise.
+    fn insert_in_leaf(
+        &mut self,
+        leaf: u32,
+        rank: usize,
+        k: u32,
+        joins_left: bool,
+        joins_right: Option<(u32, u32)>,
+    ) -> bool {
+        let n = self.leaves[leaf as usize].len as usize;
+        let keeps_min = self.keeps_min(rank);
+        let can_shrink = self.can_shrink(leaf);
+        let l = &mut self.leaves[leaf as usize];
+        match (joins_left, joins_right) {
+            // The run before `k` is always in this leaf, at `rank - 1`.
+            (true, None) => l.runs[rank - 1].1 = k,
+            (true, Some((_, e))) if rank < n && can_shrink => {
+                l.runs[rank - 1].1 = e;
+                l.runs.copy_within(rank + 1..n, rank);
+                l.len -= 1;
+            }
+            (false, Some(_)) if rank < n && keeps_min => l.runs[rank].0 = k,
+            (false, None) if n < LEAF && keeps_min => {
+                l.runs.copy_within(rank..n, rank + 1);
+                l.runs[rank] = (k, k);
+                l.len += 1;
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// Removes `k`; false if it was not there. Never allocates (see the module docs).
     pub(crate) fn remove(&mut self, k: u32) -> bool {
-        let Some((s, e)) = self.run_of(k) else {
+        let Some((leaf, rank)) = self.locate(k) else {
             return false;
         };
-        match (s == k, e == k) {
-            (true, true) => {
-                self.edit(s, Edit::Delete);
-                self.run_count -= 1;
-            }
-            (true, false) => self.edit(s, Edit::SetStart(k + 1)),
-            (false, true) => self.edit(s, Edit::SetEnd(k - 1)),
-            (false, false) => {
-                // A split: one more run, and perhaps more nodes, within the reserve.
-                self.edit(s, Edit::SetEnd(k - 1));
-                self.edit(k + 1, Edit::Insert((k + 1, e)));
-                self.run_count += 1;
-            }
+        let Some(i) = rank.checked_sub(1) else {
+            return false;
+        };
+        let (s, e) = self.leaves[leaf as usize].runs[i];
+        if e < k {
+            return false;
         }
         self.len -= 1;
+        let n = self.leaves[leaf as usize].len as usize;
+        let keeps_min = self.keeps_min(i);
+        let can_shrink = self.can_shrink(leaf);
+        let l = &mut self.leaves[leaf as usize];
+        match (s == k, e == k) {
+            (true, true) => {
+                self.run_count -= 1;
+                if keeps_min && can_shrink {
+                    l.runs.copy_within(i + 1..n, i);
+                    l.len -= 1;
+                } else {
+                    self.edit(s, Edit::Delete);
+                }
+            }
+            (true, false) if keeps_min => l.runs[i].0 = k + 1,
+            (true, false) => self.edit(s, Edit::SetStart(k + 1)),
+            (false, true) => l.runs[i].1 = k - 1,
+            (false, false) => {
+                // A split: one more run, and perhaps more nodes, within the reserve.
+                self.run_count += 1;
+                l.runs[i].1 = k - 1;
+                if n < LEAF {
+                    l.runs.copy_within(i + 1..n, i + 2);
+                    l.runs[i + 1] = (k + 1, e);
+                    l.len += 1;
+                } else {
+                    self.edit(k + 1, Edit::Insert((k + 1, e)));
+                }
+            }
+        }
         true
     }
 
