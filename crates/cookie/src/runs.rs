@@ -65,39 +65,103 @@ struct Leaf {
     len: u32,
     /// The leaf to the right, or the next free leaf while this one is free.
     next: u32,
-    /// (start, end), both inclusive, sorted; `runs[..len]` are live.
-    runs: [(u32, u32); LEAF],
+    /// Run `i` is `starts[i]..=ends[i]`, sorted; the first `len` are live, and the other
+    /// starts and ends are `u32::MAX` (so a search can count over the whole arrays).
+    /// Starts and ends apart, so that a search reads all of them at once.
+    starts: [u32; LEAF],
+    ends: [u32; LEAF],
 }
 
 impl Leaf {
     const EMPTY: Leaf = Leaf {
         len: 0,
         next: NIL,
-        runs: [(0, 0); LEAF],
+        starts: [u32::MAX; LEAF],
+        ends: [u32::MAX; LEAF],
     };
 
-    fn live(&self) -> &[(u32, u32)] {
-        &self.runs[..self.len as usize]
+    fn run(&self, i: usize) -> (u32, u32) {
+        (self.starts[i], self.ends[i])
     }
 
-    /// How many live runs start at or before `k`.
+    fn live(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0..self.len as usize).map(|i| self.run(i))
+    }
+
+    /// How many live runs start at or before `k`: a count, not a binary search, so that
+    /// the loads do not depend on each other (and vectorize).
     fn rank(&self, k: u32) -> usize {
-        self.live().partition_point(|&(s, _)| s <= k)
+        // The padding counts only when `k` is `u32::MAX`, and then every live run counts.
+        count_at_most(&self.starts, k).min(self.len as usize)
+    }
+
+    /// `rank(k)`, and whether the run before that rank holds `k`. Both from counts over
+    /// whole arrays: every cache line of the leaf is asked for at once, instead of one
+    /// miss waiting for another.
+    fn find(&self, k: u32) -> (usize, bool) {
+        let rank = self.rank(k);
+        // Runs ending before `k`: all those before the rank's run, and that run too
+        // unless it holds `k` (the padding never ends before `k`).
+        let ended = self.ends.iter().map(|&e| u32::from(e < k)).sum::<u32>() as usize;
+        (rank, ended < rank)
+    }
+
+    /// Restores the padding after `len` went down.
+    fn pad(&mut self) {
+        self.starts[self.len as usize..].fill(u32::MAX);
+        self.ends[self.len as usize..].fill(u32::MAX);
     }
 
     /// Index of the run starting exactly at `start`; the caller knows it is here.
     fn index_of(&self, start: u32) -> usize {
-        let i = self.live().partition_point(|&(s, _)| s < start);
-        debug_assert_eq!(self.runs[i].0, start, "routed to a leaf without the run");
+        let i = self.rank(start) - 1;
+        debug_assert_eq!(self.starts[i], start, "routed to a leaf without the run");
         i
     }
+
+    /// Puts `run` at `i`, moving the runs from `i` on one place up; `len < LEAF`.
+    fn insert_at(&mut self, i: usize, run: (u32, u32)) {
+        let n = self.len as usize;
+        self.starts.copy_within(i..n, i + 1);
+        self.ends.copy_within(i..n, i + 1);
+        (self.starts[i], self.ends[i]) = run;
+        self.len += 1;
+    }
+
+    /// Drops run `i`, moving the runs after it one place down.
+    fn remove_at(&mut self, i: usize) {
+        let n = self.len as usize;
+        self.starts.copy_within(i + 1..n, i);
+        self.ends.copy_within(i + 1..n, i);
+        self.len -= 1;
+        self.pad();
+    }
+
+    /// Copies `count` runs from `src` at `from` to `dst` at `to`.
+    fn copy(src: &Leaf, from: usize, dst: &mut Leaf, to: usize, count: usize) {
+        dst.starts[to..to + count].copy_from_slice(&src.starts[from..from + count]);
+        dst.ends[to..to + count].copy_from_slice(&src.ends[from..from + count]);
+    }
+
+    /// Moves runs `from..len` to `to..`, within this leaf (len unchanged).
+    fn slide(&mut self, from: usize, to: usize) {
+        let n = self.len as usize;
+        self.starts.copy_within(from..n, to);
+        self.ends.copy_within(from..n, to);
+    }
+}
+
+/// How many of `v` are `<= k`; over a whole node's array, a loop of a fixed length that
+/// the compiler unrolls and vectorizes.
+fn count_at_most(v: &[u32], k: u32) -> usize {
+    v.iter().map(|&s| u32::from(s <= k)).sum::<u32>() as usize
 }
 
 #[derive(Clone)]
 struct Inner {
     len: u32,
-    /// `mins[i]` is the smallest start in `kids[i]`'s subtree; while this node is free,
-    /// `kids[0]` is the next free inner node.
+    /// `mins[i]` is the smallest start in `kids[i]`'s subtree, `u32::MAX` from `len` on;
+    /// while this node is free, `kids[0]` is the next free inner node.
     mins: [u32; FANOUT],
     kids: [u32; FANOUT],
 }
@@ -105,14 +169,19 @@ struct Inner {
 impl Inner {
     const EMPTY: Inner = Inner {
         len: 0,
-        mins: [0; FANOUT],
+        mins: [u32::MAX; FANOUT],
         kids: [NIL; FANOUT],
     };
 
     /// The child whose subtree holds the last run starting at or before `k` (the first
     /// child if there is none).
     fn route(&self, k: u32) -> usize {
-        self.mins[1..self.len as usize].partition_point(|&s| s <= k)
+        count_at_most(&self.mins[1..], k).min(self.len as usize - 1)
+    }
+
+    /// Restores the padding after `len` went down.
+    fn pad(&mut self) {
+        self.mins[self.len as usize..].fill(u32::MAX);
     }
 }
 
@@ -222,49 +291,48 @@ impl Runs {
     /// The leaf holding the last run that starts at or before `k` (the first leaf if none
     /// does), and how many of its runs start at or before `k`.
     fn locate(&self, k: u32) -> Option<(u32, usize)> {
+        self.find(k).map(|(leaf, rank, _)| (leaf, rank))
+    }
+
+    /// [`locate`](Self::locate), and whether `k` is in the set.
+    fn find(&self, k: u32) -> Option<(u32, usize, bool)> {
         let mut node = self.root?;
         for _ in 0..self.height {
             let inner = &self.inners[node as usize];
             node = inner.kids[inner.route(k)];
         }
-        Some((node, self.leaves[node as usize].rank(k)))
-    }
-
-    /// The last run starting at or before `k`.
-    fn pred(&self, k: u32) -> Option<(u32, u32)> {
-        let (leaf, rank) = self.locate(k)?;
-        rank.checked_sub(1)
-            .map(|i| self.leaves[leaf as usize].runs[i])
+        let (rank, holds) = self.leaves[node as usize].find(k);
+        Some((node, rank, holds))
     }
 
     /// The run at position `i` of `leaf`, or the first run to its right.
     fn at_or_right(&self, leaf: u32, i: usize) -> Option<((u32, u32), usize)> {
         let l = &self.leaves[leaf as usize];
         if i < l.len as usize {
-            return Some((l.runs[i], leaf as usize * LEAF + i));
+            return Some((l.run(i), leaf as usize * LEAF + i));
         }
         let next = l.next;
-        (next != NIL).then(|| (self.leaves[next as usize].runs[0], next as usize * LEAF))
+        (next != NIL).then(|| (self.leaves[next as usize].run(0), next as usize * LEAF))
     }
 
     /// The run holding `k`, as `(start, end)`.
     pub(crate) fn run_of(&self, k: u32) -> Option<(u32, u32)> {
-        self.pred(k).filter(|&(_, e)| e >= k)
+        match self.find(k)? {
+            (leaf, rank, true) => Some(self.leaves[leaf as usize].run(rank - 1)),
+            _ => None,
+        }
     }
 
     pub(crate) fn contains(&self, k: u32) -> bool {
-        self.run_of(k).is_some()
+        self.find(k).is_some_and(|(_, _, holds)| holds)
     }
 
     /// The smallest member `>= k`.
     pub(crate) fn first_at_or_after(&self, k: u32) -> Option<u32> {
-        let (leaf, rank) = self.locate(k)?;
-        if let Some(i) = rank.checked_sub(1) {
-            if self.leaves[leaf as usize].runs[i].1 >= k {
-                return Some(k);
-            }
+        match self.find(k)? {
+            (_, _, true) => Some(k),
+            (leaf, rank, false) => self.at_or_right(leaf, rank).map(|((s, _), _)| s),
         }
-        self.at_or_right(leaf, rank).map(|((s, _), _)| s)
     }
 
     /// If a run starts exactly at `k`: its end, the start of the run after it, and a hint
@@ -275,13 +343,13 @@ impl Runs {
     pub(crate) fn run_starting_at(&self, k: u32, hint: usize) -> Option<(u32, Option<u32>, usize)> {
         let (leaf, i) = (hint / LEAF, hint % LEAF);
         let (leaf, i) = match self.leaves.get(leaf) {
-            Some(l) if i < l.len as usize && l.runs[i].0 == k => (leaf as u32, i),
+            Some(l) if i < l.len as usize && l.starts[i] == k => (leaf as u32, i),
             _ => {
                 let (leaf, rank) = self.locate(k)?;
                 (leaf, rank.checked_sub(1)?)
             }
         };
-        let (s, e) = self.leaves[leaf as usize].runs[i];
+        let (s, e) = self.leaves[leaf as usize].run(i);
         if s != k {
             return None;
         }
@@ -292,19 +360,17 @@ impl Runs {
     /// Adds `k`; `Ok(false)` if it was there already; `Err(OutOfMemory)` (set unchanged) if
     /// the arenas could not grow to keep the reserve removals need.
     pub(crate) fn insert(&mut self, k: u32) -> Result<bool, OutOfMemory> {
-        let (at, pred, succ) = match self.locate(k) {
+        let (at, pred, succ) = match self.find(k) {
             None => (None, None, None),
-            Some((leaf, rank)) => {
+            Some((_, _, true)) => return Ok(false),
+            Some((leaf, rank, false)) => {
                 let pred = rank
                     .checked_sub(1)
-                    .map(|i| self.leaves[leaf as usize].runs[i]);
+                    .map(|i| self.leaves[leaf as usize].run(i));
                 let succ = self.at_or_right(leaf, rank).map(|(r, _)| r);
                 (Some((leaf, rank)), pred, succ)
             }
         };
-        if pred.is_some_and(|(_, e)| e >= k) {
-            return Ok(false);
-        }
         let joins_left = pred.filter(|&(_, e)| e + 1 == k);
         let joins_right = succ.filter(|&(s, _)| k.checked_add(1) == Some(s));
         // Reserve for the state after this insert before changing anything: one more
@@ -364,18 +430,13 @@ impl Runs {
         let l = &mut self.leaves[leaf as usize];
         match (joins_left, joins_right) {
             // The run before `k` is always in this leaf, at `rank - 1`.
-            (true, None) => l.runs[rank - 1].1 = k,
+            (true, None) => l.ends[rank - 1] = k,
             (true, Some((_, e))) if rank < n && can_shrink => {
-                l.runs[rank - 1].1 = e;
-                l.runs.copy_within(rank + 1..n, rank);
-                l.len -= 1;
+                l.ends[rank - 1] = e;
+                l.remove_at(rank);
             }
-            (false, Some(_)) if rank < n && keeps_min => l.runs[rank].0 = k,
-            (false, None) if n < LEAF && keeps_min => {
-                l.runs.copy_within(rank..n, rank + 1);
-                l.runs[rank] = (k, k);
-                l.len += 1;
-            }
+            (false, Some(_)) if rank < n && keeps_min => l.starts[rank] = k,
+            (false, None) if n < LEAF && keeps_min => l.insert_at(rank, (k, k)),
             _ => return false,
         }
         true
@@ -383,16 +444,11 @@ impl Runs {
 
     /// Removes `k`; false if it was not there. Never allocates (see the module docs).
     pub(crate) fn remove(&mut self, k: u32) -> bool {
-        let Some((leaf, rank)) = self.locate(k) else {
+        let Some((leaf, rank, true)) = self.find(k) else {
             return false;
         };
-        let Some(i) = rank.checked_sub(1) else {
-            return false;
-        };
-        let (s, e) = self.leaves[leaf as usize].runs[i];
-        if e < k {
-            return false;
-        }
+        let i = rank - 1;
+        let (s, e) = self.leaves[leaf as usize].run(i);
         self.len -= 1;
         let n = self.leaves[leaf as usize].len as usize;
         let keeps_min = self.keeps_min(i);
@@ -402,23 +458,20 @@ impl Runs {
             (true, true) => {
                 self.run_count -= 1;
                 if keeps_min && can_shrink {
-                    l.runs.copy_within(i + 1..n, i);
-                    l.len -= 1;
+                    l.remove_at(i);
                 } else {
                     self.edit(s, Edit::Delete);
                 }
             }
-            (true, false) if keeps_min => l.runs[i].0 = k + 1,
+            (true, false) if keeps_min => l.starts[i] = k + 1,
             (true, false) => self.edit(s, Edit::SetStart(k + 1)),
-            (false, true) => l.runs[i].1 = k - 1,
+            (false, true) => l.ends[i] = k - 1,
             (false, false) => {
                 // A split: one more run, and perhaps more nodes, within the reserve.
                 self.run_count += 1;
-                l.runs[i].1 = k - 1;
+                l.ends[i] = k - 1;
                 if n < LEAF {
-                    l.runs.copy_within(i + 1..n, i + 2);
-                    l.runs[i + 1] = (k + 1, e);
-                    l.len += 1;
+                    l.insert_at(i + 1, (k + 1, e));
                 } else {
                     self.edit(k + 1, Edit::Insert((k + 1, e)));
                 }
@@ -457,7 +510,7 @@ impl Runs {
     /// Smallest start in the subtree of `node` at `height` (a non-empty one).
     fn min_of(&self, node: u32, height: u32) -> u32 {
         if height == 0 {
-            self.leaves[node as usize].runs[0].0
+            self.leaves[node as usize].starts[0]
         } else {
             self.inners[node as usize].mins[0]
         }
@@ -498,44 +551,39 @@ impl Runs {
             Edit::Insert(run) => {
                 let i = l.rank(at);
                 if n < LEAF {
-                    l.runs.copy_within(i..n, i + 1);
-                    l.runs[i] = run;
-                    l.len += 1;
+                    l.insert_at(i, run);
                     return None;
                 }
                 let right = self.alloc_leaf();
                 let (l, r) = two_leaves(&mut self.leaves, leaf, right);
                 let keep = LEAF / 2;
-                r.runs[..LEAF - keep].copy_from_slice(&l.runs[keep..]);
+                Leaf::copy(l, keep, r, 0, LEAF - keep);
                 r.len = (LEAF - keep) as u32;
                 l.len = keep as u32;
+                l.pad();
                 r.next = l.next;
                 l.next = right;
-                let right_min = r.runs[0].0;
+                let right_min = r.starts[0];
                 let target = if i <= keep { l } else { r };
                 let i = if i <= keep { i } else { i - keep };
-                let m = target.len as usize;
-                target.runs.copy_within(i..m, i + 1);
-                target.runs[i] = run;
-                target.len += 1;
+                target.insert_at(i, run);
                 // An insert at the front of the right half cannot happen: `i <= keep`
                 // goes left, so the right half's smallest start is unchanged.
                 Some((right_min, right))
             }
             Edit::Delete => {
                 let i = l.index_of(at);
-                l.runs.copy_within(i + 1..n, i);
-                l.len -= 1;
+                l.remove_at(i);
                 None
             }
             Edit::SetStart(s) => {
                 let i = l.index_of(at);
-                l.runs[i].0 = s;
+                l.starts[i] = s;
                 None
             }
             Edit::SetEnd(e) => {
                 let i = l.index_of(at);
-                l.runs[i].1 = e;
+                l.ends[i] = e;
                 None
             }
         }
@@ -561,6 +609,7 @@ impl Runs {
         r.kids[..FANOUT - keep].copy_from_slice(&l.kids[keep..]);
         r.len = (FANOUT - keep) as u32;
         l.len = keep as u32;
+        l.pad();
         let right_min = r.mins[0];
         let (target, i) = if i <= keep { (l, i) } else { (r, i - keep) };
         let m = target.len as usize;
@@ -583,7 +632,7 @@ impl Runs {
             if height == 0 {
                 let (l, r) = two_leaves(&mut self.leaves, left, right);
                 let (n, m) = (l.len as usize, r.len as usize);
-                l.runs[n..n + m].copy_from_slice(&r.runs[..m]);
+                Leaf::copy(r, 0, l, n, m);
                 l.len += m as u32;
                 l.next = r.next;
                 self.free_leaf(right);
@@ -600,24 +649,27 @@ impl Runs {
             p.mins.copy_within(b + 1..n, b);
             p.kids.copy_within(b + 1..n, b);
             p.len -= 1;
+            p.pad();
             return;
         }
         // Even the two out: the left keeps half (rounded down), the right the rest.
         let want = total / 2;
         if height == 0 {
             let (l, r) = two_leaves(&mut self.leaves, left, right);
-            let (n, m) = (l.len as usize, r.len as usize);
+            let n = l.len as usize;
             if n > want {
                 let k = n - want;
-                r.runs.copy_within(..m, k);
-                r.runs[..k].copy_from_slice(&l.runs[want..n]);
+                r.slide(0, k);
+                Leaf::copy(l, want, r, 0, k);
             } else {
                 let k = want - n;
-                l.runs[n..want].copy_from_slice(&r.runs[..k]);
-                r.runs.copy_within(k..m, 0);
+                Leaf::copy(r, 0, l, n, k);
+                r.slide(k, 0);
             }
             l.len = want as u32;
             r.len = (total - want) as u32;
+            l.pad();
+            r.pad();
         } else {
             let (l, r) = two_inners(&mut self.inners, left, right);
             let (n, m) = (l.len as usize, r.len as usize);
@@ -636,6 +688,8 @@ impl Runs {
             }
             l.len = want as u32;
             r.len = (total - want) as u32;
+            l.pad();
+            r.pad();
         }
         let right_min = self.min_of(right, height);
         self.inners[node as usize].mins[b] = right_min;
@@ -660,6 +714,7 @@ impl Runs {
         let l = &mut self.leaves[i as usize];
         // A stale hint must never find a run in a free leaf.
         l.len = 0;
+        l.pad();
         l.next = self.free_leaf.unwrap_or(NIL);
         self.free_leaf = Some(i);
     }
@@ -680,6 +735,7 @@ impl Runs {
         self.inners_used -= 1;
         let n = &mut self.inners[i as usize];
         n.len = 0;
+        n.pad();
         n.kids[0] = self.free_inner.unwrap_or(NIL);
         self.free_inner = Some(i);
     }
@@ -689,9 +745,8 @@ impl Runs {
         let mut leaf = self.leftmost();
         core::iter::from_fn(move || {
             let l = self.leaves.get(leaf as usize)?;
-            let runs = l.live();
             leaf = l.next;
-            Some(runs.iter().copied())
+            Some(l.live())
         })
         .flatten()
     }
@@ -764,6 +819,20 @@ impl Runs {
         };
         if too_few || n > capacity(height) {
             return Err("node below half full or over capacity");
+        }
+        let padded = if height == 0 {
+            let l = &self.leaves[node as usize];
+            l.starts[n..]
+                .iter()
+                .chain(&l.ends[n..])
+                .all(|&s| s == u32::MAX)
+        } else {
+            self.inners[node as usize].mins[n..]
+                .iter()
+                .all(|&s| s == u32::MAX)
+        };
+        if !padded {
+            return Err("a node's unused starts are not u32::MAX");
         }
         if height == 0 {
             if node != seen.chain {

@@ -223,16 +223,16 @@ fn built(ks: impl IntoIterator<Item = u32>) -> Runs {
 #[test]
 fn check_rejects_a_run_whose_start_is_above_its_end() {
     let mut r = built([5]);
-    r.leaves[0].runs[0] = (5, 3);
+    r.leaves[0].ends[0] = 3;
     assert_eq!(r.check(), Err("run with start > end"));
 }
 
 #[test]
 fn check_rejects_touching_and_overlapping_runs() {
     let mut r = built([1, 2, 3, 5, 6]);
-    r.leaves[0].runs[1] = (4, 6);
+    (r.leaves[0].starts[1], r.leaves[0].ends[1]) = (4, 6);
     assert_eq!(r.check(), Err("runs overlap or touch"));
-    r.leaves[0].runs[1] = (3, 6);
+    (r.leaves[0].starts[1], r.leaves[0].ends[1]) = (3, 6);
     assert_eq!(r.check(), Err("runs overlap or touch"));
 }
 
@@ -279,6 +279,37 @@ fn check_rejects_a_stale_smallest_start_and_a_broken_leaf_chain() {
     let leaf = r.leftmost() as usize;
     r.leaves[leaf].next = NIL;
     assert_eq!(r.check(), Err("cached length disagrees with the runs"));
+}
+
+#[test]
+fn check_rejects_a_stale_start_past_a_nodes_live_entries() {
+    let r = built((1..=40).step_by(2));
+    let leaf = (0..r.leaves.len())
+        .find(|&i| (1..LEAF).contains(&(r.leaves[i].len as usize)))
+        .expect("a leaf with room");
+    let n = r.leaves[leaf].len as usize;
+    for end in [false, true] {
+        let mut stale = r.clone();
+        if end {
+            stale.leaves[leaf].ends[n] = 0;
+        } else {
+            stale.leaves[leaf].starts[n] = 0;
+        }
+        assert_eq!(
+            stale.check(),
+            Err("a node's unused starts are not u32::MAX")
+        );
+    }
+    let mut stale = r.clone();
+    let inner = (0..r.inners.len())
+        .find(|&i| (2..FANOUT).contains(&(r.inners[i].len as usize)))
+        .expect("an inner node with room");
+    let n = r.inners[inner].len as usize;
+    stale.inners[inner].mins[n] = 7;
+    assert_eq!(
+        stale.check(),
+        Err("a node's unused starts are not u32::MAX")
+    );
 }
 
 #[test]
