@@ -346,3 +346,30 @@ fn required_counts_follow_the_reserve_rule() {
     assert_eq!(inners_required(2), 3);
     assert_eq!(inners_required(10), 11);
 }
+
+#[test]
+fn the_hint_returned_is_where_the_next_run_is() {
+    let r = built((1..=60).step_by(3));
+    let runs: Vec<(u32, u32)> = r.iter_runs().collect();
+    for w in runs.windows(2) {
+        let (_, next, hint) = r.run_starting_at(w[0].0, 0).unwrap();
+        assert_eq!(next, Some(w[1].0));
+        let leaf = &r.leaves[hint / LEAF];
+        assert!(hint % LEAF < leaf.len as usize);
+        assert_eq!(leaf.starts[hint % LEAF], w[1].0, "hint {hint}");
+    }
+}
+
+#[test]
+fn a_hint_into_unused_slots_never_finds_u32_max_there() {
+    // Unused starts hold u32::MAX; only a live run may answer for it.
+    let r = built([1, 3, 5]);
+    for hint in 0..LEAF {
+        assert_eq!(r.run_starting_at(u32::MAX, hint), None);
+    }
+    let r = built([1, 3, u32::MAX]);
+    for hint in 0..LEAF {
+        let got = r.run_starting_at(u32::MAX, hint).map(|(e, n, _)| (e, n));
+        assert_eq!(got, Some((u32::MAX, None)));
+    }
+}
