@@ -92,7 +92,7 @@ impl Leaf {
     /// the loads do not depend on each other (and vectorize).
     fn rank(&self, k: u32) -> usize {
         // The padding counts only when `k` is `u32::MAX`, and then every live run counts.
-        count_at_most(&self.starts, k).min(self.len as usize)
+        count(&self.starts, self.len as usize, |s| s <= k).min(self.len as usize)
     }
 
     /// `rank(k)`, and whether the run before that rank holds `k`. Both from counts over
@@ -102,7 +102,7 @@ impl Leaf {
         let rank = self.rank(k);
         // Runs ending before `k`: all those before the rank's run, and that run too
         // unless it holds `k` (the padding never ends before `k`).
-        let ended = self.ends.iter().map(|&e| u32::from(e < k)).sum::<u32>() as usize;
+        let ended = count(&self.ends, self.len as usize, |e| e < k);
         (rank, ended < rank)
     }
 
@@ -151,10 +151,23 @@ impl Leaf {
     }
 }
 
-/// How many of `v` are `<= k`; over a whole node's array, a loop of a fixed length that
-/// the compiler unrolls and vectorizes.
-fn count_at_most(v: &[u32], k: u32) -> usize {
-    v.iter().map(|&s| u32::from(s <= k)).sum::<u32>() as usize
+/// Entries counted together: a fixed-length inner loop the compiler unrolls and
+/// vectorizes.
+#[cfg(not(test))]
+const CHUNK: usize = 8;
+#[cfg(test)]
+const CHUNK: usize = 4;
+
+/// How many entries of `v` satisfy `f`, counted over the chunks that hold the first `live`
+/// ones: the rest of the last chunk is padding (`u32::MAX`), which the caller allows for.
+fn count(v: &[u32], live: usize, f: impl Fn(u32) -> bool) -> usize {
+    let mut lanes = [0u32; CHUNK];
+    for c in v.chunks_exact(CHUNK).take(live.div_ceil(CHUNK)) {
+        for (lane, &x) in lanes.iter_mut().zip(c) {
+            *lane += u32::from(f(x));
+        }
+    }
+    lanes.iter().sum::<u32>() as usize
 }
 
 #[derive(Clone)]
@@ -176,7 +189,9 @@ impl Inner {
     /// The child whose subtree holds the last run starting at or before `k` (the first
     /// child if there is none).
     fn route(&self, k: u32) -> usize {
-        count_at_most(&self.mins[1..], k).min(self.len as usize - 1)
+        // A binary search: inner nodes are few and stay in cache, where it costs fewer
+        // instructions than a count.
+        self.mins[1..self.len as usize].partition_point(|&s| s <= k)
     }
 
     /// Restores the padding after `len` went down.
