@@ -189,6 +189,12 @@ fn shapes() -> Vec<(&'static str, State)> {
             "run_1000000",
             at((CYCLED + 1..=CYCLED + 10 * RUN).collect()),
         ),
+        // Every second cookie, in ascending order: how a connection's pending calls look
+        // when every other reply has come, added as the counter hands them out.
+        (
+            "alternate_ascending_100000",
+            at((0..RUN).map(|i| CYCLED + 1 + 2 * i).collect()),
+        ),
     ]
 }
 

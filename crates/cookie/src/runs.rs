@@ -19,24 +19,32 @@
 //!   grows the arenas, before it changes anything, with `try_reserve_exact`; when the heap
 //!   is exhausted it returns [`OutOfMemory`] and leaves the set as it was, never aborting.
 //!
-//! Cost: every operation is O(log r) in the number r of runs — at most two root-to-leaf
-//! walks, a shift inside one node of at most 64 entries, and a split or a merge per level.
-//! Arena growth (in steps of an eighth, so at most an eighth is ever unused) copies the
-//! arena, amortized O(1) per insert; removals never grow anything.
+//! Cost: every operation is O(log r) in the number r of runs — one walk from the root to a
+//! leaf in the common case (two or three when a node splits or merges, or a run joins one
+//! in the next leaf), a shift of at most 64 entries inside one node, and a split or a merge
+//! per level. A leaf is searched by counting the starts at or below `k` (and the ends
+//! below it) over its live chunks of eight rather than by a binary search: the loads do
+//! not wait for each other, so a leaf that is not in cache costs one miss, not four.
+//! Arena growth (in steps of an eighth, so at most about an eighth is ever unused) copies
+//! the arena, amortized O(1) per insert; removals never grow anything.
 //!
 //! Memory: 8 bytes per run in a leaf; leaves are at least half full, about 70 % full after
-//! random inserts, so a scattered set costs about 12 bytes per value and never more than
-//! 16 plus the growth step. A long run costs little in the tree but its reserve does not:
-//! any subset of a run of `k` cookies can be reached by removals, so a set that promises
-//! allocation-free removals must hold at least `k` bits in reserve for it (here ⌈k/2⌉ runs
-//! in half-full leaves: 8 bytes per cookie). O(1) memory for a run and removals that
-//! cannot fail exclude each other.
+//! random inserts, so a scattered set costs about 12–15 bytes per value. The worst shape
+//! the tree allows is every leaf half full (520 bytes for 32 runs): 16.25 bytes per run,
+//! plus inner nodes (about 3 % of that) and the growth step; scattered cookies inserted in
+//! ascending order come close, since a leaf that splits at its end keeps half. A long run costs little in the tree but its reserve does
+//! not: any subset of a run of `k` cookies can be reached by removals, so a set that
+//! promises allocation-free removals must hold at least `k` bits in reserve for it (here
+//! ⌈k/2⌉ runs in half-full leaves: 8 bytes per cookie). O(1) memory for a run and removals
+//! that cannot fail exclude each other.
 //!
-//! Why a B+tree: measured against the sorted vector it replaces (O(r) `memmove` per insert
-//! or removal between runs), and against the binary alternatives (one 16-byte node per run:
-//! more memory than the 16-byte bound once the reserve is counted, and a cache miss per
-//! level), wide leaves keep 8 bytes per run and put a lookup in three or four cache lines;
-//! see benches/README.md, question 4, for the numbers.
+//! Why a B+tree: it was measured against the sorted vector it replaces (benches/README.md,
+//! question 4): building 100,000 scattered pending cookies in random order went from 68×
+//! the C model's hash set to about 2×, because an insert between runs no longer moves the
+//! runs above it. Wide leaves keep the vector's 8 bytes per run and put a lookup in one or
+//! two cache misses. A binary tree with one node per run was not built: with two child
+//! links its nodes are 16 bytes, so the reserve alone would reach the 16-byte bound, and
+//! every level is a miss that waits for the one above.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -535,7 +543,14 @@ impl Runs {
         if height == 0 {
             return self.edit_leaf(node, at, edit);
         }
-        let i = self.inners[node as usize].route(at);
+        let mut i = self.inners[node as usize].route(at);
+        if height == 1 && matches!(edit, Edit::Insert(_)) && i > 0 && self.spills_left(node, i) {
+            // A full leaf with room on its left: even the two out instead of splitting, so
+            // that cookies pending in ascending order (a leaf that fills at its end) leave
+            // full leaves behind rather than half-full ones.
+            self.rebalance(node, i, 0);
+            i = self.inners[node as usize].route(at);
+        }
         let kid = self.inners[node as usize].kids[i];
         let split = self.edit_in(kid, height - 1, at, edit);
         let kid_len = self.len_of(kid, height - 1);
@@ -549,6 +564,13 @@ impl Runs {
             self.rebalance(node, i, height - 1);
         }
         None
+    }
+
+    /// Whether leaf `i` of `node` is full and its left sibling has room for two runs.
+    fn spills_left(&self, node: u32, i: usize) -> bool {
+        let p = &self.inners[node as usize];
+        let len = |k: usize| self.leaves[p.kids[k] as usize].len as usize;
+        len(i) == LEAF && len(i - 1) + 2 <= LEAF
     }
 
     fn len_of(&self, node: u32, height: u32) -> usize {

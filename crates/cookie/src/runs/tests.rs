@@ -373,3 +373,17 @@ fn a_hint_into_unused_slots_never_finds_u32_max_there() {
         assert_eq!(got, Some((u32::MAX, None)));
     }
 }
+
+#[test]
+fn runs_added_in_ascending_order_leave_leaves_more_than_three_quarters_full() {
+    // Each new run lands at the end of the last leaf; splitting it in halves every time
+    // would leave every leaf half full. A full leaf first spills into its left sibling.
+    let r = built((1..=2000).step_by(2));
+    assert_eq!(r.run_count, 1000);
+    assert!(
+        r.leaves_used * LEAF * 3 <= r.run_count * 4,
+        "{} leaves of {LEAF} for {} runs",
+        r.leaves_used,
+        r.run_count
+    );
+}
