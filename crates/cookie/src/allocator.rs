@@ -388,4 +388,22 @@ mod tests {
         assert_eq!(quarantined(&a), [(3, 3), (7, 7)]);
         assert!(a.is_quarantined(7) && !a.is_quarantined(5));
     }
+
+    #[test]
+    fn release_quarantined_frees_every_quarantined_cookie_and_counts_them() {
+        let mut a = Allocator::new();
+        for k in 1..=9 {
+            a.insert_pending(k).unwrap();
+        }
+        for k in [2, 3, 4, 8] {
+            a.quarantine(k).unwrap();
+        }
+        assert_eq!(a.release_quarantined(), 4);
+        assert_eq!(a.pending_len(), 5);
+        assert!([2, 3, 4, 8].iter().all(|&k| !a.is_pending(k)));
+        assert!([1, 5, 6, 7, 9].iter().all(|&k| a.is_pending(k)));
+        assert_eq!(a.quarantined_len(), 0);
+        assert_eq!(a.release_quarantined(), 0);
+        assert_eq!(a.check_invariants(), Ok(()));
+    }
 }

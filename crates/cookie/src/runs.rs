@@ -92,10 +92,6 @@ impl Leaf {
         (self.starts[i], self.ends[i])
     }
 
-    fn live(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        (0..self.len as usize).map(|i| self.run(i))
-    }
-
     /// How many live runs start at or before `k`: a count, not a binary search, so that
     /// the loads do not depend on each other (and vectorize).
     fn rank(&self, k: u32) -> usize {
@@ -278,12 +274,12 @@ fn leaves_required(len: usize, runs: usize, leaves: usize) -> usize {
 }
 
 /// Inner nodes for `leaves` leaves when every non-root inner node has at least
-/// `FANOUT / 2` children: at most `leaves / (FANOUT/2 − 1)` below the root, plus the root.
-fn inners_required(leaves: usize) -> usize {
+/// `fanout / 2` children: at most `leaves / (fanout/2 − 1)` below the root, plus the root.
+fn inners_required(leaves: usize, fanout: usize) -> usize {
     if leaves <= 1 {
         0
     } else {
-        leaves / (FANOUT / 2 - 1) + 1
+        leaves / (fanout / 2 - 1) + 1
     }
 }
 
@@ -294,10 +290,7 @@ fn grow<T>(v: &mut Vec<T>, need: usize) -> Result<(), OutOfMemory> {
         return Ok(());
     }
     let step = need.max(v.capacity() + v.capacity() / 8 + 4);
-    if v.try_reserve_exact(step - v.len()).is_ok() {
-        return Ok(());
-    }
-    v.try_reserve_exact(need - v.len()).map_err(|_| OutOfMemory)
+    v.try_reserve_exact(step - v.len()).map_err(|_| OutOfMemory)
 }
 
 impl Runs {
@@ -308,7 +301,7 @@ impl Runs {
     /// Arena sizes (leaves, inner nodes) that every removal-reachable state fits in.
     fn required(&self) -> (usize, usize) {
         let leaves = leaves_required(self.len, self.run_count, self.leaves_used);
-        (leaves, inners_required(leaves))
+        (leaves, inners_required(leaves, FANOUT))
     }
 
     /// The leaf holding the last run that starts at or before `k` (the first leaf if none
@@ -405,7 +398,7 @@ impl Runs {
         };
         let leaves = leaves_required(self.len + 1, runs_after, leaves_after).max(1);
         grow(&mut self.leaves, leaves)?;
-        grow(&mut self.inners, inners_required(leaves))?;
+        grow(&mut self.inners, inners_required(leaves, FANOUT))?;
         self.run_count = runs_after;
         self.len += 1;
         if let Some((leaf, rank)) = at {
@@ -783,7 +776,7 @@ impl Runs {
         core::iter::from_fn(move || {
             let l = self.leaves.get(leaf as usize)?;
             leaf = l.next;
-            Some(l.live())
+            Some((0..l.len as usize).map(move |i| l.run(i)))
         })
         .flatten()
     }

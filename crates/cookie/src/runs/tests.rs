@@ -342,9 +342,13 @@ fn required_counts_follow_the_reserve_rule() {
     assert_eq!(leaves_required(9, 1, 1), 2);
     // Bounded by one new leaf per added run when that is fewer.
     assert_eq!(leaves_required(100, 96, 30), 32);
-    assert_eq!(inners_required(1), 0);
-    assert_eq!(inners_required(2), 3);
-    assert_eq!(inners_required(10), 11);
+    // FANOUT is 4 under cfg(test): at least 2 children, so up to one inner node per leaf.
+    assert_eq!(inners_required(1, FANOUT), 0);
+    assert_eq!(inners_required(2, FANOUT), 3);
+    assert_eq!(inners_required(10, FANOUT), 11);
+    // The real fanout, 64: at least 32 children, at most leaves / 31 below the root.
+    assert_eq!(inners_required(1000, 64), 33);
+    assert_eq!(inners_required(31, 64), 2);
 }
 
 #[test]
@@ -386,4 +390,24 @@ fn runs_added_in_ascending_order_leave_leaves_more_than_three_quarters_full() {
         r.leaves_used,
         r.run_count
     );
+}
+
+#[test]
+fn the_arenas_grow_by_an_eighth_or_to_what_is_needed() {
+    let mut v: Vec<u8> = Vec::new();
+    // From nothing: what is needed, or the minimum step of 4.
+    assert_eq!(grow(&mut v, 2), Ok(()));
+    assert_eq!(v.capacity(), 4);
+    assert_eq!(grow(&mut v, 3), Ok(()));
+    assert_eq!(v.capacity(), 4, "enough room: no growth");
+    // A step of an eighth (and 4) when that is more than needed...
+    let mut v: Vec<u8> = Vec::with_capacity(800);
+    assert_eq!(grow(&mut v, 801), Ok(()));
+    assert_eq!(v.capacity(), 904);
+    // ...and what is needed when that is more.
+    assert_eq!(grow(&mut v, 2000), Ok(()));
+    assert_eq!(v.capacity(), 2000);
+    v.extend(core::iter::repeat_n(0, 1500));
+    assert_eq!(grow(&mut v, 2001), Ok(()));
+    assert_eq!(v.capacity(), 2254);
 }
