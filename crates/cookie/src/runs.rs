@@ -103,6 +103,13 @@ impl Leaf {
     /// whole arrays: every cache line of the leaf is asked for at once, instead of one
     /// miss waiting for another.
     fn find(&self, k: u32) -> (usize, bool) {
+        let n = self.len as usize;
+        if n <= SMALL {
+            // A leaf this small fits in a cache line or two: a binary search costs fewer
+            // instructions than the counts.
+            let rank = self.starts[..n].partition_point(|&s| s <= k);
+            return (rank, rank > 0 && self.ends[rank - 1] >= k);
+        }
         let rank = self.rank(k);
         // Runs ending before `k`: all those before the rank's run, and that run too
         // unless it holds `k` (the padding never ends before `k`).
@@ -161,6 +168,12 @@ impl Leaf {
 const CHUNK: usize = 8;
 #[cfg(test)]
 const CHUNK: usize = 4;
+
+/// Leaves of at most this many runs are searched by a binary search instead.
+#[cfg(not(test))]
+const SMALL: usize = 8;
+#[cfg(test)]
+const SMALL: usize = 2;
 
 /// How many entries of `v` satisfy `f`, counted over the chunks that hold the first `live`
 /// ones: the rest of the last chunk is padding (`u32::MAX`), which the caller allows for.
