@@ -50,16 +50,17 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// Runs per leaf. Small under `cfg(test)` so that the unit tests split and merge nodes
-/// with a handful of values.
+/// with a handful of values; there the sizes differ from each other and from their
+/// halves' quotients, so that no mistaken formula gives the right number by chance.
 #[cfg(not(test))]
 const LEAF: usize = 64;
 #[cfg(test)]
-const LEAF: usize = 4;
+const LEAF: usize = 6;
 /// Children per inner node.
 #[cfg(not(test))]
 const FANOUT: usize = 64;
 #[cfg(test)]
-const FANOUT: usize = 4;
+const FANOUT: usize = 8;
 
 /// No node.
 const NIL: u32 = u32::MAX;
@@ -167,7 +168,7 @@ impl Leaf {
 #[cfg(not(test))]
 const CHUNK: usize = 8;
 #[cfg(test)]
-const CHUNK: usize = 4;
+const CHUNK: usize = 2;
 
 /// Leaves of at most this many runs are searched by a binary search instead.
 #[cfg(not(test))]

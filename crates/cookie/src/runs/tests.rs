@@ -1,4 +1,4 @@
-//! Under `cfg(test)` a leaf holds 4 runs and an inner node 4 children, so a few dozen
+//! Under `cfg(test)` a leaf holds 6 runs and an inner node 8 children, so a few dozen
 //! values already make a tree three or four levels deep: these tests split, merge and
 //! rebalance nodes at every level. `check` is the oracle the model checks and proptests
 //! trust: each broken shape must be named, and every well-formed set must pass.
@@ -139,8 +139,8 @@ fn a_run_reserves_for_the_runs_its_removals_can_make_and_a_scattered_set_for_non
     for k in 1..=400 {
         run.insert(k).unwrap();
     }
-    // 400 values in one run: removals reach at most 200 runs, 100 leaves of 4 half full.
-    assert_eq!(run.required().0, 100);
+    // 400 values in one run: removals reach at most 200 runs, 66 leaves of 6 half full.
+    assert_eq!(run.required().0, 66);
     let mut scattered = Runs::default();
     for k in (1..=800).step_by(2) {
         scattered.insert(k).unwrap();
@@ -338,14 +338,14 @@ fn required_counts_follow_the_reserve_rule() {
     assert_eq!(leaves_required(0, 0, 1), 1);
     // Scattered: no more runs reachable, so the leaves in use.
     assert_eq!(leaves_required(10, 10, 4), 4);
-    // A run of 9: ⌊8/2⌋ = 4 more runs at most, 5 runs in half-full leaves of 4: 2 leaves.
-    assert_eq!(leaves_required(9, 1, 1), 2);
-    // Bounded by one new leaf per added run when that is fewer.
-    assert_eq!(leaves_required(100, 96, 30), 32);
-    // FANOUT is 4 under cfg(test): at least 2 children, so up to one inner node per leaf.
+    // A run of 13: ⌊12/2⌋ = 6 more runs at most, 7 runs in half-full leaves of 6: 2 leaves.
+    assert_eq!(leaves_required(13, 1, 1), 2);
+    // Bounded by one new leaf per added run when that is fewer (22 < 2·98/6 = 32).
+    assert_eq!(leaves_required(100, 96, 20), 22);
+    // FANOUT is 8 under cfg(test): at least 4 children, at most leaves / 3 below the root.
     assert_eq!(inners_required(1, FANOUT), 0);
-    assert_eq!(inners_required(2, FANOUT), 3);
-    assert_eq!(inners_required(10, FANOUT), 11);
+    assert_eq!(inners_required(2, FANOUT), 1);
+    assert_eq!(inners_required(10, FANOUT), 4);
     // The real fanout, 64: at least 32 children, at most leaves / 31 below the root.
     assert_eq!(inners_required(1000, 64), 33);
     assert_eq!(inners_required(31, 64), 2);
@@ -376,6 +376,18 @@ fn a_hint_into_unused_slots_never_finds_u32_max_there() {
         let got = r.run_starting_at(u32::MAX, hint).map(|(e, n, _)| (e, n));
         assert_eq!(got, Some((u32::MAX, None)));
     }
+}
+
+#[test]
+fn runs_added_in_descending_order_split_and_spill_at_the_front() {
+    // Every new run lands at the front of the first leaf: the leftmost path, where a
+    // full leaf has no left sibling to spill into.
+    let r = built((1..=600).rev().step_by(2));
+    assert_eq!(r.run_count, 300);
+    assert!(r.height >= 2);
+    let runs: Vec<(u32, u32)> = r.iter_runs().collect();
+    assert_eq!(runs.first(), Some(&(2, 2)));
+    assert_eq!(runs.len(), 300);
 }
 
 #[test]
