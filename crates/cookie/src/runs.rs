@@ -55,12 +55,12 @@ use core::fmt;
 #[cfg(not(test))]
 const LEAF: usize = 64;
 #[cfg(test)]
-const LEAF: usize = 6;
+const LEAF: usize = 8;
 /// Children per inner node.
 #[cfg(not(test))]
 const FANOUT: usize = 64;
 #[cfg(test)]
-const FANOUT: usize = 8;
+const FANOUT: usize = 10;
 
 /// No node.
 const NIL: u32 = u32::MAX;
@@ -560,10 +560,9 @@ impl Runs {
         }
         let kid = self.inners[node as usize].kids[i];
         let split = self.edit_in(kid, height - 1, at, edit);
+        // A child is never empty: only the root can lose its last run.
         let kid_len = self.len_of(kid, height - 1);
-        if kid_len > 0 {
-            self.inners[node as usize].mins[i] = self.min_of(kid, height - 1);
-        }
+        self.inners[node as usize].mins[i] = self.min_of(kid, height - 1);
         if let Some((min, right)) = split {
             return self.inner_insert(node, i + 1, min, right);
         }

@@ -1,4 +1,4 @@
-//! Under `cfg(test)` a leaf holds 6 runs and an inner node 8 children, so a few dozen
+//! Under `cfg(test)` a leaf holds 8 runs and an inner node 10 children, so a few dozen
 //! values already make a tree three or four levels deep: these tests split, merge and
 //! rebalance nodes at every level. `check` is the oracle the model checks and proptests
 //! trust: each broken shape must be named, and every well-formed set must pass.
@@ -87,18 +87,18 @@ fn random_inserts_and_removals_agree_with_a_plain_set_through_splits_and_merges(
 #[test]
 fn the_tree_grows_and_shrinks_in_height_and_stays_balanced() {
     let mut r = Runs::default();
-    // 200 one-value runs: 50 full leaves at least, so three levels of inner nodes.
-    for k in (1..=400).step_by(2) {
+    // 1,000 one-value runs: over 125 leaves, so three levels of inner nodes.
+    for k in (1..=2000).step_by(2) {
         assert_eq!(r.insert(k), Ok(true));
     }
     assert!(r.height >= 3, "height {}", r.height);
     assert_eq!(r.check(), Ok(()));
     // Filling every gap joins all runs into one.
-    for k in (2..400).step_by(2) {
+    for k in (2..2000).step_by(2) {
         assert_eq!(r.insert(k), Ok(true));
         assert_eq!(r.check(), Ok(()));
     }
-    assert_eq!(r.iter_runs().collect::<Vec<_>>(), [(1, 399)]);
+    assert_eq!(r.iter_runs().collect::<Vec<_>>(), [(1, 1999)]);
     assert_eq!(r.height, 0);
 }
 
@@ -139,8 +139,8 @@ fn a_run_reserves_for_the_runs_its_removals_can_make_and_a_scattered_set_for_non
     for k in 1..=400 {
         run.insert(k).unwrap();
     }
-    // 400 values in one run: removals reach at most 200 runs, 66 leaves of 6 half full.
-    assert_eq!(run.required().0, 66);
+    // 400 values in one run: removals reach at most 200 runs, 50 leaves of 8 half full.
+    assert_eq!(run.required().0, 50);
     let mut scattered = Runs::default();
     for k in (1..=800).step_by(2) {
         scattered.insert(k).unwrap();
@@ -260,13 +260,25 @@ fn check_rejects_an_underfull_or_overfull_node() {
         under.check().err(),
         Some("node below half full or over capacity")
     );
-    // A root inner node with one child must have been replaced by it.
-    let mut lone = r.clone();
-    let root = lone.root.unwrap() as usize;
-    lone.inners[root].len = 1;
-    assert!(lone.check().is_err());
     r.height = 0;
     assert!(r.check().is_err());
+}
+
+#[test]
+fn check_rejects_a_root_inner_node_with_one_child() {
+    // A root inner node left with one child must have been replaced by that child.
+    let mut r = built([1, 3, 5]);
+    assert_eq!(r.height, 0);
+    let leaf = r.root.unwrap();
+    let mut top = Inner::EMPTY;
+    top.len = 1;
+    top.mins[0] = 1;
+    top.kids[0] = leaf;
+    r.inners.push(top);
+    r.root = Some(r.inners.len() as u32 - 1);
+    r.height = 1;
+    r.inners_used = 1;
+    assert_eq!(r.check(), Err("node below half full or over capacity"));
 }
 
 #[test]
@@ -338,14 +350,14 @@ fn required_counts_follow_the_reserve_rule() {
     assert_eq!(leaves_required(0, 0, 1), 1);
     // Scattered: no more runs reachable, so the leaves in use.
     assert_eq!(leaves_required(10, 10, 4), 4);
-    // A run of 13: ⌊12/2⌋ = 6 more runs at most, 7 runs in half-full leaves of 6: 2 leaves.
-    assert_eq!(leaves_required(13, 1, 1), 2);
-    // Bounded by one new leaf per added run when that is fewer (22 < 2·98/6 = 32).
+    // A run of 17: ⌊16/2⌋ = 8 more runs at most, 9 runs in half-full leaves of 8: 2 leaves.
+    assert_eq!(leaves_required(17, 1, 1), 2);
+    // Bounded by one new leaf per added run when that is fewer (22 < 2·98/8 = 24).
     assert_eq!(leaves_required(100, 96, 20), 22);
-    // FANOUT is 8 under cfg(test): at least 4 children, at most leaves / 3 below the root.
+    // FANOUT is 10 under cfg(test): at least 5 children, at most leaves / 4 below the root.
     assert_eq!(inners_required(1, FANOUT), 0);
     assert_eq!(inners_required(2, FANOUT), 1);
-    assert_eq!(inners_required(10, FANOUT), 4);
+    assert_eq!(inners_required(10, FANOUT), 3);
     // The real fanout, 64: at least 32 children, at most leaves / 31 below the root.
     assert_eq!(inners_required(1000, 64), 33);
     assert_eq!(inners_required(31, 64), 2);
