@@ -85,6 +85,27 @@ fn random_inserts_and_removals_agree_with_a_plain_set_through_splits_and_merges(
 }
 
 #[test]
+fn a_deep_tree_under_random_edits_stays_valid_at_every_step() {
+    // Three or four levels: inner nodes whose arena slots coincide with leaves' slots,
+    // so an edit that took one kind of node for the other would break `check`.
+    for seed in 1..=4u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let (mut r, mut model) = (Runs::default(), BTreeSet::new());
+        for _ in 0..4000 {
+            let k = 1 + rng.below(3000);
+            if rng.below(4) == 0 {
+                assert_eq!(r.remove(k), model.remove(&k), "remove({k})");
+            } else {
+                assert_eq!(r.insert(k), Ok(model.insert(k)), "insert({k})");
+            }
+            assert_eq!(r.check(), Ok(()), "seed {seed} after {k}");
+        }
+        assert!(r.height >= 2, "height {}", r.height);
+        assert_eq!(r.iter_runs().collect::<Vec<_>>(), runs_of(&model));
+    }
+}
+
+#[test]
 fn the_tree_grows_and_shrinks_in_height_and_stays_balanced() {
     let mut r = Runs::default();
     // 1,000 one-value runs: over 125 leaves, so three levels of inner nodes.
