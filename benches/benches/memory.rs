@@ -20,9 +20,9 @@ use std::mem::size_of;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use sdbus_cookie::Allocator;
-use sdbus_cookie_benches::measure::{criterion_home, paired_wanted, Target};
+use sdbus_cookie_benches::measure::{criterion_home, paired_long, paired_wanted, Target};
 use sdbus_cookie_benches::scenario::{self, State, CYCLED, RUN, SCATTERED};
 use sdbus_cookie_benches::{paired, print_group_ratios, Row};
 
@@ -176,6 +176,25 @@ fn shapes() -> Vec<(&'static str, State)> {
             at((CYCLED + 1..=CYCLED + SCATTERED as u64).collect()),
         ),
         ("run_100000", at((CYCLED + 1..=CYCLED + RUN).collect())),
+        (
+            "scattered_1000000",
+            at(scenario::scattered(
+                10 * RUN as usize,
+                CYCLED + 1,
+                0xffff_ffff,
+                0x5eed_0008,
+            )),
+        ),
+        (
+            "run_1000000",
+            at((CYCLED + 1..=CYCLED + 10 * RUN).collect()),
+        ),
+        // Every second cookie, in ascending order: how a connection's pending calls look
+        // when every other reply has come, added as the counter hands them out.
+        (
+            "alternate_ascending_100000",
+            at((0..RUN).map(|i| CYCLED + 1 + 2 * i).collect()),
+        ),
     ]
 }
 
@@ -261,6 +280,10 @@ fn memory(c: &mut Criterion) {
         .map(|(shape, _)| (format!("ours_{shape}"), format!("reference_{shape}")))
         .collect();
     for ((_, state), (o, r)) in shapes.iter().zip(&ids) {
+        if state.pending.len() >= 1_000_000 {
+            // Half a second a set: criterion's minimum of ten samples, one build each.
+            g.sample_size(10).sampling_mode(SamplingMode::Flat);
+        }
         let mut fo = build_ours(state);
         let mut fr = build_ref(state);
         g.bench_function(o.as_str(), |b| b.iter_custom(&mut fo));
@@ -271,7 +294,16 @@ fn memory(c: &mut Criterion) {
         if !paired_wanted("memory_build", o, r) {
             continue;
         }
-        let p = paired(&mut build_ours(state), &mut build_ref(state));
+        let p = if state.pending.len() >= 1_000_000 {
+            paired_long(
+                &mut build_ours(state),
+                &mut build_ref(state),
+                Duration::from_millis(500),
+                11,
+            )
+        } else {
+            paired(&mut build_ours(state), &mut build_ref(state))
+        };
         rows.push(Row {
             ours: o.as_str(),
             reference: r.as_str(),

@@ -9,9 +9,8 @@
 //! Memory: only [`Allocator::insert_pending`] and [`Allocator::quarantine`] allocate, and
 //! both report an exhausted heap as [`Error::OutOfMemory`] with nothing changed; removals,
 //! `next()` and `release_quarantined` never allocate (see `runs.rs` for the invariant that
-//! guarantees it), so no operation aborts the process.
-
-use alloc::vec::Vec;
+//! guarantees it), so no operation aborts the process. The quarantine is a second set of
+//! runs with the same guarantees, so every operation is O(log n) in the worst case.
 
 use crate::runs::Runs;
 use crate::{Config, Cookie, Error};
@@ -28,8 +27,8 @@ pub struct Allocator {
     /// value is correct), kept by `next_slow`'s run skip so that walking through many runs
     /// needs no search while nothing is inserted or removed in between.
     run_hint: usize,
-    /// Pending cookies whose caller gave up; a subset of `pending`, sorted, no duplicates.
-    quarantined: Vec<u32>,
+    /// Pending cookies whose caller gave up; a subset of `pending`.
+    quarantined: Runs,
     wraps: u64,
 }
 
@@ -53,7 +52,7 @@ impl Allocator {
             fast_limit: u64::from(config.ceiling()) + 1,
             pending: Runs::default(),
             run_hint: 0,
-            quarantined: Vec::new(),
+            quarantined: Runs::default(),
             wraps: 0,
         }
     }
@@ -186,9 +185,7 @@ impl Allocator {
         if !self.pending.remove(k) {
             return Err(Error::NotPending(c));
         }
-        if let Ok(i) = self.quarantined.binary_search(&k) {
-            self.quarantined.remove(i);
-        }
+        self.quarantined.remove(k);
         if u64::from(k) == self.fast_limit {
             self.refresh_fast_limit();
         }
@@ -205,12 +202,9 @@ impl Allocator {
         if !self.pending.contains(c.get()) {
             return Err(Error::NotPending(c));
         }
-        if let Err(i) = self.quarantined.binary_search(&c.get()) {
-            self.quarantined
-                .try_reserve(1)
-                .map_err(|_| Error::OutOfMemory)?;
-            self.quarantined.insert(i, c.get());
-        }
+        self.quarantined
+            .insert(c.get())
+            .map_err(|_| Error::OutOfMemory)?;
         Ok(())
     }
 
@@ -218,8 +212,10 @@ impl Allocator {
     /// how many there were.
     pub fn release_quarantined(&mut self) -> usize {
         let released = core::mem::take(&mut self.quarantined);
-        for &k in &released {
-            self.pending.remove(k);
+        for (s, e) in released.iter_runs() {
+            for k in s..=e {
+                self.pending.remove(k);
+            }
         }
         self.refresh_fast_limit();
         released.len()
@@ -232,7 +228,7 @@ impl Allocator {
 
     /// Whether `k` is quarantined.
     pub fn is_quarantined(&self, k: u64) -> bool {
-        u32::try_from(k).is_ok_and(|k| self.quarantined.binary_search(&k).is_ok())
+        u32::try_from(k).is_ok_and(|k| self.quarantined.contains(k))
     }
 
     /// Reserved cookies, quarantined ones included.
@@ -267,11 +263,10 @@ impl Allocator {
                 return Err("pending cookie above the ceiling");
             }
         }
-        if self.quarantined.iter().any(|&q| !self.pending.contains(q)) {
+        self.quarantined.check()?;
+        let mut quarantined = self.quarantined.iter_runs();
+        if quarantined.any(|(s, e)| self.pending.run_of(s).is_none_or(|(_, pe)| pe < e)) {
             return Err("quarantined cookie not pending");
-        }
-        if self.quarantined.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("quarantine not sorted or with duplicates");
         }
         if self.computed_fast_limit() != self.fast_limit {
             return Err("stale fast_limit");
@@ -286,6 +281,7 @@ mod tests {
     //! state must be named, and every reachable one, up to the edges, must pass.
 
     use super::*;
+    use alloc::vec::Vec;
 
     const XDG_CEILING: u32 = 0xfffe_ffff;
 
@@ -297,17 +293,20 @@ mod tests {
         quarantined: &[u32],
     ) -> Allocator {
         let config = Config::DEFAULT.with_ceiling(ceiling.into()).unwrap();
-        let mut runs = Runs::default();
-        for &k in pending {
-            assert_eq!(runs.insert(k), Ok(true));
-        }
+        let set = |ks: &[u32]| {
+            let mut runs = Runs::default();
+            for &k in ks {
+                assert_eq!(runs.insert(k), Ok(true));
+            }
+            runs
+        };
         Allocator {
             config,
             current,
             fast_limit,
-            pending: runs,
+            pending: set(pending),
             run_hint: 0,
-            quarantined: quarantined.to_vec(),
+            quarantined: set(quarantined),
             wraps: 0,
         }
     }
@@ -367,17 +366,10 @@ mod tests {
     }
 
     #[test]
-    fn check_invariants_names_an_unsorted_quarantine() {
-        let a = broken(XDG_CEILING, 9, 0xffff_0000, &[5, 6], &[6, 5]);
-        assert_eq!(
-            a.check_invariants(),
-            Err("quarantine not sorted or with duplicates")
-        );
-        let a = broken(XDG_CEILING, 9, 0xffff_0000, &[5], &[5, 5]);
-        assert_eq!(
-            a.check_invariants(),
-            Err("quarantine not sorted or with duplicates")
-        );
+    fn check_invariants_names_a_quarantined_run_that_reaches_past_a_pending_run() {
+        // 5 and 6 are quarantined, only 5 is pending.
+        let a = broken(XDG_CEILING, 9, 0xffff_0000, &[5], &[5, 6]);
+        assert_eq!(a.check_invariants(), Err("quarantined cookie not pending"));
     }
 
     #[test]
@@ -389,10 +381,29 @@ mod tests {
         for k in [7, 3, 5, 3] {
             a.quarantine(k).unwrap();
         }
-        assert_eq!(a.quarantined, [3, 5, 7]);
+        let quarantined = |a: &Allocator| a.quarantined.iter_runs().collect::<Vec<_>>();
+        assert_eq!(quarantined(&a), [(3, 3), (5, 5), (7, 7)]);
         assert_eq!(a.check_invariants(), Ok(()));
         a.remove_pending(5).unwrap();
-        assert_eq!(a.quarantined, [3, 7]);
+        assert_eq!(quarantined(&a), [(3, 3), (7, 7)]);
         assert!(a.is_quarantined(7) && !a.is_quarantined(5));
+    }
+
+    #[test]
+    fn release_quarantined_frees_every_quarantined_cookie_and_counts_them() {
+        let mut a = Allocator::new();
+        for k in 1..=9 {
+            a.insert_pending(k).unwrap();
+        }
+        for k in [2, 3, 4, 8] {
+            a.quarantine(k).unwrap();
+        }
+        assert_eq!(a.release_quarantined(), 4);
+        assert_eq!(a.pending_len(), 5);
+        assert!([2, 3, 4, 8].iter().all(|&k| !a.is_pending(k)));
+        assert!([1, 5, 6, 7, 9].iter().all(|&k| a.is_pending(k)));
+        assert_eq!(a.quarantined_len(), 0);
+        assert_eq!(a.release_quarantined(), 0);
+        assert_eq!(a.check_invariants(), Ok(()));
     }
 }

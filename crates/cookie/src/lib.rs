@@ -31,14 +31,18 @@
 //!
 //! # Beyond upstream
 //!
-//! * `next()` costs O(log |P|) in the worst case: `P` is kept as maximal runs of consecutive
-//!   cookies, so a run of a million pending cookies is skipped in one step, where upstream
-//!   probes its hash table a million times. Before the walk can meet a pending cookie, the
-//!   fast path is one add and one compare, without allocation.
+//! * Every operation — `next()`, [`Allocator::insert_pending`],
+//!   [`Allocator::remove_pending`], [`Allocator::quarantine`] — costs O(log |P|) in the worst
+//!   case: `P` is kept as maximal runs of consecutive cookies in a B+tree, so a run of a
+//!   million pending cookies is skipped in one step, where upstream probes its hash table
+//!   a million times. Before the walk can meet a pending cookie, the fast path is one add
+//!   and one compare, without allocation.
 //! * An exhausted heap is an error, never an abort: only [`Allocator::insert_pending`] and
 //!   [`Allocator::quarantine`] allocate, and they return [`Error::OutOfMemory`] with nothing
-//!   changed. Removals never allocate: the runs live in a vector that always has room for
-//!   one run per pending cookie (8 bytes each), the most any sequence of removals can need.
+//!   changed. Removals never allocate: the tree's nodes live in arenas that always have
+//!   room for every state removals alone can reach (a removal can split a run). That costs
+//!   8 bytes per run in half-full leaves at most: about 12 bytes per scattered pending
+//!   cookie, 8 per cookie of a long run, whose every subset removals can reach.
 //! * The ceiling is configurable (e.g. `0xfffeffff`, which xdg-dbus-proxy enforces); the
 //!   cycle rule is the same with `CEIL` replaced.
 //! * A cookie whose call timed out locally can be *quarantined*: it stays reserved until its
