@@ -960,7 +960,7 @@ mod tests {
         st
     }
 
-    fn park(st: &mut State, serial: u32, expect: Option<&str>) {
+    pub(super) fn park(st: &mut State, serial: u32, expect: Option<&str>) {
         assert_eq!(
             st.calls.reserve(Some(serial), expect.map(str::to_owned)),
             Ok(serial)

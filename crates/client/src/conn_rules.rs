@@ -5,7 +5,7 @@
 //! the error's name and message; and every routing rule against a forged sender (below). A
 //! module of its own so that edits of the connection code leave it alone.
 
-use super::tests::{bus_state, job_removed_on, nz};
+use super::tests::{bus_state, job_removed_on, nz, park};
 use super::*;
 
 fn signal_from(sender: &str, serial: u32, iface: &str, job: &str) -> Message {
@@ -133,13 +133,6 @@ fn return_from(to: &Message, sender: Option<&str>, serial: u32) -> Message {
         b = b.sender(s).unwrap();
     }
     b.build(&()).unwrap()
-}
-
-fn park(st: &mut State, serial: u32, expect: Option<&str>) {
-    assert_eq!(
-        st.calls.reserve(Some(serial), expect.map(str::to_owned)),
-        Ok(serial)
-    );
 }
 
 /// The bus-driver rule accepts an error only when the bus driver sent it: an error from
