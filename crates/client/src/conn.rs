@@ -943,7 +943,7 @@ mod tests {
             .unwrap()
     }
 
-    fn reply(to: &Message, sender: Option<&str>, serial: u32) -> Message {
+    pub(super) fn reply(to: &Message, sender: Option<&str>, serial: u32) -> Message {
         let mut b = Message::method_return(&to.header())
             .unwrap()
             .serial(nz(serial));

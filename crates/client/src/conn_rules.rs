@@ -5,7 +5,7 @@
 //! the error's name and message; and every routing rule against a forged sender (below). A
 //! module of its own so that edits of the connection code leave it alone.
 
-use super::tests::{bus_state, job_removed_on, nz, park};
+use super::tests::{bus_state, job_removed_on, nz, park, reply};
 use super::*;
 
 fn signal_from(sender: &str, serial: u32, iface: &str, job: &str) -> Message {
@@ -125,16 +125,6 @@ fn error_from(to: &Message, sender: Option<&str>, serial: u32) -> Message {
     b.build(&("forged",)).unwrap()
 }
 
-fn return_from(to: &Message, sender: Option<&str>, serial: u32) -> Message {
-    let mut b = Message::method_return(&to.header())
-        .unwrap()
-        .serial(nz(serial));
-    if let Some(s) = sender {
-        b = b.sender(s).unwrap();
-    }
-    b.build(&()).unwrap()
-}
-
 /// The bus-driver rule accepts an error only when the bus driver sent it: an error from
 /// another client's unique name, with the serial of a call pending at systemd, is refused.
 #[test]
@@ -151,7 +141,7 @@ fn an_error_from_another_unique_name_is_refused_and_the_call_keeps_waiting() {
     assert_eq!(c.replies.load(Ordering::Relaxed), 0);
     assert_eq!(st.peer.messages, 0, "a stranger's serial is not systemd's");
     // The callee's own answer still gets through.
-    assert!(st.dispatch(&c, return_from(&call(), Some(":1.0"), 900)));
+    assert!(st.dispatch(&c, reply(&call(), Some(":1.0"), 900)));
     assert!(st.calls.has_reply(5));
     assert_eq!(c.replies.load(Ordering::Relaxed), 1);
 }
@@ -162,7 +152,7 @@ fn a_return_from_another_unique_name_is_refused_and_the_call_keeps_waiting() {
     park(&mut st, 5, Some(":1.0"));
     for (forger, serial) in [(":1.66", 3), (":1.7", 4)] {
         assert!(
-            !st.dispatch(&c, return_from(&call(), Some(forger), serial)),
+            !st.dispatch(&c, reply(&call(), Some(forger), serial)),
             "{forger}"
         );
         assert!(st.calls.is_waiting(5), "{forger}");
@@ -184,14 +174,14 @@ fn on_the_private_socket_only_the_peer_itself_answers() {
             "{forger}"
         );
         assert!(
-            !st.dispatch(&c, return_from(&call(), Some(forger), 11)),
+            !st.dispatch(&c, reply(&call(), Some(forger), 11)),
             "{forger}"
         );
         assert!(st.calls.is_waiting(5), "{forger}");
     }
     assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 4);
     // systemd's own sender, as the read half rewrites it, is the peer.
-    let real = return_from(&call(), Some(crate::private::split::DIRECT_SENDER), 12);
+    let real = reply(&call(), Some(crate::private::split::DIRECT_SENDER), 12);
     assert!(st.dispatch(&c, real));
     assert!(st.calls.has_reply(5));
 }
