@@ -5,12 +5,9 @@
 //! built first, with the same cargo and profile (cargo builds only this package's binaries
 //! for its tests).
 
+mod sdcookie_bin;
 #[path = "../../cli/tests/support/mod.rs"]
 mod support;
-
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 
 use support::Run;
 
@@ -18,20 +15,7 @@ const LAB: &str = env!("CARGO_BIN_EXE_sdcookie-lab");
 
 /// The operator's binary beside `sdcookie-lab`, built once per test binary.
 fn sdcookie() -> String {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let path = BUILT.get_or_init(|| {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let mut build = Command::new(cargo);
-        build.args(["build", "--locked", "-p", "sdcookie", "--bin", "sdcookie"]);
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build -p sdcookie");
-        assert!(status.success(), "cargo build -p sdcookie: {status}");
-        PathBuf::from(LAB).with_file_name("sdcookie")
-    });
-    assert!(path.is_file(), "{} was not built", path.display());
-    path.to_str().expect("a UTF-8 target directory").to_owned()
+    sdcookie_bin::sdcookie(LAB)
 }
 
 fn run(args: &[&str]) -> Run {

@@ -11,12 +11,13 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
+
+mod sdcookie_bin;
 
 const LAB: &str = env!("CARGO_BIN_EXE_sdcookie-lab");
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -292,24 +293,9 @@ fn the_next_sandbox_removes_the_trees_of_a_sigkilled_one() {
     );
 }
 
-/// The operator's binary beside `sdcookie-lab`, which `demo` runs; built once.
-fn build_sdcookie() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let mut build = Command::new(cargo);
-        build.args(["build", "--locked", "-p", "sdcookie", "--bin", "sdcookie"]);
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build -p sdcookie");
-        assert!(status.success(), "cargo build -p sdcookie: {status}");
-    });
-}
-
 #[test]
 fn sigterm_during_demo_tears_its_sandbox_down() {
-    build_sdcookie();
+    sdcookie_bin::sdcookie(LAB);
     let mounts_before = mount_points();
     let mut lab = Lab::start(&["demo"]);
     let prefix = lab.prefix();
