@@ -348,14 +348,17 @@ sp_autotools_cflags='-g -O0'
 # The allocator's sources as the patched build links them (content, not paths or mtimes).
 sp_ffi_fingerprint() {
     (cd "$repo" && git ls-files -z -- crates/cookie/Cargo.toml crates/cookie/src \
-        ffi/Cargo.toml ffi/build.rs ffi/src ffi/include scripts/install-ffi |
+        ffi/Cargo.toml ffi/src ffi/include ffi/lib/Cargo.toml ffi/lib/Cargo.lock \
+        ffi/lib/build.rs ffi/lib/src scripts/install-ffi |
         sort -z | xargs -0 sha256sum)
-    # Of the workspace's Cargo.toml, what changes how the library is compiled.
-    /usr/bin/python3 -c 'import sys, tomllib; d = tomllib.load(open(sys.argv[1], "rb")); print(d.get("profile"), d["workspace"].get("package"))' "$repo/Cargo.toml"
-    # The locked versions of what the library links, not of the whole workspace (paths of
-    # path dependencies differ between clones).
-    (cd "$repo" && cargo tree -p sdbus-cookie-ffi -e normal,build --prefix none --locked --offline |
-        sed 's| (/[^)]*)||' | sort -u)
+    # Of the workspace's Cargo.toml, what the allocator and the exports inherit and what
+    # changes their code (the version is compiled in); the C library's own workspace,
+    # ffi/lib/Cargo.toml above, holds the profile it is built with.
+    /usr/bin/python3 -c 'import sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["workspace"]["package"]; print(p["version"], p["edition"])' "$repo/Cargo.toml"
+    # The locked versions of what the library links (paths of path dependencies differ
+    # between clones).
+    (cd "$repo" && cargo tree --manifest-path ffi/lib/Cargo.toml -e normal,build --prefix none \
+        --locked --offline | sed 's| (/[^)]*)||' | sort -u)
     rustc -V
     cargo -V
 }

@@ -18,9 +18,10 @@
  *     and a negative errno on failure. They never set errno.
  *   - A NULL pointer where an object is required is -EINVAL, never a crash.
  *     sdbus_cookie_allocator_free(NULL) is a no-op.
- *   - -EIO means an internal bug in this library (a Rust panic was caught at the
- *     boundary; it never unwinds into C). A handle on which that happened is "poisoned":
- *     every later call on it returns -EIO (queries return 0) until it is freed.
+ *   - A bug inside this library (a failed internal check, a Rust panic) writes one line to
+ *     stderr and aborts the process, as a failed assert() does in systemd. It never
+ *     unwinds into C and is never reported as an error code: linking the library needs no
+ *     unwinder (only libc; pkg-config --static --libs says so).
  *   - Output parameters are written only on success.
  *   - Cookies are passed as uint64_t, as sd-bus stores them; valid cookies are in
  *     1..0xffffffff (1..ceiling for an allocator with a lower ceiling).
@@ -51,7 +52,12 @@
 extern "C" {
 #endif
 
-/* Version of this header; sdbus_cookie_version() returns the library's. */
+/*
+ * Version of this header; sdbus_cookie_version() returns the library's. The ABI version is
+ * MAJOR from 1.0 on and 0.MINOR before (in 0.x a minor release may change the ABI): the
+ * shared library's soname is libsdbus_cookie.so.<ABI> (libsdbus_cookie.so.0.1 for 0.1.x), so
+ * a program linked against one ABI never loads another.
+ */
 #define SDBUS_COOKIE_VERSION_MAJOR 0
 #define SDBUS_COOKIE_VERSION_MINOR 1
 #define SDBUS_COOKIE_VERSION_PATCH 0
@@ -95,7 +101,6 @@ typedef bool (*sdbus_cookie_in_use_t)(uint64_t cookie, void *userdata);
  * Returns 0 on success, or:
  *   -EBUSY   every cycled cookie is in use (in_use said yes 2^31 times); *cookie unchanged.
  *   -EINVAL  cookie or in_use is NULL, or *cookie > 0xffffffff.
- *   -EIO     internal bug.
  * Thread-safe (it touches only *cookie and whatever in_use touches).
  */
 int sdbus_cookie_next(uint64_t *cookie, bool (*in_use)(uint64_t cookie, void *userdata), void *userdata);
@@ -129,7 +134,6 @@ static inline int sdbus_cookie_next_inline(uint64_t *cookie,
  *   -EBUSY   every cookie in 0x80000000..ceiling is in use; *cookie unchanged.
  *   -EINVAL  cookie or in_use is NULL; ceiling not in 0x80000001..0xffffffff;
  *            or *cookie > ceiling.
- *   -EIO     internal bug.
  * Thread-safe.
  */
 int sdbus_cookie_next_with_ceiling(uint64_t *cookie, uint64_t ceiling,
@@ -159,7 +163,6 @@ sdbus_cookie_allocator *sdbus_cookie_allocator_new(void);
  * Returns 0 on success, or:
  *   -EINVAL  ret is NULL, or ceiling is not in 0x80000001..0xffffffff.
  *   -ENOMEM  memory is exhausted.
- *   -EIO     internal bug.
  */
 int sdbus_cookie_allocator_new_with_ceiling(uint64_t ceiling, sdbus_cookie_allocator **ret);
 
@@ -179,7 +182,6 @@ void sdbus_cookie_allocator_free(sdbus_cookie_allocator *a);
  * Returns 0 on success, or:
  *   -EBUSY   every cookie in 0x80000000..ceiling is pending; state unchanged.
  *   -EINVAL  a or ret is NULL.
- *   -EIO     internal bug, or a poisoned handle.
  */
 int sdbus_cookie_allocator_next(sdbus_cookie_allocator *a, uint64_t *ret);
 
@@ -190,7 +192,6 @@ int sdbus_cookie_allocator_next(sdbus_cookie_allocator *a, uint64_t *ret);
  *   -ENOMEM  the pending set could not grow; state unchanged (the cookie is not pending).
  *   -EEXIST  cookie is already pending.
  *   -EINVAL  a is NULL, cookie is 0, or cookie is above the ceiling.
- *   -EIO     internal bug, or a poisoned handle.
  */
 int sdbus_cookie_allocator_pending_add(sdbus_cookie_allocator *a, uint64_t cookie);
 
@@ -202,7 +203,6 @@ int sdbus_cookie_allocator_pending_add(sdbus_cookie_allocator *a, uint64_t cooki
  * Returns 0 on success, or:
  *   -ENOENT  cookie is not pending.
  *   -EINVAL  a is NULL, cookie is 0, or cookie is above the ceiling.
- *   -EIO     internal bug, or a poisoned handle.
  */
 int sdbus_cookie_allocator_pending_remove(sdbus_cookie_allocator *a, uint64_t cookie);
 
@@ -216,7 +216,6 @@ int sdbus_cookie_allocator_pending_remove(sdbus_cookie_allocator *a, uint64_t co
  *   -ENOMEM  the quarantine could not grow; state unchanged.
  *   -ENOENT  cookie is not pending.
  *   -EINVAL  a is NULL, cookie is 0, or cookie is above the ceiling.
- *   -EIO     internal bug, or a poisoned handle.
  */
 int sdbus_cookie_allocator_quarantine(sdbus_cookie_allocator *a, uint64_t cookie);
 
@@ -227,7 +226,6 @@ int sdbus_cookie_allocator_quarantine(sdbus_cookie_allocator *a, uint64_t cookie
  *
  * Returns 0 on success, or:
  *   -EINVAL  a is NULL.
- *   -EIO     internal bug, or a poisoned handle.
  */
 int sdbus_cookie_allocator_release_quarantined(sdbus_cookie_allocator *a, size_t *ret_count);
 
@@ -237,31 +235,30 @@ int sdbus_cookie_allocator_release_quarantined(sdbus_cookie_allocator *a, size_t
  *
  * Returns 0 on success, or:
  *   -EINVAL  a is NULL, cookie is 0, or cookie is above the ceiling.
- *   -EIO     internal bug, or a poisoned handle.
  */
 int sdbus_cookie_allocator_observe_sealed(sdbus_cookie_allocator *a, uint64_t cookie);
 
 /*
  * The current cookie: the last one handed out or observed, 0 before any.
- * Returns 0 if a is NULL or poisoned.
+ * Returns 0 if a is NULL.
  */
 uint64_t sdbus_cookie_allocator_current(const sdbus_cookie_allocator *a);
 
 /*
  * The allocator's ceiling (0xffffffff unless created with _new_with_ceiling()).
- * Returns 0 if a is NULL or poisoned.
+ * Returns 0 if a is NULL.
  */
 uint64_t sdbus_cookie_allocator_ceiling(const sdbus_cookie_allocator *a);
 
 /*
  * Number of pending cookies, quarantined ones included.
- * Returns 0 if a is NULL or poisoned.
+ * Returns 0 if a is NULL.
  */
 size_t sdbus_cookie_allocator_pending_count(const sdbus_cookie_allocator *a);
 
 /*
  * Number of quarantined cookies.
- * Returns 0 if a is NULL or poisoned.
+ * Returns 0 if a is NULL.
  */
 size_t sdbus_cookie_allocator_quarantined_count(const sdbus_cookie_allocator *a);
 
@@ -269,14 +266,12 @@ size_t sdbus_cookie_allocator_quarantined_count(const sdbus_cookie_allocator *a)
  * Returns 1 if `cookie` is pending (quarantined ones included), 0 if not (also for 0 or a
  * cookie above the ceiling), or:
  *   -EINVAL  a is NULL.
- *   -EIO     internal bug, or a poisoned handle.
  */
 int sdbus_cookie_allocator_is_pending(const sdbus_cookie_allocator *a, uint64_t cookie);
 
 /*
  * Returns 1 if `cookie` is quarantined, 0 if not, or:
  *   -EINVAL  a is NULL.
- *   -EIO     internal bug, or a poisoned handle.
  */
 int sdbus_cookie_allocator_is_quarantined(const sdbus_cookie_allocator *a, uint64_t cookie);
 

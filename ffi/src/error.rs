@@ -1,7 +1,7 @@
 //! Error codes of the C ABI: systemd's dialect, a negative errno.
 //!
 //! Everything that can fail inside the library is an [`Errno`] (a positive Linux errno
-//! value); the panic guard in `panic.rs` negates it at the boundary. The numeric values are
+//! value); [`c_return`] negates it at the boundary. The numeric values are
 //! Linux's (asm-generic/errno-base.h, errno.h); the C tests compare every returned code with
 //! `<errno.h>`'s macros, so a wrong value here fails them.
 
@@ -11,9 +11,17 @@ use core::ffi::c_int;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Errno(pub(crate) c_int);
 
-pub(crate) const EIO: Errno = Errno(5);
 pub(crate) const ENOMEM: Errno = Errno(12);
 pub(crate) const EINVAL: Errno = Errno(22);
+
+/// Runs an exported function's body and gives C its return value: the body's value, or
+/// the negated errno.
+pub(crate) fn c_return(body: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
+    match body() {
+        Ok(v) => v,
+        Err(Errno(e)) => -e,
+    }
+}
 
 impl From<crate::api::Error> for Errno {
     fn from(e: crate::api::Error) -> Self {
@@ -26,6 +34,12 @@ impl From<crate::api::Error> for Errno {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn c_return_negates_errno_and_passes_values() {
+        assert_eq!(c_return(|| Err(Errno(22))), -22);
+        assert_eq!(c_return(|| Ok(3)), 3);
+    }
 
     #[test]
     fn not_pending_maps_to_enoent_like_the_header_says() {

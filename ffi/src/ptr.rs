@@ -7,7 +7,8 @@
 //! caller's responsibility, exactly as with any C library.
 
 use core::ffi::c_void;
-use std::alloc::{alloc, Layout};
+use alloc::alloc::{alloc, Layout};
+use alloc::boxed::Box;
 
 use crate::sdbus_cookie_allocator;
 
