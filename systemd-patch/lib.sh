@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by systemd-patch/verify and systemd-patch/build-pid1 (not run): where each systemd
 # release's source comes from, how each is configured and built here, and the cache of those
 # builds.
@@ -92,6 +93,7 @@ sp_release_of() {
 sp_fix_patch() {
     local rel fix
     rel=$(sp_release_of "$1")
+    # shellcheck disable=SC2012,SC2154 # our own patch names; $repo is set by the sourcing script
     fix=$(ls "$repo/systemd-patch/$rel"/*.patch 2>/dev/null | sort | head -n1 || true)
     [[ -n $fix ]] || die "systemd-patch/$rel has no fix patch"
     echo "$fix"
@@ -230,6 +232,7 @@ sp_fetch_source() {
     fi
     if [[ $(sp_kind "$rel") == debian ]]; then
         dir=$sp_cache/sources/debian-systemd
+        # shellcheck disable=SC2012 # Debian's .dsc names: no spaces or newlines to survive
         sp_source=$(ls "$dir"/systemd_252*.dsc 2>/dev/null | sort -V | tail -n1 || true)
         if [[ -z $sp_source ]]; then
             say "apt-get source systemd (Debian bookworm's 252) into $dir"
@@ -239,6 +242,7 @@ sp_fetch_source() {
             ls "$dir.part"/systemd_252*.dsc >/dev/null 2>&1 ||
                 die "apt-get source systemd gave no systemd_252*.dsc (is this Debian bookworm?)"
             rm -rf "$dir" && mv "$dir.part" "$dir"
+            # shellcheck disable=SC2012 # Debian's .dsc names: no spaces or newlines to survive
             sp_source=$(ls "$dir"/systemd_252*.dsc | sort -V | tail -n1)
         fi
         # The .dsc lists the checksums of the tarballs it unpacks; dpkg-source checks them.
@@ -381,9 +385,11 @@ sp_tool_versions() {
 sp_patch_list() {
     local rel=$1 variant=$2 d=$repo/systemd-patch/$1
     if ! sp_is_distro "$rel" && [[ $variant == patched || $variant == stateful ]]; then
+        # shellcheck disable=SC2012 # our own patch names: no spaces or newlines to survive
         ls "$d"/*.patch 2>/dev/null | sort || true
     fi
     if [[ $variant == stateful ]]; then
+        # shellcheck disable=SC2012 # our own patch names: no spaces or newlines to survive
         ls "$d"/stateful/*.patch 2>/dev/null | sort || true
     fi
     sp_compat_patches "$rel"
@@ -472,6 +478,7 @@ sp_cached() {
         say "$label: cache hit ($sp_dir)"
         return
     fi
+    # shellcheck disable=SC2034 # read by verify, which sources this file
     sp_cache_hit=0
     say "$label: cache miss, building in $sp_dir"
     rm -rf "$sp_dir"
@@ -602,6 +609,7 @@ sp_unpack_rpm() {
     local name=$1 variant=$2 top=$sp_dir/rpm spec src0 total applied last at_patch at_br built
     mkdir -p "$top/SOURCES" "$top/SPECS" "$top/BUILD" "$sp_dir/packaging"
     tar -xJf "$sp_source" -C "$sp_dir/packaging" --strip-components=1
+    # shellcheck disable=SC2012 # the packaging tree's spec names: no spaces or newlines to survive
     spec=$(ls "$sp_dir"/packaging/SPECS/*.spec 2>/dev/null | head -n1 || true)
     [[ -n $spec && -d $sp_dir/packaging/SOURCES ]] ||
         die "$name: $sp_source has no SPECS/*.spec and SOURCES/; step: unpacking the tree"
@@ -758,7 +766,7 @@ sp_build_autotools() {
     local extra=()
     [[ " $(sp_make_var noinst_LTLIBRARIES) " == *" libsystemd-units.la "* ]] && extra+=(libsystemd-units.la)
     # The generated headers first: the library targets do not depend on BUILT_SOURCES.
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2015 # the variable's words are targets; die ends the script if either make fails
     PATH=$sys_path make -C "$sp_src" -j"$jobs" $(sp_make_var BUILT_SOURCES) > "$sp_dir/make.log" 2>&1 &&
         PATH=$sys_path make -C "$sp_src" -j"$jobs" libsystemd.la "${extra[@]}" "${sp_tests[@]}" >> "$sp_dir/make.log" 2>&1 ||
         { grep -E -B2 -A8 'error|Error' "$sp_dir/make.log" | tail -n 40 >&2; die "$rel $variant: make failed (log: $sp_dir/make.log)"; }
@@ -835,5 +843,6 @@ sp_build_bench() {
     exec {sp_lock}>&-
     sp_bench_lib=$(readlink -f "$sp_bld/libsystemd.so.built")
     [[ -f $sp_bench_lib ]] || die "$rel $variant (bench): no $sp_bld/libsystemd.so.built"
+    # shellcheck disable=SC2034 # read by verify, which sources this file
     sp_build_secs=$((SECONDS - sp_started))
 }

@@ -1,5 +1,5 @@
 //! One criterion group of routines and its paired rows: criterion measures every routine,
-//! then each row takes its ratio with [`paired`](crate::paired) and the group prints them.
+//! then each row takes its ratio with [`paired`] and the group prints them.
 
 use std::time::Duration;
 

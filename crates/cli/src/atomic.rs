@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// A step of [`replace`] that failed, with the path it failed on.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {step}: {source}", path = path.display())]
+#[error("cannot write {path}: {step}", path = path.display())]
 pub struct WriteError {
     /// The file that was to be replaced.
     pub path: PathBuf,

@@ -248,8 +248,8 @@ fn a_private_socket_that_hangs_up_says_to_run_in_systemds_pid_namespace() {
     // systemd 252 hangs up on private-socket peers from another PID namespace: the reset
     // shows up as ECONNRESET or, when writing, EPIPE.
     for error in [
-        "ask systemd on the private socket: Connection reset by peer (os error 104)",
-        "ask systemd on the private socket: Broken pipe (os error 32)",
+        "ask systemd on the private socket: I/O on the socket failed: Connection reset by peer (os error 104)",
+        "ask systemd on the private socket: I/O on the socket failed: Broken pipe (os error 32)",
     ] {
         let now = Instant::now();
         let r = assess(&Observation {

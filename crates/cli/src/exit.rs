@@ -34,19 +34,27 @@ pub fn main<C: clap::Parser>(
     }
 }
 
-/// The error and its sources, `: `-separated on one line. A source whose message the line
-/// already holds is left out: errors that keep their source typed often say it in their
-/// own message too (sdbus-cgroup's, zbus's), and the operator should read it once.
+/// The error and its sources, `: `-separated on one line.
 fn one_line(e: &anyhow::Error) -> String {
+    chain(e.as_ref()).replace('\n', " ")
+}
+
+/// An error and every source under it, `: `-separated: our errors leave their source out
+/// of their own message, so this is how they are read whole. A source whose message already
+/// ends the text is left out: zbus's errors (5.x) say their I/O error in their message
+/// (`I/O error: ...`) and return it from `source()` too.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut line = e.to_string();
-    for source in e.chain().skip(1) {
+    let mut next = e.source();
+    while let Some(source) = next {
         let said = source.to_string();
-        if !line.contains(&said) {
+        if !line.ends_with(&said) {
             line.push_str(": ");
             line.push_str(&said);
         }
+        next = source.source();
     }
-    line.replace('\n', " ")
+    line
 }
 
 /// A panic is a bug, but even then the user gets one line, `NAME: internal error: ...`.
@@ -106,24 +114,24 @@ mod tests {
     }
 
     #[test]
-    fn a_source_is_said_once_and_one_not_yet_said_is_added() {
+    fn every_source_is_said_after_the_error_and_one_the_text_ends_with_is_said_once() {
+        // As zbus's I/O error does: the io error in its message and as its source.
         let io = Said("No such file or directory", None);
         let zbus = Said("I/O error: No such file or directory", Some(Box::new(io)));
-        let ours = Said(
-            "connecting to x failed: I/O error: No such file or directory",
-            Some(Box::new(zbus)),
-        );
+        let ours = Said("connecting to x failed at connect", Some(Box::new(zbus)));
         assert_eq!(
             one_line(&anyhow::Error::new(ours)),
-            "connecting to x failed: I/O error: No such file or directory"
+            "connecting to x failed at connect: I/O error: No such file or directory"
         );
-        let terse = Said(
+        // A source's message said elsewhere in the line, not at its end, is still said.
+        let inner = Said("web.scope", None);
+        let outer = Said(
             "stopping web.scope failed",
-            Some(Box::new(Said("line 1\nline 2", None))),
+            Some(Box::new(Said("line 1\nline 2", Some(Box::new(inner))))),
         );
         assert_eq!(
-            one_line(&anyhow::Error::new(terse)),
-            "stopping web.scope failed: line 1 line 2"
+            one_line(&anyhow::Error::new(outer)),
+            "stopping web.scope failed: line 1 line 2: web.scope"
         );
     }
 }

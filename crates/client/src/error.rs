@@ -1,6 +1,12 @@
 //! Typed errors. Every error that comes from talking to systemd names the unit (when there
 //! is one) and the step that failed, so an operator reading a runtime's log knows whether
 //! systemd stalled on `StartTransientUnit` or on the `JobRemoved` wait.
+//!
+//! An error that has another error under it returns that from
+//! [`source`](std::error::Error::source) and leaves it out of its own message (the Rust API
+//! guidelines' C-GOOD-ERR): print the whole chain, as `anyhow`'s `{:#}` does, to read
+//! everything. What is not an error (a [`Cause::Detail`], a D-Bus error's name and message,
+//! a job's result) is in the message.
 
 use std::fmt;
 use std::sync::Arc;
@@ -250,7 +256,8 @@ pub enum Error {
         target: String,
         /// The step of the handshake that failed.
         step: Step,
-        /// What went wrong (the source of this error when it is an error).
+        /// What went wrong: the source of this error when it is an error, else in the
+        /// message.
         cause: Cause,
     },
     /// The deadline of a call or job wait passed. The call's cookie stays quarantined until
@@ -269,7 +276,8 @@ pub enum Error {
         unit: String,
         /// The step that was in progress.
         step: Step,
-        /// Why the connection closed (the source of this error when it is an error).
+        /// Why the connection closed: the source of this error when it is an error, else in
+        /// the message.
         cause: Cause,
     },
     /// systemd (or the bus) answered with a D-Bus error.
@@ -298,7 +306,8 @@ pub enum Error {
         unit: String,
         /// The step.
         step: Step,
-        /// What was wrong (the source of this error when it is an error).
+        /// What was wrong: the source of this error when it is an error, else in the
+        /// message.
         cause: Cause,
     },
     /// The operation needs a newer systemd.
@@ -314,7 +323,7 @@ pub enum Error {
     Cookie {
         /// The step.
         step: Step,
-        /// The allocator's error.
+        /// The allocator's error, the source of this one.
         source: sdbus_cookie::Error,
     },
 }
@@ -351,6 +360,27 @@ impl Cause {
             Cause::Detail(_) => None,
         }
     }
+
+    /// What an error around this cause adds to its own message: the detail when no error
+    /// lies underneath (an error is the source instead).
+    fn in_message(&self) -> Detail<'_> {
+        Detail(match self {
+            Cause::Detail(d) => Some(d),
+            Cause::Zbus(_) | Cause::Io(_) | Cause::Call(_) => None,
+        })
+    }
+}
+
+/// `: DETAIL`, or nothing.
+struct Detail<'a>(Option<&'a str>);
+
+impl fmt::Display for Detail<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, ": {d}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl From<zbus::Error> for Cause {
@@ -364,15 +394,7 @@ impl fmt::Display for Cause {
         match self {
             Cause::Zbus(e) => write!(f, "{e}"),
             Cause::Io(e) => write!(f, "{e}"),
-            // The connect error around it names the step already: only what happened.
-            Cause::Call(e) => match e.as_ref() {
-                Error::Dbus { name, message, .. } => write!(f, "{name}: {message}"),
-                Error::Timeout { after, .. } => write!(f, "no reply within {after:?}"),
-                Error::Disconnected { cause, .. } | Error::Protocol { cause, .. } => {
-                    write!(f, "{cause}")
-                }
-                other => write!(f, "{other}"),
-            },
+            Cause::Call(e) => write!(f, "{e}"),
             Cause::Detail(d) => f.write_str(d),
         }
     }
@@ -445,13 +467,23 @@ fn unit_ctx(unit: &str) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Input(e) => write!(f, "rejected before sending: {e}"),
+            Error::Input(_) => f.write_str("rejected before sending"),
+            // The failed call, the source, names its step itself.
+            Error::Connect {
+                target,
+                cause: Cause::Call(_),
+                ..
+            } => write!(f, "connecting to {target} failed"),
             Error::Connect {
                 target,
                 step,
                 cause,
             } => {
-                write!(f, "connecting to {target} failed at {step}: {cause}")
+                write!(
+                    f,
+                    "connecting to {target} failed at {step}{}",
+                    cause.in_message()
+                )
             }
             Error::Timeout { unit, step, after } => write!(
                 f,
@@ -460,8 +492,9 @@ impl fmt::Display for Error {
             ),
             Error::Disconnected { unit, step, cause } => write!(
                 f,
-                "connection lost during {step}{}: {cause}",
-                unit_ctx(unit)
+                "connection lost during {step}{}{}",
+                unit_ctx(unit),
+                cause.in_message()
             ),
             Error::Dbus {
                 unit,
@@ -475,14 +508,17 @@ impl fmt::Display for Error {
                 write!(f, "job {job} for {unit} finished with result {result:?}")
             }
             Error::Protocol { unit, step, cause } => {
-                write!(f, "unexpected reply to {step}{}: {cause}", unit_ctx(unit))
+                write!(
+                    f,
+                    "unexpected reply to {step}{}{}",
+                    unit_ctx(unit),
+                    cause.in_message()
+                )
             }
             Error::Unsupported { what, needs, found } => {
                 write!(f, "{what} needs systemd >= {needs}, found {found}")
             }
-            Error::Cookie { step, source } => {
-                write!(f, "no cookie for {step}: {source}")
-            }
+            Error::Cookie { step, .. } => write!(f, "no cookie for {step}"),
         }
     }
 }

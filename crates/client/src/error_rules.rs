@@ -12,6 +12,17 @@ use crate::Unconverted;
 
 const JOB: &str = "/org/freedesktop/systemd1/job/4711";
 
+/// The error and its sources, `: `-separated, as a caller that prints the chain reads it.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        line = format!("{line}: {s}");
+        next = s.source();
+    }
+    line
+}
+
 #[test]
 fn a_start_job_that_ends_failed_is_a_job_failed_error() {
     // What systemd sends when a scope's processes are gone before it starts
@@ -176,6 +187,8 @@ fn rejected_input_is_the_source_of_the_error_and_a_bare_detail_has_none() {
     assert!(matches!(e, Error::Input(InputError::InvalidSignal(65))));
     let source = e.source().expect("an input error is the source");
     assert!(source.to_string().contains("65"), "{source}");
+    // Said by the source, not again by the error around it.
+    assert_eq!(e.to_string(), "rejected before sending");
     let lost = Error::Disconnected {
         unit: String::new(),
         step: Step::Ping,
@@ -199,13 +212,15 @@ fn a_lost_connection_keeps_the_transports_error_as_its_source() {
         panic!("{zbus_error:?}")
     };
     assert_eq!(io.kind(), ErrorKind::ConnectionReset);
-    // The message still says what happened.
-    let m = lost.to_string();
-    assert!(
-        m.starts_with("connection lost during StopUnit for web.scope: "),
-        "{m}"
+    // The message says what was lost and when; what happened is the source's to say.
+    assert_eq!(
+        lost.to_string(),
+        "connection lost during StopUnit for web.scope"
     );
-    assert!(m.contains(&zbus_error.to_string()), "{m}");
+    assert_eq!(
+        chain(&lost),
+        format!("connection lost during StopUnit for web.scope: {zbus_error}: connection reset")
+    );
 }
 
 #[test]
@@ -224,20 +239,24 @@ fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
         call.dbus_name(),
         Some("org.freedesktop.DBus.Error.AccessDenied")
     );
-    // Named once: the step by the connect error, the D-Bus error by the cause.
+    // Each fact once: the target by the connect error, the step and the D-Bus error by the
+    // failed call under it.
     assert_eq!(
         connect.to_string(),
-        "connecting to unix:path=/run/dbus/system_bus_socket failed at StartTransientUnit: \
-         org.freedesktop.DBus.Error.AccessDenied: Unit web.scope already exists."
+        "connecting to unix:path=/run/dbus/system_bus_socket failed"
     );
-    // A call that timed out or lost the connection says only that after the step.
+    assert_eq!(
+        chain(&connect),
+        "connecting to unix:path=/run/dbus/system_bus_socket failed: StartTransientUnit \
+         failed: org.freedesktop.DBus.Error.AccessDenied: Unit web.scope already exists."
+    );
+    // A call that timed out or lost the connection says so, with its step.
     let version = |call: Error| {
-        Error::Connect {
+        chain(&Error::Connect {
             target: "t".into(),
             step: Step::Version,
             cause: Cause::Call(Arc::new(call)),
-        }
-        .to_string()
+        })
     };
     for (call, said) in [
         (
@@ -246,7 +265,7 @@ fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
                 step: Step::Version,
                 after: Duration::from_secs(2),
             },
-            "no reply within 2s",
+            "systemd did not complete Version within 2s",
         ),
         (
             Error::Disconnected {
@@ -254,14 +273,22 @@ fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
                 step: Step::Version,
                 cause: Cause::Detail("connection closed by the peer".into()),
             },
-            "connection closed by the peer",
+            "connection lost during Version: connection closed by the peer",
         ),
     ] {
-        assert_eq!(
-            version(call),
-            format!("connecting to t failed at Version: {said}")
-        );
+        assert_eq!(version(call), format!("connecting to t failed: {said}"));
     }
+    // Without a failed call, the connect error names the step, and a detail (no error
+    // underneath) is in its message.
+    let refused = Error::Connect {
+        target: "t".into(),
+        step: Step::Hello,
+        cause: Cause::Detail("no handshake within 1s".into()),
+    };
+    assert_eq!(
+        refused.to_string(),
+        "connecting to t failed at Hello: no handshake within 1s"
+    );
     // A protocol error with nothing underneath has no source, only its detail.
     let odd = Error::Protocol {
         unit: String::new(),
@@ -302,6 +329,7 @@ fn the_allocators_refusal_is_the_source_of_a_cookie_error() {
         source.downcast_ref::<sdbus_cookie::Error>(),
         Some(&sdbus_cookie::Error::Busy)
     );
+    assert_eq!(e.to_string(), "no cookie for StartTransientUnit");
     assert_eq!(sdbus_cookie::Error::Busy.errno(), 16, "EBUSY");
 }
 

@@ -67,3 +67,9 @@ pub use resources::{
     blkio_to_io_weight, cpuset_to_bits, quota_per_sec, shares_to_weight, tasks_max, CgroupMode,
     DeviceAllow, DevicePolicy, IoDeviceLimit, PropertyPlan, Resources, Skipped, INFINITY,
 };
+
+// The README's example is compiled as a doc test (not run: it needs systemd), so the
+// published page cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -87,3 +87,9 @@ pub use config::{Config, Cookie};
 pub use error::Error;
 pub use legacy::LegacyAllocator;
 pub use stateless::next_cookie;
+
+// The README's example is compiled and run as a doc test, so the published page cannot
+// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -33,7 +33,7 @@ pub enum DemoError {
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     /// The client failed.
-    #[error("client: {0}")]
+    #[error("client")]
     Client(#[from] sdbus_cgroup::Error),
     /// The operator's doctor could not be found, run or read.
     #[error(transparent)]

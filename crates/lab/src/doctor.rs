@@ -18,7 +18,7 @@ const OPERATOR: &str = "sdcookie";
 #[non_exhaustive]
 pub enum DoctorError {
     /// This binary's own path is unknown.
-    #[error("finding our own binary: {0}")]
+    #[error("finding our own binary")]
     OwnPath(#[source] std::io::Error),
     /// No `sdcookie` beside this binary.
     #[error(

@@ -16,10 +16,10 @@ use crate::cli::SandboxArgs;
 #[non_exhaustive]
 pub enum SandboxError {
     /// The sandbox crate failed (boot, spawn, teardown), with its context.
-    #[error("sandbox: {0}")]
+    #[error("sandbox")]
     Sandbox(#[from] sdbus_sandbox::Error),
     /// Starting or waiting for the command failed.
-    #[error("sandbox: running {program}: {source}")]
+    #[error("sandbox: running {program}")]
     Wait {
         /// The command.
         program: String,

@@ -82,7 +82,10 @@ fn wait_and_stop(read_end: libc::c_int) {
     STOPPING_ON.store(sig, Ordering::SeqCst);
     eprintln!("sdcookie-lab: {}: tearing down, then exiting", name(sig));
     if let Err(e) = sdbus_sandbox::teardown_all() {
-        eprintln!("sdcookie-lab: error: teardown: {e}");
+        eprintln!(
+            "sdcookie-lab: error: teardown: {}",
+            sdcookie::exit::chain(&e)
+        );
         std::process::exit(i32::from(sdcookie::exit::OWN_FAILURE));
     }
     std::process::exit(128 + sig);

@@ -316,8 +316,9 @@ pub(crate) fn remove_orphans(host: &HostCgroups, parents: &[String]) {
                     Err(Error::Teardown { source, .. })
                         if source.raw_os_error() == Some(libc::EBUSY) => {}
                     Err(e) => eprintln!(
-                        "sdbus-sandbox: left {} of the gone process {owner}: {e}",
-                        entry.path().display()
+                        "sdbus-sandbox: left {} of the gone process {owner}: {}",
+                        entry.path().display(),
+                        crate::error::Chain(&e)
                     ),
                 }
             }

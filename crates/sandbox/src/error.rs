@@ -1,4 +1,7 @@
 //! Typed errors. Each says which step failed and carries what is needed to act on it.
+//! An error with an error under it returns that from
+//! [`source`](std::error::Error::source) and leaves it out of its own message (the Rust API
+//! guidelines' C-GOOD-ERR); [`Chain`] prints the whole chain on one line.
 
 use std::fmt;
 use std::io;
@@ -154,8 +157,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NotRoot { euid } => write!(f, "the sandbox needs root (running as uid {euid})"),
-            Error::NoNamespaces { namespace, source } => {
-                write!(f, "the kernel offers no {namespace} namespaces (/proc/self/ns/{namespace}: {source})")
+            Error::NoNamespaces { namespace, .. } => {
+                write!(
+                    f,
+                    "the kernel offers no {namespace} namespaces (/proc/self/ns/{namespace})"
+                )
             }
             Error::NoSystemd { path } => write!(f, "no executable systemd at {}", path.display()),
             Error::NoDbusDaemon { path } => {
@@ -169,10 +175,8 @@ impl fmt::Display for Error {
                 write!(f, "no usable cgroup hierarchy on the host: {detail}")
             }
             Error::InvalidOption { detail } => write!(f, "invalid sandbox option: {detail}"),
-            Error::Io { step, source } => write!(f, "{step}: {source}"),
-            Error::Pid1Setup { step, source } => {
-                write!(f, "sandbox PID 1 failed to {step}: {source}")
-            }
+            Error::Io { step, .. } => f.write_str(step),
+            Error::Pid1Setup { step, .. } => write!(f, "sandbox PID 1 failed to {step}"),
             Error::Pid1Exited { status, log } => write!(
                 f,
                 "sandbox PID 1 exited during boot ({status}){}",
@@ -190,11 +194,7 @@ impl fmt::Display for Error {
                 }
                 f.write_str(&tail(log))
             }
-            Error::Spawn {
-                step,
-                source: Some(e),
-            } => write!(f, "spawning in the sandbox: {step}: {e}"),
-            Error::Spawn { step, source: None } => write!(f, "spawning in the sandbox: {step}"),
+            Error::Spawn { step, .. } => write!(f, "spawning in the sandbox: {step}"),
             Error::NoCgroupFile {
                 control_group,
                 file,
@@ -210,10 +210,26 @@ impl fmt::Display for Error {
             Error::Stopping => f.write_str(
                 "not booted: every sandbox of this process was torn down (it is stopping)",
             ),
-            Error::Teardown { path, source } => {
-                write!(f, "could not remove cgroup {}: {source}", path.display())
+            Error::Teardown { path, .. } => {
+                write!(f, "could not remove cgroup {}", path.display())
             }
         }
+    }
+}
+
+/// An error and every source under it, `: `-separated: what a log line of this crate prints.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
     }
 }
 
@@ -229,5 +245,31 @@ impl std::error::Error for Error {
             } => Some(e),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Chain, Error};
+    use std::error::Error as _;
+    use std::io;
+
+    #[test]
+    fn an_os_error_is_the_source_and_the_chain_says_it_once() {
+        let e = Error::Teardown {
+            path: "/sys/fs/cgroup/sandbox-1".into(),
+            source: io::Error::from_raw_os_error(libc::EBUSY),
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not remove cgroup /sys/fs/cgroup/sandbox-1"
+        );
+        let source = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(source.and_then(io::Error::raw_os_error), Some(libc::EBUSY));
+        let said = io::Error::from_raw_os_error(libc::EBUSY).to_string();
+        assert_eq!(
+            Chain(&e).to_string(),
+            format!("could not remove cgroup /sys/fs/cgroup/sandbox-1: {said}")
+        );
     }
 }

@@ -354,7 +354,11 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         if let Err(e) = self.teardown() {
-            eprintln!("sdbus-sandbox: teardown of sandbox {}: {e}", self.id);
+            eprintln!(
+                "sdbus-sandbox: teardown of sandbox {}: {}",
+                self.id,
+                error::Chain(&e)
+            );
         }
     }
 }

@@ -357,7 +357,7 @@ mod tests {
             Ok(answer(9, "252", now)),
             Err(ProbeError::new(
                 ProbeErrorKind::Reset,
-                "ask systemd on the private socket: Connection reset by peer (os error 104)",
+                "ask systemd on the private socket: I/O on the socket failed: Connection reset by peer (os error 104)",
             )),
         ));
         assert_eq!(r.verdict, Verdict::Ok);
@@ -410,6 +410,20 @@ mod tests {
             ))),
         });
         assert_eq!(bus_reset.kind, ProbeErrorKind::Reset);
+        // The message is the whole chain: the step, then each error under it, said once
+        // (zbus says its I/O error in its message and as its source).
+        assert_eq!(
+            bus_reset.message,
+            "ask systemd on the bus: I/O error: connection reset"
+        );
+        assert_eq!(
+            raw(PeerError::Io(IoError::new(
+                ErrorKind::BrokenPipe,
+                "pipe gone"
+            )))
+            .message,
+            "ask systemd on the private socket: I/O on the socket failed: pipe gone"
+        );
     }
 
     /// Only a bus that accepted the connection and then got no answer from systemd is the

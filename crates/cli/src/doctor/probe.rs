@@ -117,7 +117,7 @@ impl From<StepError> for ProbeError {
             } => io_kind(io),
             _ => ProbeErrorKind::Other,
         };
-        ProbeError::new(kind, e.to_string())
+        ProbeError::new(kind, crate::exit::chain(&e))
     }
 }
 
@@ -141,7 +141,7 @@ pub(crate) enum StepError {
         after: Duration,
     },
     /// The step failed on the D-Bus level.
-    #[error("{step}: {source}")]
+    #[error("{step}")]
     Dbus {
         /// Which step.
         step: &'static str,
@@ -149,7 +149,7 @@ pub(crate) enum StepError {
         source: zbus::Error,
     },
     /// The step failed on the private socket.
-    #[error("{step}: {source}")]
+    #[error("{step}")]
     Private {
         /// Which step.
         step: &'static str,

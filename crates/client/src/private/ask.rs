@@ -88,7 +88,8 @@ pub enum PeerError {
 impl fmt::Display for PeerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PeerError::Io(e) => write!(f, "{e}"),
+            // The error underneath is the source, not repeated here.
+            PeerError::Io(_) => f.write_str("I/O on the socket failed"),
             PeerError::CredentialsRejected(line) => write!(f, "authentication rejected: {line}"),
             PeerError::Malformed(what) => write!(f, "malformed message: {what}"),
             PeerError::Dbus { name, message } => {
@@ -98,7 +99,7 @@ impl fmt::Display for PeerError {
                     None => Ok(()),
                 }
             }
-            PeerError::Build(e) => write!(f, "{e}"),
+            PeerError::Build(_) => f.write_str("building the call failed"),
             PeerError::Timeout { call, after } => write!(f, "{call}: no answer within {after:?}"),
         }
     }
@@ -728,6 +729,21 @@ mod tests {
             message: p.error_message,
         };
         assert_eq!(e.to_string(), "D-Bus error org.example.Oops: it broke");
+    }
+
+    #[test]
+    fn a_socket_error_is_the_source_and_not_repeated_in_the_message() {
+        use std::error::Error as _;
+        let e = PeerError::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset",
+        ));
+        assert_eq!(e.to_string(), "I/O on the socket failed");
+        let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::ConnectionReset)
+        );
     }
 
     /// A server that accepts one connection, reads what the client sends (on a thread of

@@ -44,6 +44,7 @@ use serde::Serialize;
 use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
+use sdcookie::exit::chain;
 use sdcookie::Format;
 
 use crate::doctor::{self, DoctorError};
@@ -172,7 +173,7 @@ pub enum ReproduceError {
         known: String,
     },
     /// The sandbox failed.
-    #[error("{build}: {step}: sandbox: {source}")]
+    #[error("{build}: {step}: sandbox")]
     Sandbox {
         /// stock or patched.
         build: Build,
@@ -202,7 +203,7 @@ pub enum ReproduceError {
         log: String,
     },
     /// The client failed where the reproduction cannot go on.
-    #[error("{build}: {step}: {source}")]
+    #[error("{build}: {step}")]
     Client {
         /// stock or patched.
         build: Build,
@@ -797,7 +798,8 @@ fn drive_booted(
                     build: cx.build,
                     step: "single pings up to the edge",
                     detail: format!(
-                        "a ping got no reply at serial {at_edge:#x} (the edge was crossed by another message): {e}"
+                        "a ping got no reply at serial {at_edge:#x} (the edge was crossed by another message): {}",
+                        chain(&e)
                     ),
                 }));
             }
@@ -961,8 +963,8 @@ fn stock_after_edge(
         Err(e) => {
             failed_calls += 1;
             Some(match &e {
-                sdbus_cgroup::Error::Timeout { .. } => format!("timeout: {e}"),
-                _ => e.to_string(),
+                sdbus_cgroup::Error::Timeout { .. } => format!("timeout: {}", chain(&e)),
+                _ => chain(&e),
             })
         }
     };
@@ -1114,7 +1116,7 @@ fn stock_after_edge(
         format!(
             "the client (no restart) stopped and reset {failed_unit} (loaded after the way out: {:?}): {}",
             details.left_behind,
-            cleaned.as_ref().err().map_or("done".into(), |e| e.to_string())
+            cleaned.as_ref().err().map_or("done".into(), |e| chain(e))
         ),
     );
     let mut ok = 0;
@@ -1271,7 +1273,7 @@ fn patched_after_edge(
             Err(e) => {
                 failed_calls += 1;
                 in_a_row += 1;
-                first_error.get_or_insert_with(|| e.to_string());
+                first_error.get_or_insert_with(|| chain(&e));
                 if in_a_row >= 3 {
                     break;
                 }
