@@ -5,7 +5,9 @@
 //! `sdcookie-lab reproduce` (built here with the same cargo and profile, since another
 //! package's binary has no `CARGO_BIN_EXE_*`, beside the operator's `sdcookie` whose doctor
 //! it runs) on the real PID 1s of `systemd-patch/build-pid1`; `deploy.rs` runs `deploy/` end to end (the shipped textfile
-//! service in a sandboxed systemd, a real node_exporter and Prometheus on 127.0.0.1). What
+//! service in a sandboxed systemd, a real node_exporter and Prometheus on 127.0.0.1);
+//! `deploy_hardening.rs` builds the sdcookie image and runs it with podman as the DaemonSet
+//! does, and scores the textfile service with `systemd-analyze security`. What
 //! they need and cannot find (root, gdb, a build) makes them fail with the reason, never
 //! skip.
 
