@@ -113,10 +113,10 @@ fn the_image_runs_the_daemonsets_containers_against_a_sandboxed_systemd_252() {
     // report and keep running.
     let report = scratch.dir("report");
     let report_file = doctor[doctor.iter().position(|a| a == "--output").unwrap() + 1].clone();
-    let mut args = user_of(doctor_container);
-    args.extend(["--detach".into(), "--pid=host".into()]);
-    args.extend(host_paths(&ds, doctor_container));
-    args.extend([
+    let mut doctor_opts = user_of(doctor_container);
+    doctor_opts.push("--pid=host".into());
+    doctor_opts.extend(host_paths(&ds, doctor_container));
+    doctor_opts.extend([
         "--volume".into(),
         format!(
             "{}:{}",
@@ -126,7 +126,8 @@ fn the_image_runs_the_daemonsets_containers_against_a_sandboxed_systemd_252() {
         "--entrypoint".into(),
         doctor[0].clone(),
     ]);
-    let out = podman_run(&sandbox, &image, &args, &doctor[1..]);
+    let detached = [&["--detach".to_owned()][..], &doctor_opts].concat();
+    let out = podman_run(&sandbox, &image, &detached, &doctor[1..]);
     assert!(out.status.success(), "start the doctor: {}", show(&out));
     let container = Container {
         id: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
@@ -154,8 +155,8 @@ fn the_image_runs_the_daemonsets_containers_against_a_sandboxed_systemd_252() {
 
     // NPD's plugin as NPD's user, the report read-only (NPD's own image is not here:
     // the relay is the same binary, copied by the init container above).
-    let mut args = user_of(npd);
-    args.extend([
+    let mut relay_opts = user_of(npd);
+    relay_opts.extend([
         "--volume".into(),
         format!("{}:/opt/sdcookie/bin:ro", bin.display()),
         "--volume".into(),
@@ -167,9 +168,35 @@ fn the_image_runs_the_daemonsets_containers_against_a_sandboxed_systemd_252() {
         "--entrypoint".into(),
         rule["path"].as_str().unwrap().to_owned(),
     ]);
-    let out = podman_run(&sandbox, &image, &args, &strings(&rule["args"]));
+    let relay = strings(&rule["args"]);
+    let out = podman_run(&sandbox, &image, &relay_opts, &relay);
     eprintln!("relay: {}", show(&out));
     assert_eq!(out.status.code(), Some(0), "relay: {}", show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), line);
+
+    // The node's bus goes away: the doctor container (one run: its command without
+    // `--every DUR`) says critical and exits 1, and so does the relay after it.
+    let mut cmd = sandbox.command("systemctl");
+    cmd.args(["stop", "dbus.socket", "dbus.service"]);
+    let out = sdbus_cookie_tests::run_with_deadline(cmd.as_std_mut(), HANG);
+    assert!(out.status.success(), "stop the bus: {}", show(&out));
+    let every = doctor.iter().position(|a| a == "--every").unwrap();
+    let once = [&doctor[1..every], &doctor[every + 2..]].concat();
+    let out = podman_run(&sandbox, &image, &doctor_opts, &once);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the doctor without a bus: {}",
+        show(&out)
+    );
+    let line = fs::read_to_string(&written).unwrap();
+    eprintln!(
+        "doctor container's report, bus stopped: {}",
+        line.trim_end()
+    );
+    assert!(line.starts_with("critical: "), "verdict: {line}");
+    let out = podman_run(&sandbox, &image, &relay_opts, &relay);
+    assert_eq!(out.status.code(), Some(1), "relay: {}", show(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), line);
 
     sandbox
