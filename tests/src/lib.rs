@@ -5,7 +5,9 @@
 //! `sdcookie-lab reproduce` (built here with the same cargo and profile, since another
 //! package's binary has no `CARGO_BIN_EXE_*`, beside the operator's `sdcookie` whose doctor
 //! it runs) on the real PID 1s of `systemd-patch/build-pid1`; `deploy.rs` runs `deploy/` end to end (the shipped textfile
-//! service in a sandboxed systemd, a real node_exporter and Prometheus on 127.0.0.1). What
+//! service in a sandboxed systemd, a real node_exporter and Prometheus on 127.0.0.1);
+//! `deploy_hardening.rs` builds the sdcookie image and runs it with podman as the DaemonSet
+//! does, and scores the textfile service with `systemd-analyze security`. What
 //! they need and cannot find (root, gdb, a build) makes them fail with the reason, never
 //! skip.
 
@@ -260,4 +262,57 @@ pub fn assert_named_sandbox_gone(text: &str) {
         Vec::<PathBuf>::new(),
         "{sandbox} left behind"
     );
+}
+
+/// `deploy/kubernetes/node-problem-detector-daemonset.yaml` as JSON, read by the PyYAML of
+/// `build/venv-deploy` (kubernetes-validate's own dependency, `scripts/install-deps`), so
+/// the tests run the containers with the command lines, users and mounts that ship.
+pub fn daemonset() -> serde_json::Value {
+    let python = repo().join("build/venv-deploy/bin/python");
+    let manifest = repo().join("deploy/kubernetes/node-problem-detector-daemonset.yaml");
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+        ])
+        .arg(&manifest)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "running {} (run scripts/install-deps): {e}",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "read {}: {}",
+        manifest.display(),
+        show(&out)
+    );
+    serde_json::from_slice(&out.stdout).expect("PyYAML's JSON")
+}
+
+/// The container `name` of the DaemonSet's pod (init containers included).
+pub fn daemonset_container<'a>(ds: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    let pod = &ds["spec"]["template"]["spec"];
+    ["initContainers", "containers"]
+        .iter()
+        .filter_map(|k| pod[*k].as_array())
+        .flatten()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("the DaemonSet has no container {name}"))
+}
+
+/// A JSON array of strings as a Vec (a container's command, a rule's args).
+pub fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .unwrap_or_else(|| panic!("not a string: {s}"))
+                .to_owned()
+        })
+        .collect()
 }

@@ -257,10 +257,27 @@ fn run_pipeline(target: &Target) {
 
     (target.prepare)(&sandbox);
 
-    // node-problem-detector's command line from the shipped monitor config, as NPD would
-    // run it (in the host's PID namespace, which is the sandbox's here).
+    // The DaemonSet's two halves, as they run there (the host's PID namespace being the
+    // sandbox's here): the doctor container's command line once (without `--every`, which
+    // would run on) writes its report; then node-problem-detector's plugin from the shipped
+    // monitor config relays it as NPD's user, which is not root.
     let npd = npd_rule();
-    let out = sandbox_run(&sandbox, &inside_bin, &npd.args);
+    fs::create_dir_all(host_view(&npd.report_dir)).unwrap();
+    let out = sandbox_run(&sandbox, &inside_bin, &npd.doctor_args);
+    assert_eq!(
+        out.status.code(),
+        Some(npd_exit_code(target.verdict)),
+        "the DaemonSet's doctor: {}",
+        sdbus_cookie_tests::show(&out)
+    );
+    let mut relay = vec![
+        format!("--reuid={}", npd.uid),
+        format!("--regid={}", npd.gid),
+        "--clear-groups".to_owned(),
+        inside_bin.clone(),
+    ];
+    relay.extend(npd.args.iter().cloned());
+    let out = sandbox_run(&sandbox, "setpriv", &relay);
     let line = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -444,9 +461,18 @@ fn shipped_unit(name: &str, replace: &[(&str, &str)]) -> String {
     text
 }
 
-/// The node-problem-detector rule: its command line, checked against the doctor's bound.
+/// The node-problem-detector rule and the DaemonSet's doctor that feeds it, checked
+/// against each other: the plugin relays the file the doctor writes, as NPD's user.
 struct NpdRule {
+    /// The plugin's arguments (`relay ...`).
     args: Vec<String>,
+    /// The doctor container's arguments without `--every DUR` (one run).
+    doctor_args: Vec<String>,
+    /// The directory the report is written to.
+    report_dir: String,
+    /// NPD's container user and group.
+    uid: u64,
+    gid: u64,
 }
 
 fn npd_rule() -> NpdRule {
@@ -461,28 +487,61 @@ fn npd_rule() -> NpdRule {
         rule["condition"], config["conditions"][0]["type"],
         "the rule sets the declared condition"
     );
-    let args: Vec<String> = rule["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect();
-    // The doctor's documented bound is 3 x --timeout + --interval; NPD kills a plugin at
-    // the rule's timeout and reports "unknown", which must not be the normal case.
-    let flag = |name: &str| {
-        let i = args.iter().position(|a| a == name).unwrap();
-        seconds(&args[i + 1])
+    let args = sdbus_cookie_tests::strings(&rule["args"]);
+    let ds = sdbus_cookie_tests::daemonset();
+    let doctor = sdbus_cookie_tests::strings(
+        &sdbus_cookie_tests::daemonset_container(&ds, "doctor")["command"],
+    );
+    let npd = sdbus_cookie_tests::daemonset_container(&ds, "node-problem-detector");
+    let flag = |args: &[String], name: &str| {
+        let i = args
+            .iter()
+            .position(|a| a == name)
+            .unwrap_or_else(|| panic!("{name} missing in {args:?}"));
+        args[i + 1].clone()
     };
-    let bound = 3 * flag("--timeout") + flag("--interval");
+    let report = flag(&doctor, "--output");
+    assert_eq!(args.first().map(String::as_str), Some("relay"), "{args:?}");
+    assert_eq!(
+        args.last(),
+        Some(&report),
+        "the plugin relays the doctor's file"
+    );
+    // A healthy doctor replaces the file at least every `--every` plus one run, at most
+    // 3 x --timeout + --interval (its documented bound); the relay must believe that file
+    // and NPD must not kill the relay, whose work is one small read.
+    let bound = 3 * seconds(&flag(&doctor, "--timeout")) + seconds(&flag(&doctor, "--interval"));
+    let every = seconds(&flag(&doctor, "--every"));
+    let max_age = seconds(&flag(&args, "--max-age"));
     let rule_timeout = seconds(rule["timeout"].as_str().unwrap());
     let plugin_timeout = seconds(config["pluginConfig"]["timeout"].as_str().unwrap());
     let interval = seconds(config["pluginConfig"]["invoke_interval"].as_str().unwrap());
     assert!(
-        bound < rule_timeout && rule_timeout <= plugin_timeout && plugin_timeout < interval,
-        "doctor bound {bound}s < rule timeout {rule_timeout}s <= plugin timeout \
-         {plugin_timeout}s < invoke interval {interval}s"
+        every + bound < max_age && rule_timeout <= plugin_timeout && plugin_timeout < interval,
+        "doctor every {every}s + bound {bound}s < max age {max_age}s; rule timeout \
+         {rule_timeout}s <= plugin timeout {plugin_timeout}s < invoke interval {interval}s"
     );
-    NpdRule { args }
+    let i = doctor.iter().position(|a| a == "--every").unwrap();
+    let doctor_args = doctor[1..i]
+        .iter()
+        .chain(&doctor[i + 2..])
+        .cloned()
+        .collect();
+    let security = &npd["securityContext"];
+    let uid = security["runAsUser"].as_u64().expect("NPD's runAsUser");
+    assert_ne!(uid, 0, "NPD runs as root");
+    NpdRule {
+        args,
+        doctor_args,
+        report_dir: Path::new(&report)
+            .parent()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned(),
+        uid,
+        gid: security["runAsGroup"].as_u64().expect("NPD's runAsGroup"),
+    }
 }
 
 /// node-problem-detector's custom-plugin protocol: 0 ok, 1 problem, 2 unknown.

@@ -11,7 +11,10 @@ const EXIT_CODES: &str = "\
 Exit codes:
   doctor          0 ok, 1 problem (warning or critical), 2 unknown (no systemd could be asked)
                   -- node-problem-detector's custom-plugin protocol; 125 if --output
-                  could not be written (the previous file is left as it was)
+                  could not be written (the previous file is left as it was); with
+                  --every it runs until killed and exits only with 125
+  relay           the exit code of the verdict in FILE, as doctor would have exited;
+                  2 (unknown) if FILE is missing, unreadable, malformed or too old
   scope run       the command's own status (128+N if killed by signal N); 125 if sdcookie
                   itself failed, 126 if the command could not be run, 127 if not found
   scope update,
@@ -36,6 +39,10 @@ pub enum Command {
     /// Run a command in a transient systemd scope with cgroup limits; update or stop one.
     #[command(subcommand)]
     Scope(ScopeCommand),
+    /// Print the verdict line `doctor --npd --output FILE` wrote and exit as it did: the
+    /// node-problem-detector plugin that needs no privilege (the doctor runs elsewhere).
+    #[command(after_help = EXIT_CODES)]
+    Relay(RelayArgs),
 }
 
 /// `sdcookie doctor`.
@@ -64,6 +71,22 @@ pub struct DoctorArgs {
     /// directory, synced, then renamed over FILE (for node_exporter's textfile directory).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Run again this long after each run ends, forever, replacing --output each time (a
+    /// container that only runs the doctor; `sdcookie relay` reads the file).
+    #[arg(long, value_name = "DUR", requires = "output", value_parser = parse::positive_duration)]
+    pub every: Option<Duration>,
+}
+
+/// `sdcookie relay`.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// A report older than this (by its modification time) is not believed: the doctor
+    /// that should replace it has stopped.
+    #[arg(long, value_name = "DUR", value_parser = parse::positive_duration)]
+    pub max_age: Duration,
+    /// The file `sdcookie doctor --npd --output FILE` writes.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// `sdcookie scope ...`.

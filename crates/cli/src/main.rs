@@ -17,6 +17,7 @@ mod doctor_verdicts;
 mod held;
 #[cfg(test)]
 mod parse_rules;
+mod relay;
 mod scope;
 
 use std::io::Write;
@@ -37,6 +38,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Doctor(args) => Ok(run_doctor(&args)?),
+        Command::Relay(args) => {
+            let (line, code) = relay::relay(&args.file, args.max_age, std::time::SystemTime::now());
+            println!("{line}");
+            Ok(code)
+        }
         Command::Scope(ScopeCommand::Run(args)) => Ok(scope::run(&args)?),
         Command::Scope(ScopeCommand::Update(args)) => {
             if args.limits.is_empty() {
@@ -54,6 +60,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn run_doctor(args: &DoctorArgs) -> anyhow::Result<u8> {
+    loop {
+        let code = doctor_once(args)?;
+        // With --every the only way out is an error: a write that fails ends the process
+        // (125), so its container restarts and the stale file turns `relay` to unknown.
+        match args.every {
+            Some(pause) => std::thread::sleep(pause),
+            None => return Ok(code),
+        }
+    }
+}
+
+fn doctor_once(args: &DoctorArgs) -> anyhow::Result<u8> {
     let report = doctor::run(&doctor::Options {
         address: args.address.clone(),
         private: args.private.clone(),

@@ -52,6 +52,25 @@ fn bad_input_exits_2_with_one_line() {
     );
     assert_usage_error(&["scope", "update", "t"], "at least one limit");
     assert_usage_error(&["frobnicate"], "frobnicate");
+    assert_usage_error(&["doctor", "--every", "5m"], "--output");
+    assert_usage_error(&["relay", "/run/sdcookie/npd"], "--max-age");
+    assert_usage_error(
+        &["relay", "--max-age", "0s", "/run/sdcookie/npd"],
+        "greater than zero",
+    );
+}
+
+#[test]
+fn relay_of_a_missing_report_is_unknown_exit_2_with_one_line() {
+    let r = run(&["relay", "--max-age", "15m", "/nonexistent/sdcookie/npd"]);
+    assert_eq!(r.code, Some(2), "{}", r.context());
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.context());
+    assert!(
+        r.stdout
+            .starts_with("unknown: cannot read the doctor's report /nonexistent/sdcookie/npd: "),
+        "{}",
+        r.context()
+    );
 }
 
 #[test]
