@@ -20,7 +20,10 @@ fn main() {
             .lines()
             .find_map(|l| l.strip_prefix(&name))
             .unwrap_or_else(|| panic!("{header} does not define SDBUS_COOKIE_VERSION_{part}"));
-        *slot = line.trim().parse().unwrap_or_else(|e| panic!("{header}: {name}{line}: {e}"));
+        *slot = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{header}: {name}{line}: {e}"));
     }
     let package = ["MAJOR", "MINOR", "PATCH"].map(|p| {
         let v = env::var(format!("CARGO_PKG_VERSION_{p}")).expect("cargo sets the version");

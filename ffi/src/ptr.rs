@@ -6,9 +6,9 @@
 //! into `-EINVAL`); dangling or wrongly typed pointers cannot be detected and are the C
 //! caller's responsibility, exactly as with any C library.
 
-use core::ffi::c_void;
 use alloc::alloc::{alloc, Layout};
 use alloc::boxed::Box;
+use core::ffi::c_void;
 
 use crate::sdbus_cookie_allocator;
 
