@@ -18,6 +18,11 @@
 //!   exposed to the overflow, and `ok` (exit 0) on a healthy PID 1.
 //! - `sdcookie-lab demo --systemd PATH`: exit 0.
 //!
+//! Debian 10's 241-7~deb10u8 runs the same suite as upstream 241, and XCP-ng 8.3's
+//! 219-57.5 (CentOS 7's 219 with backports) the doctor's part: the client decides what to
+//! send by the release number, and that tree's 219 accepts `TasksMax`, which upstream 219
+//! does not, so the client's limits there are not yet what the tree can do.
+//!
 //! v219 and v241 are the stock PID 1s of `systemd-patch/build-pid1` (cached builds; set
 //! SYSTEMD_SOURCES without network), 252 is `/usr/lib/systemd/systemd`. Needs root. A
 //! missing piece (a PID 1 that cannot be built or found, a sandbox that does not boot)
@@ -41,6 +46,8 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 struct Release {
     /// `219`, `241`, `252`.
     number: u32,
+    /// The distribution tree built instead of the upstream tag (`debian-10`), if any.
+    tree: Option<&'static str>,
     /// Properties of the test scope the release does not accept, in the order the client
     /// reports them.
     scope_skipped: &'static [&'static str],
@@ -57,11 +64,13 @@ struct Release {
     no_pid_refused: bool,
 }
 
-/// The release's PID 1: the stock build for 219 and 241, the host's for 252.
+/// The release's PID 1: the stock build for 219, 241 and a distribution's tree, the host's
+/// for 252.
 fn pid1(release: &Release) -> PathBuf {
-    let path = match release.number {
-        252 => PathBuf::from("/usr/lib/systemd/systemd"),
-        n => sdbus_cookie_tests::pid1s(&n.to_string()).0,
+    let path = match (release.tree, release.number) {
+        (Some(tree), _) => sdbus_cookie_tests::pid1s(tree).0,
+        (None, 252) => PathBuf::from("/usr/lib/systemd/systemd"),
+        (None, n) => sdbus_cookie_tests::pid1s(&n.to_string()).0,
     };
     assert!(
         path.is_file(),
@@ -593,6 +602,7 @@ macro_rules! releases {
 releases! {
     systemd_219 => Release {
         number: 219,
+        tree: None,
         scope_skipped: &["CPUQuotaPeriodUSec", "AllowedCPUs", "TasksMax", "TasksAccounting"],
         tasks: false,
         attach: false,
@@ -602,6 +612,19 @@ releases! {
     };
     systemd_241 => Release {
         number: 241,
+        tree: None,
+        scope_skipped: &["CPUQuotaPeriodUSec", "AllowedCPUs"],
+        tasks: true,
+        attach: true,
+        freeze: false,
+        transient_slice: true,
+        no_pid_refused: true,
+    };
+    // Debian 10's systemd 241-7~deb10u8, built from its tree with its 79 patches: what
+    // Debian's sources accept is upstream 241's.
+    debian_10 => Release {
+        number: 241,
+        tree: Some("debian-10"),
         scope_skipped: &["CPUQuotaPeriodUSec", "AllowedCPUs"],
         tasks: true,
         attach: true,
@@ -611,6 +634,7 @@ releases! {
     };
     systemd_252 => Release {
         number: 252,
+        tree: None,
         scope_skipped: &[],
         tasks: true,
         attach: true,
@@ -618,4 +642,21 @@ releases! {
         transient_slice: true,
         no_pid_refused: true,
     };
+}
+
+/// XCP-ng 8.3 / XenServer 8 dom0 (systemd 219-57.5): the doctor on its stock PID 1.
+mod xcp_ng_8_3 {
+    #[test]
+    fn doctor_inside_reads_the_release_and_says_ok() {
+        super::doctor_inside_reads_the_release_and_says_ok(super::Release {
+            number: 219,
+            tree: Some("xcp-ng-8.3"),
+            scope_skipped: &[],
+            tasks: false,
+            attach: false,
+            freeze: false,
+            transient_slice: false,
+            no_pid_refused: false,
+        });
+    }
 }
