@@ -5,7 +5,7 @@
 //! event with an `async_io::Timer` deadline, so it runs on any executor. Container runtimes
 //! often call systemd from synchronous code (runc, crun, conmon): [`Client`] runs the same
 //! futures with `block_on`. zbus runs its socket on its own executor thread and one reader
-//! thread per connection routes replies (see `conn.rs`); nobody waits on the socket itself.
+//! thread per connection routes replies (see `conn`); nobody waits on the socket itself.
 //!
 //! This module holds [`AsyncClient`]'s operations; around it: `target.rs` (where to connect,
 //! the deadlines), `units.rs` (what a caller asks for and gets back), `session.rs` (the
