@@ -38,8 +38,6 @@ impl Drop for HandoverGuard {
     }
 }
 
-/// The reader thread: builds the connection (bounded by `deadline`), hands it over, then
-/// routes every incoming message until the connection closes or the client shuts it down.
 /// What the reader thread connects to, and by when.
 pub(super) struct Dial {
     pub(super) address: String,
@@ -49,6 +47,8 @@ pub(super) struct Dial {
     pub(super) timeout: Duration,
 }
 
+/// The reader thread: builds the connection (bounded by `deadline`), hands it over, then
+/// routes every incoming message until the connection closes or the client shuts it down.
 pub(super) fn build_and_read(
     dial: &Dial,
     counters: Arc<Counters>,

@@ -20,7 +20,7 @@ use super::stock::stock_after_edge;
 use super::text::hex;
 use super::{
     progress, release_entry, Build, Claim, Details, ReproduceArgs, ReproduceError, Run,
-    LIFECYCLE_MARGIN, SYSTEMD_BINARY_PATH,
+    LIFECYCLE_MARGIN,
 };
 
 /// True while the process exists and is not exiting. A PID namespace's init that was
@@ -377,55 +377,6 @@ pub(super) fn drive_booted(
     );
     details.claims = std::mem::take(&mut cx.claims);
     Ok(run)
-}
-
-impl Ctx<'_> {
-    /// Runs `program args` in the sandbox's namespaces; a failure is this step's error.
-    pub(super) fn in_sandbox(
-        &self,
-        program: &str,
-        args: &[&std::ffi::OsStr],
-    ) -> Result<(), ReproduceError> {
-        let out = self
-            .sandbox
-            .command(program)
-            .args(args)
-            .output()
-            .map_err(|e| self.sandbox_err(e))?;
-        if !out.status.success() {
-            let line: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
-            return Err(self.tool_err(format!(
-                "{program} {}: {}",
-                line.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(())
-    }
-
-    /// The first line of `/usr/lib/systemd/systemd --version` run in the sandbox, if it
-    /// runs and says it is systemd.
-    pub(super) fn reexec_path_version(&self) -> Result<Option<String>, ReproduceError> {
-        let out = self
-            .sandbox
-            .command(SYSTEMD_BINARY_PATH)
-            .arg("--version")
-            .output()
-            .map_err(|e| self.sandbox_err(e))?;
-        let first = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        Ok((out.status.success() && first.starts_with("systemd ")).then_some(first))
-    }
-
-    /// The booted binary, resolved (what `daemon-reexec` must find at its path).
-    pub(super) fn booted_binary(&self) -> Result<PathBuf, ReproduceError> {
-        self.binary
-            .canonicalize()
-            .map_err(|e| self.tool_err(format!("{}: {e}", self.binary.display())))
-    }
 }
 
 /// What systemd logged about its API bus.

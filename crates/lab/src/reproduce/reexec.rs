@@ -1,10 +1,61 @@
-//! Putting the booted binary at the path `daemon-reexec` executes, in the sandbox's own
-//! mount namespace.
+//! The operator's way out on the stock PID 1: the booted binary put at the path
+//! `daemon-reexec` executes (in the sandbox's own mount namespace), then `daemon-reexec`
+//! over the private socket.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use crate::CYCLED;
+
+use super::doctor_says::run_doctor;
 use super::drive::Ctx;
-use super::{ReproduceError, LIBEXEC_DIR, SYSTEMD_BINARY_PATH};
+use super::text::{answers, hex};
+use super::{Details, Reexec, ReproduceError, LIBEXEC_DIR, REEXEC_PATIENCE, SYSTEMD_BINARY_PATH};
+
+impl Ctx<'_> {
+    /// Runs `program args` in the sandbox's namespaces; a failure is this step's error.
+    fn in_sandbox(&self, program: &str, args: &[&std::ffi::OsStr]) -> Result<(), ReproduceError> {
+        let out = self
+            .sandbox
+            .command(program)
+            .args(args)
+            .output()
+            .map_err(|e| self.sandbox_err(e))?;
+        if !out.status.success() {
+            let line: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+            return Err(self.tool_err(format!(
+                "{program} {}: {}",
+                line.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The first line of `/usr/lib/systemd/systemd --version` run in the sandbox, if it
+    /// runs and says it is systemd.
+    fn reexec_path_version(&self) -> Result<Option<String>, ReproduceError> {
+        let out = self
+            .sandbox
+            .command(SYSTEMD_BINARY_PATH)
+            .arg("--version")
+            .output()
+            .map_err(|e| self.sandbox_err(e))?;
+        let first = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        Ok((out.status.success() && first.starts_with("systemd ")).then_some(first))
+    }
+
+    /// The booted binary, resolved (what `daemon-reexec` must find at its path).
+    fn booted_binary(&self) -> Result<PathBuf, ReproduceError> {
+        self.binary
+            .canonicalize()
+            .map_err(|e| self.tool_err(format!("{}: {e}", self.binary.display())))
+    }
+}
 
 /// Makes `/usr/lib/systemd/systemd` in the sandbox's mount namespace the booted binary,
 /// and proves it runs from there (`--version`) before PID 1 would exec it. A binary that
@@ -70,4 +121,63 @@ pub(super) fn overlay_binary(cx: &Ctx<'_>) -> Result<String, ReproduceError> {
             binary.display()
         ))),
     }
+}
+
+/// The operator's way out of a deaf bus: `systemctl daemon-reexec` over the private socket,
+/// once the path it re-executes is known to run the booted release. What PID 1 says after
+/// it is the stock run's `reexec`; the claim is that the bus answers again with a fresh
+/// cookie and the doctor says ok.
+pub(super) fn way_out(cx: &mut Ctx<'_>, details: &mut Details) -> Result<Reexec, ReproduceError> {
+    // The path must still run the booted release: PID 1 may have taken a mount away
+    // (v219 unmounts a plain bind mount), and then it would re-execute the host's systemd.
+    let booted = cx.sandbox.systemd_version().to_owned();
+    match cx.reexec_path_version()? {
+        Some(v) if v.split_whitespace().nth(1) == Some(booted.as_str()) => {}
+        other => {
+            return Err(cx.tool_err(format!(
+                "{SYSTEMD_BINARY_PATH} no longer runs the booted systemd {booted} (it says {other:?}); daemon-reexec would run another one"
+            )))
+        }
+    }
+    let t = Instant::now();
+    let out = cx
+        .sandbox
+        .command(cx.systemctl())
+        .arg("daemon-reexec")
+        .output()
+        .map_err(|e| cx.sandbox_err(e))?;
+    if !out.status.success() {
+        return Err(cx.tool_err(format!(
+            "systemctl daemon-reexec: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    while cx.on_bus() != Some(true) && t.elapsed() < REEXEC_PATIENCE {
+        cx.pid1()?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    details.reexec_seconds = Some(t.elapsed().as_secs_f64());
+    let after = run_doctor(cx)?;
+    let reexec = Reexec {
+        systemd_version: after.version.clone(),
+        cookie: after.cookie,
+        doctor_verdict: after.verdict.clone(),
+    };
+    cx.claim(
+        after.bus_responsive
+            && after.version.as_deref() == Some(booted.as_str())
+            // A fresh connection's cookie: nowhere near where gdb put the old one.
+            && after.cookie.is_some_and(|c| c < CYCLED)
+            && after.verdict == "ok",
+        format!(
+            "after daemon-reexec ({:.1} s): bus {}, version {:?} (booted {booted}), cookie {}, doctor {}",
+            t.elapsed().as_secs_f64(),
+            answers(after.bus_responsive),
+            after.version,
+            hex(after.cookie),
+            after.verdict
+        ),
+    );
+    Ok(reexec)
 }

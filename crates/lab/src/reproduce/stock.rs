@@ -7,15 +7,13 @@ use std::time::{Duration, Instant};
 
 use sdcookie::exit::chain;
 
-use crate::{CEILING, CYCLED};
+use crate::CEILING;
 
 use super::doctor_says::run_doctor;
 use super::drive::{scope, Ctx, Reaped};
-use super::text::{answers, hex};
-use super::{
-    Details, Reexec, ReproduceArgs, ReproduceError, Run, RECOVERY_LIFECYCLES, REEXEC_PATIENCE,
-    SYSTEMD_BINARY_PATH,
-};
+use super::reexec::way_out;
+use super::text::answers;
+use super::{Details, ReproduceArgs, ReproduceError, Run, RECOVERY_LIFECYCLES};
 
 /// stock: the runtime's call past the edge, the unbounded caller, the doctor, the way out.
 pub(super) fn stock_after_edge(
@@ -125,57 +123,7 @@ pub(super) fn stock_after_edge(
     );
 
     cx.step("the way out: systemctl daemon-reexec over the private socket")?;
-    // The path must still run the booted release: PID 1 may have taken a mount away
-    // (v219 unmounts a plain bind mount), and then it would re-execute the host's systemd.
-    let booted = cx.sandbox.systemd_version().to_owned();
-    match cx.reexec_path_version()? {
-        Some(v) if v.split_whitespace().nth(1) == Some(booted.as_str()) => {}
-        other => {
-            return Err(cx.tool_err(format!(
-                "{SYSTEMD_BINARY_PATH} no longer runs the booted systemd {booted} (it says {other:?}); daemon-reexec would run another one"
-            )))
-        }
-    }
-    let t = Instant::now();
-    let out = cx
-        .sandbox
-        .command(cx.systemctl())
-        .arg("daemon-reexec")
-        .output()
-        .map_err(|e| cx.sandbox_err(e))?;
-    if !out.status.success() {
-        return Err(cx.tool_err(format!(
-            "systemctl daemon-reexec: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    while cx.on_bus() != Some(true) && t.elapsed() < REEXEC_PATIENCE {
-        cx.pid1()?;
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    details.reexec_seconds = Some(t.elapsed().as_secs_f64());
-    let after = run_doctor(cx)?;
-    let reexec = Reexec {
-        systemd_version: after.version.clone(),
-        cookie: after.cookie,
-        doctor_verdict: after.verdict.clone(),
-    };
-    cx.claim(
-        after.bus_responsive
-            && after.version.as_deref() == Some(booted.as_str())
-            // A fresh connection's cookie: nowhere near where gdb put the old one.
-            && after.cookie.is_some_and(|c| c < CYCLED)
-            && after.verdict == "ok",
-        format!(
-            "after daemon-reexec ({:.1} s): bus {}, version {:?} (booted {booted}), cookie {}, doctor {}",
-            t.elapsed().as_secs_f64(),
-            answers(after.bus_responsive),
-            after.version,
-            hex(after.cookie),
-            after.verdict
-        ),
-    );
+    let reexec = way_out(cx, details)?;
 
     cx.step("the same client recovers and cleans up")?;
     details.left_behind = match cx.client.unit_path(&failed_unit) {
