@@ -33,6 +33,7 @@ use sdbus_cgroup::{
     Target,
 };
 use sdbus_sandbox::{Sandbox, SandboxOptions};
+use sdcookie::report::{Report, Verdict};
 
 /// One sandbox at a time: the machine is shared, and each test is about one PID 1.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -517,14 +518,14 @@ fn doctor_inside_reads_the_release_and_says_ok(release: Release) {
     // The sandbox's own bus and private socket, as an operator's doctor on the node.
     doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
     let out = doctor.output().expect("run the doctor in the sandbox");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor printed no JSON ({e}): {}", show(&out)));
+    let report: Report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor printed no report ({e}): {}", show(&out)));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(report["verdict"], "ok", "{report}");
-    assert_eq!(report["systemd_version"], release.number, "{report}");
-    assert_eq!(report["vulnerable"], release.number < 242, "{report}");
-    assert_eq!(report["private_responsive"], true, "{report}");
-    assert!(report["cookie"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert_eq!(report.verdict, Verdict::Ok, "{report:?}");
+    assert_eq!(report.systemd_version, Some(release.number), "{report:?}");
+    assert_eq!(report.vulnerable, Some(release.number < 242), "{report:?}");
+    assert!(report.private_responsive, "{report:?}");
+    assert!(report.cookie.unwrap_or(0) > 0, "{report:?}");
     sb.shutdown().expect("tear the sandbox down");
 }
 

@@ -7,6 +7,7 @@ mod support;
 
 use std::os::unix::net::UnixListener;
 
+use sdcookie::report::{Report, Verdict};
 use support::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sdcookie");
@@ -94,15 +95,18 @@ fn doctor_without_systemd_is_unknown_exit_2() {
         "json",
     ]);
     assert_eq!(r.code, Some(2), "{}", r.context());
-    let v: serde_json::Value =
+    let v: Report =
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
-    assert_eq!(v["verdict"], "unknown");
-    assert_eq!(v["bus_responsive"], false);
-    assert_eq!(v["private_responsive"], false);
-    assert!(v["message"]
-        .as_str()
-        .unwrap()
-        .contains("no systemd reachable"));
+    assert_eq!(v.verdict, Verdict::Unknown);
+    assert!(!v.bus_responsive);
+    assert!(!v.private_responsive);
+    assert!(v.message.contains("no systemd reachable"));
+    // The type is the format: read back and written again, the report is the same bytes.
+    assert_eq!(
+        serde_json::to_string_pretty(&v).unwrap() + "\n",
+        r.stdout,
+        "the JSON report round-trips through sdcookie::report::Report"
+    );
 
     let r = run(&[
         "doctor",
@@ -143,22 +147,20 @@ fn doctor_against_a_silent_peer_gives_up_at_its_deadline() {
     ]);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(r.code, Some(2), "{}", r.context());
-    let v: serde_json::Value =
+    let v: Report =
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
-    assert_eq!(v["verdict"], "unknown");
+    assert_eq!(v.verdict, Verdict::Unknown);
     assert!(
-        v["bus_error"]
-            .as_str()
-            .unwrap()
-            .contains("no answer within 1s"),
+        v.bus_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no answer within 1s")),
         "{}",
         r.context()
     );
     assert!(
-        v["private_error"]
-            .as_str()
-            .unwrap()
-            .contains("no answer within 1s"),
+        v.private_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no answer within 1s")),
         "{}",
         r.context()
     );

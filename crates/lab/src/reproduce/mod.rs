@@ -54,7 +54,7 @@ mod text;
 
 pub use args::ReproduceArgs;
 pub use error::ReproduceError;
-pub use report::{Build, Claim, Details, DoctorSays, Reexec, Report, Run};
+pub use report::{Build, Claim, Details, Reexec, Report, Run};
 pub use sdbus_sandbox::GdbFailure;
 pub use text::text;
 

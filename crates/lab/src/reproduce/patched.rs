@@ -8,6 +8,7 @@ use super::doctor_says::run_doctor;
 use super::drive::Ctx;
 use super::text::{answers, hex};
 use super::{progress, Details, ReproduceArgs, ReproduceError, Run};
+use sdcookie::report::Verdict;
 
 /// patched: 0x80000000 after 0xffffffff, the lifecycles, the doctor.
 pub(super) fn patched_after_edge(
@@ -64,7 +65,7 @@ pub(super) fn patched_after_edge(
     details.doctor_message = doctor.message.clone();
     details.doctor_cycled = doctor.cycled;
     cx.claim(
-        doctor.bus_responsive && doctor.cycled == Some(true) && doctor.verdict == "ok",
+        doctor.bus_responsive && doctor.cycled == Some(true) && doctor.verdict == Verdict::Ok,
         format!(
             "doctor: bus {}, cycled {:?}, verdict {}",
             answers(doctor.bus_responsive),

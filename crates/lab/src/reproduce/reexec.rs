@@ -11,6 +11,7 @@ use super::doctor_says::run_doctor;
 use super::drive::Ctx;
 use super::text::{answers, hex};
 use super::{Details, Reexec, ReproduceError, LIBEXEC_DIR, REEXEC_PATIENCE, SYSTEMD_BINARY_PATH};
+use sdcookie::report::Verdict;
 
 impl Ctx<'_> {
     /// Runs `program args` in the sandbox's namespaces; a failure is this step's error.
@@ -160,21 +161,21 @@ pub(super) fn way_out(cx: &mut Ctx<'_>, details: &mut Details) -> Result<Reexec,
     details.reexec_seconds = Some(t.elapsed().as_secs_f64());
     let after = run_doctor(cx)?;
     let reexec = Reexec {
-        systemd_version: after.version.clone(),
+        systemd_version: after.systemd_version_string.clone(),
         cookie: after.cookie,
-        doctor_verdict: after.verdict.clone(),
+        doctor_verdict: after.verdict,
     };
     cx.claim(
         after.bus_responsive
-            && after.version.as_deref() == Some(booted.as_str())
+            && after.systemd_version_string.as_deref() == Some(booted.as_str())
             // A fresh connection's cookie: nowhere near where gdb put the old one.
             && after.cookie.is_some_and(|c| c < CYCLED)
-            && after.verdict == "ok",
+            && after.verdict == Verdict::Ok,
         format!(
             "after daemon-reexec ({:.1} s): bus {}, version {:?} (booted {booted}), cookie {}, doctor {}",
             t.elapsed().as_secs_f64(),
             answers(after.bus_responsive),
-            after.version,
+            after.systemd_version_string,
             hex(after.cookie),
             after.verdict
         ),

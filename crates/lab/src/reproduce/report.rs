@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use sdcookie::report::Verdict;
 use serde::Serialize;
 
 /// Which of the two PID 1s.
@@ -29,25 +30,6 @@ impl std::fmt::Display for Build {
     }
 }
 
-/// What the operator's `sdcookie doctor --format json` said (inside the sandbox).
-#[derive(Debug, Clone, Default)]
-pub struct DoctorSays {
-    /// `bus_responsive`.
-    pub bus_responsive: bool,
-    /// `private_responsive`.
-    pub private_responsive: bool,
-    /// `cookie` (the API-bus cookie), if the bus answered.
-    pub cookie: Option<u32>,
-    /// `cycled`.
-    pub cycled: Option<bool>,
-    /// `systemd_version_string`.
-    pub version: Option<String>,
-    /// `verdict`.
-    pub verdict: String,
-    /// `message`.
-    pub message: String,
-}
-
 /// The stock PID 1 after `systemctl daemon-reexec`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reexec {
@@ -56,7 +38,7 @@ pub struct Reexec {
     /// Its API-bus cookie (a fresh connection: small).
     pub cookie: Option<u32>,
     /// The doctor's verdict afterwards.
-    pub doctor_verdict: String,
+    pub doctor_verdict: Verdict,
 }
 
 /// One claim and whether it held.
@@ -129,7 +111,7 @@ pub struct Run {
     /// The client's error at the edge ("timeout: ..." for its typed timeout).
     pub client_error: Option<String>,
     /// The doctor's verdict after the edge.
-    pub doctor_verdict: String,
+    pub doctor_verdict: Verdict,
     /// The doctor found systemd answering on the bus.
     pub bus_responsive: bool,
     /// The doctor found systemd answering on its private socket.

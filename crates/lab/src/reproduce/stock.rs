@@ -14,6 +14,7 @@ use super::drive::{scope, Ctx, Reaped};
 use super::reexec::way_out;
 use super::text::answers;
 use super::{Details, ReproduceArgs, ReproduceError, Run, RECOVERY_LIFECYCLES};
+use sdcookie::report::Verdict;
 
 /// stock: the runtime's call past the edge, the unbounded caller, the doctor, the way out.
 pub(super) fn stock_after_edge(
@@ -113,7 +114,7 @@ pub(super) fn stock_after_edge(
         ),
     );
     cx.claim(
-        !doctor.bus_responsive && doctor.private_responsive && doctor.verdict == "critical",
+        !doctor.bus_responsive && doctor.private_responsive && doctor.verdict == Verdict::Critical,
         format!(
             "doctor: bus {}, private socket {}, verdict {}",
             answers(doctor.bus_responsive),
