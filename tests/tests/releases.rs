@@ -33,6 +33,7 @@ use sdbus_cgroup::{
     Target,
 };
 use sdbus_sandbox::{Sandbox, SandboxOptions};
+use sdbus_test_support::sandbox;
 use sdcookie::report::{Report, Verdict};
 
 /// One sandbox at a time: the machine is shared, and each test is about one PID 1.
@@ -85,21 +86,7 @@ fn boot(release: &Release) -> Sandbox {
 }
 
 fn client(sb: &Sandbox) -> Client {
-    let mode = if sb.cgroup_layout().is_unified() {
-        CgroupMode::Unified
-    } else {
-        CgroupMode::Legacy
-    };
-    let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
-        Duration::from_secs(20),
-        Duration::from_secs(20),
-        Duration::from_secs(30),
-    );
-    let target = Target::Address {
-        address: sb.bus_address(),
-        direct: false,
-    };
-    Client::connect(target, opts).unwrap_or_else(|e| panic!("connecting to the sandbox bus: {e}"))
+    sandbox::client(sb, sandbox::options(sb))
 }
 
 /// Not a timing assertion: how long systemd may take to unload a unit before the test

@@ -3,12 +3,10 @@
 //! doctor and `scope` against a real systemd are in `crates/lab/tests/lab.rs` (the binary
 //! inside `sdcookie-lab sandbox`) and in the `tests/` crate.
 
-mod support;
-
 use std::os::unix::net::UnixListener;
 
+use sdbus_test_support::run::{self as support, Run};
 use sdcookie::report::{Report, Verdict};
-use support::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sdcookie");
 

@@ -6,11 +6,9 @@
 //! for its tests).
 
 mod sdcookie_bin;
-#[path = "../../cli/tests/support/mod.rs"]
-mod support;
 
+use sdbus_test_support::run::{self as support, Run};
 use sdcookie::report::{ProbeErrorKind, Report, Verdict};
-use support::Run;
 
 const LAB: &str = env!("CARGO_BIN_EXE_sdcookie-lab");
 
