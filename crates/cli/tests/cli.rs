@@ -36,7 +36,7 @@ fn bad_input_exits_2_with_one_line() {
     assert_usage_error(&scope(&["--tasks-max", "0", "--", "true"]), "zero tasks");
     assert_usage_error(
         &scope(&["--allowed-cpus", "", "--", "true"]),
-        "CPU list is empty",
+        "invalid cpuset \"\": empty set",
     );
     assert_usage_error(
         &scope(&["--cpu-weight", "0", "--", "true"]),
@@ -47,7 +47,7 @@ fn bad_input_exits_2_with_one_line() {
     assert_usage_error(&["doctor", "--format", "xml"], "xml");
     assert_usage_error(
         &["scope", "run", "--name", "a b", "--", "true"],
-        "not a valid unit name",
+        "invalid unit name \"a b.scope\": invalid character",
     );
     assert_usage_error(&["scope", "update", "t"], "at least one limit");
     assert_usage_error(&["frobnicate"], "frobnicate");
