@@ -88,15 +88,19 @@ pub fn tasks(s: &str) -> Result<u64, String> {
     Ok(n)
 }
 
-/// A cgroup v2 CPU weight, 1..=10000 (systemd's `CPUWeight=` range).
+/// A cgroup v2 CPU weight, 1..=10000 (systemd's `CPUWeight=` range), checked by the client's
+/// own validation of [`sdbus_cgroup::Resources::cpu_weight`], the one it applies before
+/// sending.
 pub fn cpu_weight(s: &str) -> Result<u64, String> {
     let n: u64 = s
         .trim()
         .parse()
         .map_err(|_| format!("'{s}' is not a CPU weight (an integer in 1..=10000)"))?;
-    if !(1..=10_000).contains(&n) {
-        return Err(format!("CPU weight {n} is outside 1..=10000"));
-    }
+    let only_weight = sdbus_cgroup::Resources {
+        cpu_weight: Some(n),
+        ..sdbus_cgroup::Resources::default()
+    };
+    only_weight.validate().map_err(|e| e.to_string())?;
     Ok(n)
 }
 

@@ -103,6 +103,26 @@ fn cpu_lists_follow_the_clients_parser_where_the_cli_once_differed() {
     }
 }
 
+/// CPU weights follow the client's range check: the same verdict on each side of both ends.
+#[test]
+fn cpu_weights_follow_the_clients_range_check() {
+    for w in [0u64, 1, 10_000, 10_001] {
+        let only_weight = sdbus_cgroup::Resources {
+            cpu_weight: Some(w),
+            ..sdbus_cgroup::Resources::default()
+        };
+        assert_eq!(
+            cpu_weight(&w.to_string()).is_ok(),
+            only_weight.validate().is_ok(),
+            "{w}"
+        );
+    }
+    assert_eq!(
+        cpu_weight("0"),
+        Err("cpu_weight = 0 is outside 1..=10000".into())
+    );
+}
+
 /// Scope names follow the client's `check_scope_name`, systemd's rule: the CLI's own check
 /// took any of the allowed characters anywhere, `@` included.
 #[test]
