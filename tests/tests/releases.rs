@@ -38,6 +38,8 @@ use sdbus_cgroup::{
     Target,
 };
 use sdbus_sandbox::{Sandbox, SandboxOptions};
+use sdbus_test_support::sandbox;
+use sdcookie::report::{Report, Verdict};
 
 /// One sandbox at a time: the machine is shared, and each test is about one PID 1.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -93,21 +95,7 @@ fn boot(release: &Release) -> Sandbox {
 }
 
 fn client(sb: &Sandbox) -> Client {
-    let mode = if sb.cgroup_layout().is_unified() {
-        CgroupMode::Unified
-    } else {
-        CgroupMode::Legacy
-    };
-    let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
-        Duration::from_secs(20),
-        Duration::from_secs(20),
-        Duration::from_secs(30),
-    );
-    let target = Target::Address {
-        address: sb.bus_address(),
-        direct: false,
-    };
-    Client::connect(target, opts).unwrap_or_else(|e| panic!("connecting to the sandbox bus: {e}"))
+    sandbox::client(sb, sandbox::options(sb))
 }
 
 /// Not a timing assertion: how long systemd may take to unload a unit before the test
@@ -526,14 +514,14 @@ fn doctor_inside_reads_the_release_and_says_ok(release: Release) {
     // The sandbox's own bus and private socket, as an operator's doctor on the node.
     doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
     let out = doctor.output().expect("run the doctor in the sandbox");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor printed no JSON ({e}): {}", show(&out)));
+    let report: Report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor printed no report ({e}): {}", show(&out)));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(report["verdict"], "ok", "{report}");
-    assert_eq!(report["systemd_version"], release.number, "{report}");
-    assert_eq!(report["vulnerable"], release.number < 242, "{report}");
-    assert_eq!(report["private_responsive"], true, "{report}");
-    assert!(report["cookie"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert_eq!(report.verdict, Verdict::Ok, "{report:?}");
+    assert_eq!(report.systemd_version, Some(release.number), "{report:?}");
+    assert_eq!(report.vulnerable, Some(release.number < 242), "{report:?}");
+    assert!(report.private_responsive, "{report:?}");
+    assert!(report.cookie.unwrap_or(0) > 0, "{report:?}");
     sb.shutdown().expect("tear the sandbox down");
 }
 

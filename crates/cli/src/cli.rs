@@ -194,3 +194,6 @@ pub struct ScopeStopArgs {
     #[command(flatten)]
     pub connect: Connect,
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,13 +10,7 @@
 mod atomic;
 mod cli;
 mod doctor;
-#[cfg(test)]
-mod doctor_rendering;
-#[cfg(test)]
-mod doctor_verdicts;
 mod held;
-#[cfg(test)]
-mod parse_rules;
 mod relay;
 mod scope;
 

@@ -88,15 +88,19 @@ pub fn tasks(s: &str) -> Result<u64, String> {
     Ok(n)
 }
 
-/// A cgroup v2 CPU weight, 1..=10000 (systemd's `CPUWeight=` range).
+/// A cgroup v2 CPU weight, 1..=10000 (systemd's `CPUWeight=` range), checked by the client's
+/// own validation of [`sdbus_cgroup::Resources::cpu_weight`], the one it applies before
+/// sending.
 pub fn cpu_weight(s: &str) -> Result<u64, String> {
     let n: u64 = s
         .trim()
         .parse()
         .map_err(|_| format!("'{s}' is not a CPU weight (an integer in 1..=10000)"))?;
-    if !(1..=10_000).contains(&n) {
-        return Err(format!("CPU weight {n} is outside 1..=10000"));
-    }
+    let only_weight = sdbus_cgroup::Resources {
+        cpu_weight: Some(n),
+        ..sdbus_cgroup::Resources::default()
+    };
+    only_weight.validate().map_err(|e| e.to_string())?;
     Ok(n)
 }
 
@@ -117,67 +121,26 @@ pub fn cpu_quota(s: &str) -> Result<u64, String> {
     Ok(n)
 }
 
-/// Highest CPU number accepted in a list: systemd's `CPU_SET` limit is 8192 CPUs.
-const MAX_CPU: u32 = 8191;
-
-/// A cpuset list as in `cpuset.cpus`: `0`, `0-3`, `0,2,4-7`. Returns the sorted, deduplicated
-/// CPU numbers; an empty list is refused (systemd would read it as "no restriction", which
-/// is the opposite of what someone typing a list meant).
+/// A cpuset list as in `cpuset.cpus`: `0`, `0-3`, `0,2,4-7`, checked by the client's own
+/// parser ([`sdbus_cgroup::cpuset_to_bits`], the one that turns it into `AllowedCPUs=`), so
+/// the command line takes exactly the lists the client sends: none empty (systemd would read
+/// an empty set as "no restriction", the opposite of what someone typing a list meant), no
+/// CPU above systemd's limit of 8191. Kept as typed, without the surrounding whitespace.
 pub fn cpu_list(s: &str) -> Result<CpuList, String> {
     let t = s.trim();
-    if t.is_empty() {
-        return Err("the CPU list is empty (expected e.g. 0, 0-3 or 0,2,4-7)".into());
-    }
-    let mut cpus = Vec::new();
-    for part in t.split(',') {
-        let part = part.trim();
-        let bad = || format!("'{part}' in CPU list '{s}' is not a CPU number or range");
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (
-                a.trim().parse::<u32>().map_err(|_| bad())?,
-                b.trim().parse::<u32>().map_err(|_| bad())?,
-            ),
-            None => {
-                let n = part.parse::<u32>().map_err(|_| bad())?;
-                (n, n)
-            }
-        };
-        if lo > hi {
-            return Err(format!("range '{part}' in CPU list '{s}' runs backwards"));
-        }
-        if hi > MAX_CPU {
-            return Err(format!("CPU {hi} in '{s}' is above the limit of {MAX_CPU}"));
-        }
-        cpus.extend(lo..=hi);
-    }
-    cpus.sort_unstable();
-    cpus.dedup();
-    Ok(CpuList(cpus))
+    sdbus_cgroup::cpuset_to_bits(t).map_err(|e| e.to_string())?;
+    Ok(CpuList(t.to_owned()))
 }
 
-/// A parsed, sorted, deduplicated, non-empty cpuset list.
+/// A cpuset list the client's parser accepted; only [`cpu_list`] makes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CpuList(pub Vec<u32>);
+pub struct CpuList(String);
 
-/// Renders a CPU list back in cpuset syntax (`0-3,8`), as the kernel prints `cpuset.cpus`.
-pub fn format_cpu_list(cpus: &[u32]) -> String {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < cpus.len() {
-        let start = cpus[i];
-        let mut end = start;
-        while i + 1 < cpus.len() && cpus[i + 1] == end + 1 {
-            i += 1;
-            end = cpus[i];
-        }
-        out.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-        i += 1;
+impl CpuList {
+    /// The list as typed, for the client's `Resources::cpus`.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    out.join(",")
 }
 
 /// `--address`: only `unix:path=` with an absolute path and no other key. The doctor runs
@@ -198,27 +161,16 @@ pub fn bus_address(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-/// A unit name for `scope`: the `.scope` suffix is added when missing. The characters are
-/// the ones systemd allows in unit names (`unit_name_is_valid`: `[A-Za-z0-9:_.\\-@]`).
+/// A unit name for `scope`: the `.scope` suffix is added when missing, and the name is
+/// checked by the client's own rule ([`sdbus_cgroup::check_scope_name`], systemd's
+/// `unit_name_is_valid`), the one it applies before anything is sent.
 pub fn scope_name(s: &str) -> Result<String, String> {
     let name = if s.ends_with(".scope") {
-        s.to_string()
+        s.to_owned()
     } else {
         format!("{s}.scope")
     };
-    let stem = &name[..name.len() - ".scope".len()];
-    if stem.is_empty() {
-        return Err("the scope name is empty".into());
-    }
-    if let Some(c) = stem
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '-' | '\\' | '@')))
-    {
-        return Err(format!("'{s}' is not a valid unit name (character '{c}')"));
-    }
-    if name.len() > 255 {
-        return Err(format!("unit name '{s}' is longer than 255 bytes"));
-    }
+    sdbus_cgroup::check_scope_name(&name).map_err(|e| e.to_string())?;
     Ok(name)
 }
 
@@ -263,14 +215,13 @@ mod tests {
 
     #[test]
     fn cpu_lists_parse_ranges_and_reject_empty() {
-        assert_eq!(cpu_list("0"), Ok(CpuList(vec![0])));
-        assert_eq!(cpu_list("0-3,8,2"), Ok(CpuList(vec![0, 1, 2, 3, 8])));
+        assert_eq!(cpu_list("0").unwrap().as_str(), "0");
+        assert_eq!(cpu_list(" 0-3,8,2 ").unwrap().as_str(), "0-3,8,2");
         assert!(cpu_list("").is_err());
         assert!(cpu_list(" ").is_err());
+        assert!(cpu_list(",").is_err());
         assert!(cpu_list("3-1").is_err());
         assert!(cpu_list("a").is_err());
-        assert!(cpu_list("0,,1").is_err());
-        assert_eq!(format_cpu_list(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
     }
 
     #[test]

@@ -10,7 +10,6 @@ use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Skipped, Targe
 
 use crate::cli::{Connect, Limits, ScopeRunArgs, ScopeStopArgs, ScopeUpdateArgs};
 use crate::held::{Held, SpawnError};
-use sdcookie::parse::format_cpu_list;
 use sdcookie::signals::IgnoreInterrupts;
 
 /// What can go wrong in `scope`.
@@ -102,7 +101,7 @@ pub fn resources(l: &Limits, mode: CgroupMode) -> Result<Resources, ScopeError> 
             .cpu_quota
             .map(|p| oci("cpu quota", p * CFS_PERIOD_USEC / 100))
             .transpose()?,
-        cpus: l.allowed_cpus.as_ref().map(|c| format_cpu_list(&c.0)),
+        cpus: l.allowed_cpus.as_ref().map(|c| c.as_str().to_owned()),
         ..Resources::default()
     })
 }

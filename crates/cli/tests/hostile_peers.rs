@@ -16,6 +16,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use sdcookie::report::{ProbeErrorKind, Report, Verdict};
+
 const SDCOOKIE: &str = env!("CARGO_BIN_EXE_sdcookie");
 
 /// The most the doctor may take with `--timeout 2s`: its documented bound (3 deadlines)
@@ -196,7 +198,7 @@ fn doctor_against(peer: Peer) -> Outcome {
     }
 }
 
-fn assert_bounded(peer: Peer, private_kind: &str) {
+fn assert_bounded(peer: Peer, private_kind: ProbeErrorKind) {
     let o = doctor_against(peer);
     let context = format!(
         "{peer:?}: exit {:?} after {:?}, peak RSS {} KiB\n--- stdout\n{}\n--- stderr\n{}",
@@ -213,30 +215,33 @@ fn assert_bounded(peer: Peer, private_kind: &str) {
     assert!(o.took < BOUND, "{context}");
     assert!(o.max_rss_kib > 0, "no rusage: {context}");
     assert!(o.max_rss_kib < RSS_CAP_KIB, "{context}");
-    let v: serde_json::Value =
-        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {context}"));
-    assert_eq!(v["verdict"], "unknown", "{context}");
+    let v: Report = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {context}"));
+    assert_eq!(v.verdict, Verdict::Unknown, "{context}");
     // Whatever the bus's listener does, zbus's handshake does not finish: a connect failure.
-    assert_eq!(v["bus_error_kind"], "connect_failed", "{context}");
-    assert_eq!(v["private_error_kind"], private_kind, "{context}");
+    assert_eq!(
+        v.bus_error_kind,
+        Some(ProbeErrorKind::ConnectFailed),
+        "{context}"
+    );
+    assert_eq!(v.private_error_kind, Some(private_kind), "{context}");
 }
 
 #[test]
 fn a_peer_that_claims_100_mib_is_refused_from_the_header() {
-    assert_bounded(Peer::Claims100Mib, "malformed");
+    assert_bounded(Peer::Claims100Mib, ProbeErrorKind::Malformed);
 }
 
 #[test]
 fn a_peer_that_never_stops_sending_is_cut_off_by_the_deadline() {
-    assert_bounded(Peer::EndlessStream, "timeout");
+    assert_bounded(Peer::EndlessStream, ProbeErrorKind::Timeout);
 }
 
 #[test]
 fn a_never_ending_sasl_line_is_refused() {
-    assert_bounded(Peer::EndlessSaslLine, "malformed");
+    assert_bounded(Peer::EndlessSaslLine, ProbeErrorKind::Malformed);
 }
 
 #[test]
 fn half_a_message_then_silence_is_a_timeout() {
-    assert_bounded(Peer::HalfMessage, "timeout");
+    assert_bounded(Peer::HalfMessage, ProbeErrorKind::Timeout);
 }

@@ -6,46 +6,9 @@
 
 use std::time::Duration;
 
-use sdbus_cgroup::{
-    AsyncClient, CgroupMode, Client, Error, Options, Resources, Scope, Step, Target,
-};
-use sdbus_sandbox::{Sandbox, SandboxChild, SandboxOptions};
-
-fn boot() -> Sandbox {
-    Sandbox::boot(SandboxOptions::default()).unwrap_or_else(|e| {
-        panic!(
-            "these tests need a real systemd in a sandbox (root, namespaces, systemd, \
-             dbus-daemon); booting it failed: {e}"
-        )
-    })
-}
-
-fn options(sb: &Sandbox, call: Duration) -> Options {
-    let mode = if sb.cgroup_layout().is_unified() {
-        CgroupMode::Unified
-    } else {
-        CgroupMode::Legacy
-    };
-    Options::default().with_cgroup_mode(mode).with_timeouts(
-        Duration::from_secs(20),
-        call,
-        Duration::from_secs(30),
-    )
-}
-
-fn target(sb: &Sandbox) -> Target {
-    Target::Address {
-        address: sb.bus_address(),
-        direct: false,
-    }
-}
-
-fn sleeper(sb: &Sandbox) -> SandboxChild {
-    sb.command("sleep")
-        .arg("1000")
-        .spawn()
-        .expect("spawning sleep in the sandbox")
-}
+use sdbus_cgroup::{AsyncClient, Client, Error, Resources, Scope, Step};
+use sdbus_sandbox::Sandbox;
+use sdbus_test_support::sandbox::{boot, options_with_call_timeout as options, sleeper, target};
 
 /// One scope's whole life through the async API; returns the pids.max systemd wrote.
 async fn lifecycle(c: &AsyncClient, sb: &Sandbox, unit: &str, pid: u32) -> String {

@@ -40,8 +40,6 @@
 mod client;
 mod conn;
 mod error;
-#[cfg(test)]
-mod error_rules;
 mod names;
 #[cfg(feature = "oci-spec")]
 mod oci;
@@ -49,8 +47,6 @@ mod pending;
 pub mod private;
 mod releases;
 mod resources;
-#[cfg(test)]
-mod resources_rules;
 
 pub use client::{
     AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started, Stats, Target,

@@ -19,6 +19,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
 use sdbus_sandbox::Sandbox;
+use sdcookie::report::Verdict;
 
 use crate::cli::DemoArgs;
 use crate::doctor::{self, DoctorError};
@@ -229,28 +230,29 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
         "sdcookie doctor, inside the sandbox: PID 1's cookie without gdb",
     );
     let report = doctor::report(&sandbox, &operator, None)?;
-    let field = |k: &str| report.get(k).cloned().unwrap_or(serde_json::Value::Null);
-    let cookie = field("cookie").as_u64().unwrap_or(0);
+    // What the doctor could not tell is printed as JSON's null, as its report has it.
+    let shown = |v: Option<String>| v.unwrap_or_else(|| "null".into());
+    let answers = |yes: bool| if yes { "answers" } else { "silent" };
+    let cookie = report.cookie.unwrap_or(0);
     println!(
         "      systemd {} | cookie {cookie} ({cookie:#010x}) | headroom {} | vulnerable {} | bus {} | private socket {}",
-        field("systemd_version"),
-        field("headroom"),
-        field("vulnerable"),
-        if field("bus_responsive") == true { "answers" } else { "silent" },
-        if field("private_responsive") == true { "answers" } else { "silent" },
+        shown(report.systemd_version.map(|v| v.to_string())),
+        shown(report.headroom.map(|h| h.to_string())),
+        shown(report.vulnerable.map(|v| v.to_string())),
+        answers(report.bus_responsive),
+        answers(report.private_responsive),
     );
-    let verdict = field("verdict").as_str().unwrap_or("?").to_string();
-    println!(
-        "      verdict {verdict}: {}",
-        field("message").as_str().unwrap_or("")
-    );
-    check(cookie > 0 && cookie < u64::from(CEILING), || {
+    let verdict = report.verdict;
+    println!("      verdict {verdict}: {}", report.message);
+    check(cookie > 0 && cookie < CEILING, || {
         format!("doctor read cookie {cookie}")
     })?;
-    check(field("private_responsive") == true, || {
+    check(report.private_responsive, || {
         "the private socket did not answer".into()
     })?;
-    check(verdict != "unknown", || format!("doctor verdict {verdict}"))?;
+    check(verdict != Verdict::Unknown, || {
+        format!("doctor verdict {verdict}")
+    })?;
     let peer = client.stats().peer;
     println!(
         "      (the client watched the same counter from its side: systemd's last serial to it was {})",

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sdbus_sandbox::Sandbox;
+use sdcookie::report::Report;
 
 /// The operator's binary, looked for beside this one.
 const OPERATOR: &str = "sdcookie";
@@ -30,10 +31,10 @@ pub enum DoctorError {
     /// Running it in the sandbox failed.
     #[error("running the doctor")]
     Sandbox(#[from] sdbus_sandbox::Error),
-    /// It printed no JSON.
-    #[error("doctor printed no JSON (its stderr: {stderr})")]
-    NoJson {
-        /// Why its output is not JSON.
+    /// It printed no report (not JSON, or not the report's fields and types).
+    #[error("doctor printed no report (its stderr: {stderr})")]
+    NoReport {
+        /// Why its output is not a report.
         source: serde_json::Error,
         /// What it said on stderr.
         stderr: String,
@@ -52,12 +53,12 @@ pub fn operator_binary() -> Result<PathBuf, DoctorError> {
 }
 
 /// `OPERATOR doctor --format json [--timeout T]` inside `sandbox`, on its own system bus:
-/// the report as JSON.
+/// its JSON report, read back as the type it was written from.
 pub fn report(
     sandbox: &Sandbox,
     operator: &Path,
     timeout: Option<Duration>,
-) -> Result<serde_json::Value, DoctorError> {
+) -> Result<Report, DoctorError> {
     let mut doctor = sandbox.command(operator);
     doctor.args(["doctor", "--format", "json"]);
     if let Some(t) = timeout {
@@ -65,7 +66,7 @@ pub fn report(
     }
     doctor.as_std_mut().env_remove("DBUS_SYSTEM_BUS_ADDRESS");
     let out = doctor.output()?;
-    serde_json::from_slice(&out.stdout).map_err(|source| DoctorError::NoJson {
+    serde_json::from_slice(&out.stdout).map_err(|source| DoctorError::NoReport {
         source,
         stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
     })

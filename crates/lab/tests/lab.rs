@@ -6,10 +6,9 @@
 //! for its tests).
 
 mod sdcookie_bin;
-#[path = "../../cli/tests/support/mod.rs"]
-mod support;
 
-use support::Run;
+use sdbus_test_support::run::{self as support, Run};
+use sdcookie::report::{ProbeErrorKind, Report, Verdict};
 
 const LAB: &str = env!("CARGO_BIN_EXE_sdcookie-lab");
 
@@ -82,23 +81,33 @@ fn doctor_in_sandbox_reads_a_rising_cookie_and_says_ok() {
     let script = format!("{bin} doctor --format json && {bin} doctor --format json");
     let r = run(&["sandbox", "--", "sh", "-c", &script]);
     assert_eq!(r.code, Some(0), "{}", r.context());
-    let reports: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&r.stdout)
-        .into_iter::<serde_json::Value>()
+    let reports: Vec<Report> = serde_json::Deserializer::from_str(&r.stdout)
+        .into_iter::<Report>()
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{e}: {}", r.context()));
     assert_eq!(reports.len(), 2, "{}", r.context());
-    let cookie = |v: &serde_json::Value| v["cookie"].as_u64().expect("cookie is a number");
+    // The type is the format: two real reports, read back and written again, are the same
+    // bytes the doctor printed.
+    let again: String = reports
+        .iter()
+        .map(|v| serde_json::to_string_pretty(v).unwrap() + "\n")
+        .collect();
+    assert_eq!(
+        again, r.stdout,
+        "the JSON report round-trips through Report"
+    );
+    let cookie = |v: &Report| v.cookie.expect("the bus answered with a cookie");
     for v in &reports {
-        assert!(cookie(v) > 0, "{v}");
-        assert!(cookie(v) < 0xffff_ffff, "{v}");
-        assert_eq!(v["ceiling"], 0xffff_ffffu64, "{v}");
-        assert_eq!(v["headroom"].as_u64(), Some(0xffff_ffff - cookie(v)), "{v}");
-        assert_eq!(v["bus_responsive"], true, "{v}");
-        assert_eq!(v["private_responsive"], true, "{v}");
-        assert!(v["systemd_version"].as_u64().unwrap() >= 242, "{v}");
-        assert_eq!(v["vulnerable"], false, "{v}");
-        assert_eq!(v["cycled"], false, "{v}");
-        assert_eq!(v["verdict"], "ok", "{v}");
+        assert!(cookie(v) > 0, "{v:?}");
+        assert!(cookie(v) < 0xffff_ffff, "{v:?}");
+        assert_eq!(v.ceiling, 0xffff_ffff, "{v:?}");
+        assert_eq!(v.headroom, Some(0xffff_ffff - cookie(v)), "{v:?}");
+        assert!(v.bus_responsive, "{v:?}");
+        assert!(v.private_responsive, "{v:?}");
+        assert!(v.systemd_version.unwrap() >= 242, "{v:?}");
+        assert_eq!(v.vulnerable, Some(false), "{v:?}");
+        assert_eq!(v.cycled, Some(false), "{v:?}");
+        assert_eq!(v.verdict, Verdict::Ok, "{v:?}");
     }
     assert!(cookie(&reports[1]) > cookie(&reports[0]), "{}", r.context());
 }
@@ -267,14 +276,21 @@ fn doctor_with_bus_down_and_private_up_is_critical() {
     assert_eq!(r.code, Some(0), "{}", r.context());
     assert!(r.stdout.lines().any(|l| l == "rc=1"), "{}", r.context());
     let json = &r.stdout[..r.stdout.rfind("rc=").unwrap()];
-    let v: serde_json::Value =
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
-    assert_eq!(v["verdict"], "critical", "{v}");
-    assert_eq!(v["bus_responsive"], false, "{v}");
-    assert_eq!(v["private_responsive"], true, "{v}");
-    assert_eq!(v["bus_reachable"], false, "{v}");
-    assert_eq!(v["bus_error_kind"], "connect_failed", "{v}");
-    let message = v["message"].as_str().unwrap();
-    assert!(message.contains("dbus-daemon"), "{v}");
-    assert!(!message.contains("daemon-reexec"), "{v}");
+    let v: Report = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {}", r.context()));
+    assert_eq!(
+        serde_json::to_string_pretty(&v).unwrap() + "\n",
+        json,
+        "the JSON report round-trips through Report"
+    );
+    assert_eq!(v.verdict, Verdict::Critical, "{v:?}");
+    assert!(!v.bus_responsive, "{v:?}");
+    assert!(v.private_responsive, "{v:?}");
+    assert!(!v.bus_reachable, "{v:?}");
+    assert_eq!(
+        v.bus_error_kind,
+        Some(ProbeErrorKind::ConnectFailed),
+        "{v:?}"
+    );
+    assert!(v.message.contains("dbus-daemon"), "{v:?}");
+    assert!(!v.message.contains("daemon-reexec"), "{v:?}");
 }

@@ -13,7 +13,7 @@ use futures_lite::StreamExt;
 use zbus::message::{Flags, Message, Type};
 use zbus::Connection;
 
-use super::{Answer, Options};
+use super::{Answer, Options, ProbeErrorKind};
 use sdbus_cgroup::private::{Peer, PeerError};
 
 const SYSTEMD: &str = "org.freedesktop.systemd1";
@@ -30,31 +30,6 @@ pub struct ProbeError {
     /// The failed step and what went wrong, e.g. `connect to the private socket: no answer
     /// within 3s`.
     pub message: String,
-}
-
-/// The failures the doctor's advice depends on; in the JSON report as `bus_error_kind` and
-/// `private_error_kind` (snake case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProbeErrorKind {
-    /// No answer before the step's deadline.
-    Timeout,
-    /// The peer reset the connection or closed it under our write (`ECONNRESET`, `EPIPE`):
-    /// systemd 252 does so to private-socket peers from another PID namespace.
-    Reset,
-    /// The peer refused our credentials (`AUTH EXTERNAL` rejected): systemd 219 does so to
-    /// private-socket peers from another PID namespace.
-    CredentialsRejected,
-    /// No connection: the socket is missing, refuses connections, is not ours to open
-    /// (`EACCES`), or the handshake failed or did not finish. On the bus that is
-    /// dbus-daemon's state, not PID 1's.
-    ConnectFailed,
-    /// The peer sent what is not D-Bus as read here: garbage, a protocol version other
-    /// than 1, a message longer than the 1 MiB cap, an authentication line longer than
-    /// 4 KiB.
-    Malformed,
-    /// Anything else: a D-Bus error, a connection closed without a word.
-    Other,
 }
 
 impl ProbeError {

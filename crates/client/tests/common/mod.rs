@@ -1,56 +1,16 @@
-//! Shared helpers for the integration tests: a real systemd in a sandbox, a client for it,
-//! processes to put in scopes, and the counters the leak checks compare.
-#![allow(dead_code)]
+//! Shared helpers for this crate's integration tests: the counters the leak checks compare,
+//! processes and cgroups to look at, and (from sdbus-test-support, shared with the other
+//! crates' tests) a real systemd in a sandbox, a client for it and processes to put in
+//! scopes. Each test file uses part of it.
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use sdbus_cgroup::{CgroupMode, Client, Options, Target};
-use sdbus_sandbox::{Sandbox, SandboxChild, SandboxOptions};
+use sdbus_cgroup::Client;
+use sdbus_sandbox::Sandbox;
 
-/// Boots a sandbox or fails the test with the reason (never skips).
-pub fn boot() -> Sandbox {
-    match Sandbox::boot(SandboxOptions::default()) {
-        Ok(sb) => sb,
-        Err(e) => panic!(
-            "these tests need a real systemd in a sandbox (root, namespaces, systemd, \
-             dbus-daemon); booting it failed: {e}"
-        ),
-    }
-}
-
-pub fn mode(sb: &Sandbox) -> CgroupMode {
-    if sb.cgroup_layout().is_unified() {
-        CgroupMode::Unified
-    } else {
-        CgroupMode::Legacy
-    }
-}
-
-pub fn options(sb: &Sandbox) -> Options {
-    Options::default().with_cgroup_mode(mode(sb)).with_timeouts(
-        Duration::from_secs(20),
-        Duration::from_secs(20),
-        Duration::from_secs(30),
-    )
-}
-
-/// A client on the sandbox's system bus.
-pub fn client(sb: &Sandbox, opts: Options) -> Client {
-    let target = Target::Address {
-        address: sb.bus_address(),
-        direct: false,
-    };
-    Client::connect(target, opts).unwrap_or_else(|e| panic!("connecting to the sandbox bus: {e}"))
-}
-
-/// A long sleep inside the sandbox, for a scope to hold.
-pub fn sleeper(sb: &Sandbox) -> SandboxChild {
-    sb.command("sleep")
-        .arg("1000")
-        .spawn()
-        .expect("spawning sleep in the sandbox")
-}
+pub use sdbus_test_support::sandbox::{boot, client, mode, options, sleeper};
 
 /// Open file descriptors of this process.
 pub fn fd_count() -> usize {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use sdbus_cgroup::{Client, Options, PingTarget, Target};
 
-use super::{Ctx, ReproduceError};
+use super::drive::Ctx;
+use super::ReproduceError;
 
 /// What moving the cookie found and took.
 pub(super) struct GdbOutcome {

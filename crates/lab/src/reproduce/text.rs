@@ -109,8 +109,8 @@ pub fn text(r: &Report) -> String {
         ),
         (
             "doctor: verdict",
-            s.doctor_verdict.clone(),
-            p.doctor_verdict.clone(),
+            s.doctor_verdict.to_string(),
+            p.doctor_verdict.to_string(),
         ),
         (
             "daemon-reexec",

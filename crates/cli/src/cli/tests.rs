@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::cli::Limits;
 use sdcookie::parse::{
-    bus_address, cpu_list, cpu_quota, cpu_weight, duration, format_cpu_list, positive_duration,
-    scope_name, size, tasks, CpuList,
+    bus_address, cpu_list, cpu_quota, cpu_weight, duration, positive_duration, scope_name, size,
+    tasks,
 };
 
 #[test]
@@ -64,22 +64,83 @@ fn cpu_quotas_are_whole_percent_from_1_to_100000() {
 
 #[test]
 fn cpu_lists_stop_at_systemds_8192_cpus() {
-    assert_eq!(cpu_list("8191"), Ok(CpuList(vec![8191])));
-    assert_eq!(cpu_list("8190-8191"), Ok(CpuList(vec![8190, 8191])));
+    assert!(cpu_list("8191").is_ok());
+    assert!(cpu_list("8190-8191").is_ok());
     assert!(cpu_list("8192").is_err());
     assert!(cpu_list("0-8192").is_err());
-    assert_eq!(cpu_list(" 2 - 3 , 1 "), Ok(CpuList(vec![1, 2, 3])));
-    assert_eq!(cpu_list("3-3"), Ok(CpuList(vec![3])));
+    assert_eq!(cpu_list(" 2 - 3 , 1 ").unwrap().as_str(), "2 - 3 , 1");
+    assert!(cpu_list("3-3").is_ok());
 }
 
+/// The command line and the client take the same CPU lists: where the CLI's own parser
+/// used to differ from `cpuset_to_bits`, it now follows it.
 #[test]
-fn cpu_lists_render_as_the_kernel_prints_cpuset_cpus() {
-    assert_eq!(format_cpu_list(&[]), "");
-    assert_eq!(format_cpu_list(&[5]), "5");
-    assert_eq!(format_cpu_list(&[0, 2]), "0,2");
-    assert_eq!(format_cpu_list(&[0, 1]), "0-1");
-    assert_eq!(format_cpu_list(&[0, 1, 2, 4, 5, 7]), "0-2,4-5,7");
-    assert_eq!(format_cpu_list(&[1, 3, 4, 5]), "1,3-5");
+fn cpu_lists_follow_the_clients_parser_where_the_cli_once_differed() {
+    // u32's parser took a sign; the client takes digits only.
+    assert!(cpu_list("+1").is_err());
+    assert!(cpu_list("0-+3").is_err());
+    // The client skips empty entries between commas; the CLI refused them.
+    assert_eq!(cpu_list("0,,1").unwrap().as_str(), "0,,1");
+    assert_eq!(cpu_list("0,").unwrap().as_str(), "0,");
+    // The same verdict as the client on every one of these.
+    for list in [
+        "0",
+        "0-3,8",
+        "+1",
+        "0,,1",
+        "",
+        ",",
+        "3-1",
+        "8192",
+        "99999999999",
+        "a",
+    ] {
+        assert_eq!(
+            cpu_list(list).is_ok(),
+            sdbus_cgroup::cpuset_to_bits(list.trim()).is_ok(),
+            "{list:?}"
+        );
+    }
+}
+
+/// CPU weights follow the client's range check: the same verdict on each side of both ends.
+#[test]
+fn cpu_weights_follow_the_clients_range_check() {
+    for w in [0u64, 1, 10_000, 10_001] {
+        let only_weight = sdbus_cgroup::Resources {
+            cpu_weight: Some(w),
+            ..sdbus_cgroup::Resources::default()
+        };
+        assert_eq!(
+            cpu_weight(&w.to_string()).is_ok(),
+            only_weight.validate().is_ok(),
+            "{w}"
+        );
+    }
+    assert_eq!(
+        cpu_weight("0"),
+        Err("cpu_weight = 0 is outside 1..=10000".into())
+    );
+}
+
+/// Scope names follow the client's `check_scope_name`, systemd's rule: the CLI's own check
+/// took any of the allowed characters anywhere, `@` included.
+#[test]
+fn scope_names_follow_the_clients_rule_where_the_cli_once_differed() {
+    // A template (empty instance) cannot be started; a name cannot start with '@'.
+    assert!(scope_name("a@").is_err());
+    assert!(scope_name("a@.scope").is_err());
+    assert!(scope_name("@a").is_err());
+    // An instance of a valid prefix is fine.
+    assert_eq!(scope_name("a@1"), Ok("a@1.scope".into()));
+    for name in ["job1", "a@", "@a", "a@1", "a b", "a/b", "", "x\\x2d"] {
+        let full = format!("{name}.scope");
+        assert_eq!(
+            scope_name(name).is_ok(),
+            sdbus_cgroup::check_scope_name(&full).is_ok(),
+            "{name:?}"
+        );
+    }
 }
 
 #[test]
@@ -121,7 +182,7 @@ fn scope_update_has_a_limit_when_any_one_limit_is_given() {
             ..Limits::default()
         },
         Limits {
-            allowed_cpus: Some(CpuList(vec![0])),
+            allowed_cpus: Some(cpu_list("0").unwrap()),
             ..Limits::default()
         },
     ];

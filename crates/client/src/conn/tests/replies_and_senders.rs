@@ -2,11 +2,11 @@
 //! own builders: systemd's serials only count as a wrap when they go down; only the
 //! Manager's `JobRemoved` is a job result; the job buffer ages entries out only when it is
 //! full, and never one younger than its TTL; a D-Bus error reply is a typed error with
-//! the error's name and message; and every routing rule against a forged sender (below). A
-//! module of its own so that edits of the connection code leave it alone.
+//! the error's name and message; and every routing rule against a forged sender (below).
 
-use super::tests::{bus_state, job_removed_on, nz, park, reply};
-use super::*;
+use super::{bus_state, job_removed_on, nz, park, reply};
+use crate::conn::route::*;
+use crate::conn::*;
 
 fn signal_from(sender: &str, serial: u32, iface: &str, job: &str) -> Message {
     job_removed_on(iface, sender, serial, job, "done")

@@ -5,9 +5,8 @@
 //! `critical` on any version; nothing answering is `unknown`. Exit codes are
 //! node-problem-detector's: 0 ok, 1 problem, 2 unknown.
 //!
-//! Every expected number is written out here, never taken from the constants in doctor.rs,
-//! so moving a threshold there fails these tests. A test module of its own (not inside
-//! doctor.rs) so that it survives edits of the probe.
+//! Every expected number is written out here, never taken from the constants in the doctor,
+//! so moving a threshold there fails these tests.
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,6 @@
 //! The rules errors follow, each checked with the literal names systemd and D-Bus use:
 //! job results from systemd's `job_result_table` (`src/core/job.c`), error names from its
 //! `src/libsystemd/sd-bus/bus-common-errors.h`, steps named by the Manager's D-Bus members.
-//! A module of its own so that edits of the client and connection code leave it alone.
 
 use std::error::Error as _;
 use std::sync::Arc;

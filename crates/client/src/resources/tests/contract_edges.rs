@@ -1,10 +1,9 @@
-//! The conversions and version gates of resources.rs at the edges of their contracts, with
+//! The conversions and version gates of `resources` at the edges of their contracts, with
 //! the numbers written out: systemd's ranges (`CGROUP_WEIGHT_MIN`/`MAX` 1..=10000 and
 //! `CGROUP_BLKIO_WEIGHT_MIN`/`MAX` 10..=1000 in `src/basic/cgroup-util.h`,
 //! `CPUQuotaPeriodSec=` clamped to 1 ms..1 s), the releases that added properties
 //! (`MemoryMin=` v240, `AllowedCPUs=` v244, `CPUWeight=idle` v252), its CPU_SET limit of
 //! 8192 CPUs, and runc's `ConvertBlkIOToIOWeightValue` (1 + (blkio − 10) · 9999 / 990).
-//! A module of its own so that edits of the conversions leave it alone.
 
 use zbus::zvariant::Value;
 

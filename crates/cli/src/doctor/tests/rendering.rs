@@ -1,8 +1,7 @@
 //! What the doctor prints, checked against what crates/cli/README.md shows and documents:
 //! the text report (the README's example, literally), the Prometheus gauges it names,
 //! node-problem-detector's one line, and the headroom as a percentage of 2^32 cookies.
-//! Every expected string is written out here; a module of its own so that edits of the
-//! probe leave it alone.
+//! Every expected string is written out here.
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
