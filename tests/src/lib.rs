@@ -19,6 +19,25 @@ pub use sdbus_test_support::bins::{repo, sdcookie, sdcookie_lab};
 pub use sdbus_test_support::pid1s::pid1s;
 pub use sdbus_test_support::run::{run_with_deadline, show};
 
+/// `sdcookie-lab reproduce --stock STOCK --patched PATCHED --lifecycles 1`, started with its
+/// progress (stderr) piped for the test to follow and everything else closed.
+pub fn spawn_reproduce(stock: &Path, patched: &Path) -> std::process::Child {
+    Command::new(sdcookie_lab())
+        .arg("reproduce")
+        .arg("--stock")
+        .arg(stock)
+        .arg("--patched")
+        .arg(patched)
+        .arg("--lifecycles")
+        .arg("1")
+        .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sdcookie-lab reproduce")
+}
+
 /// The host's mount table, without the mount ids (which a remount would change too).
 pub fn host_mounts() -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")

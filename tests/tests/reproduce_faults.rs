@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sdbus_cookie_tests::{assert_named_sandbox_gone, host_mounts, pid1s, run, sdcookie_lab};
+use sdbus_cookie_tests::{
+    assert_named_sandbox_gone, host_mounts, pid1s, run, sdcookie_lab, spawn_reproduce,
+};
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
@@ -80,24 +82,10 @@ fn reproduce_on_a_binary_without_debug_info_fails_at_the_gdb_step_and_leaves_not
 #[test]
 fn reproduce_names_the_step_in_which_pid1_died_and_leaves_nothing() {
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
 
     let (stock, patched) = pid1s("241");
-    let exe = sdcookie_lab();
     let mounts = host_mounts();
-    let mut child = Command::new(&exe)
-        .arg("reproduce")
-        .arg("--stock")
-        .arg(&stock)
-        .arg("--patched")
-        .arg(&patched)
-        .arg("--lifecycles")
-        .arg("1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sdcookie-lab reproduce");
+    let mut child = spawn_reproduce(&stock, &patched);
     let mut pid1 = None;
     let mut stderr = Vec::new();
     let mut killed = false;

@@ -5,29 +5,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use sdbus_cookie_tests::{assert_named_sandbox_gone, host_mounts, pid1s, sdcookie_lab};
+use sdbus_cookie_tests::{assert_named_sandbox_gone, host_mounts, pid1s, spawn_reproduce};
 
 /// Runs `reproduce` on the stock and patched v241, sends `signal` (a name for kill(1)) when
 /// a line of its progress contains `at`, and checks the exit and what is left.
 fn signal_during_reproduce(signal: &str, number: i32, at: &str) {
     let (stock, patched) = pid1s("241");
     let mounts = host_mounts();
-    let mut child = Command::new(sdcookie_lab())
-        .arg("reproduce")
-        .arg("--stock")
-        .arg(&stock)
-        .arg("--patched")
-        .arg(&patched)
-        .arg("--lifecycles")
-        .arg("1")
-        .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sdcookie-lab reproduce");
+    let mut child = spawn_reproduce(&stock, &patched);
     let mut pid1 = None;
     let mut sent = false;
     let mut stderr = Vec::new();
