@@ -89,6 +89,7 @@
 
 #![deny(missing_docs)]
 
+pub mod built;
 mod cgroup;
 mod console;
 mod debug;
