@@ -143,10 +143,10 @@ sp_kind() {
 # What every build here needs (and what verify itself uses). Keep in sync with
 # scripts/install-deps. libsystemd-dev is the host's own (for 252's stock control it is not
 # used: the control is built from the same tree), pinned so that nothing upgrades systemd.
-# sp_packages [--check]: installs what is missing; with --check only names it and fails
-# (for callers that must not install, e.g. tests: scripts/install-deps installs).
+# sp_packages install|check: installs what is missing, or (check) only names it and fails,
+# for callers that must not install (tests: scripts/install-deps installs).
 sp_packages() {
-    local check=${1:-}
+    local mode=$1
     local deps=(
         dpkg-dev patch git xz-utils              # sources: apt-get source, git archive, patches
         meson ninja-build gperf pkg-config m4 rsync  # meson releases
@@ -160,7 +160,7 @@ sp_packages() {
     for p in "${deps[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")
     done
-    if ((${#missing[@]})) && [[ $check == --check ]]; then
+    if ((${#missing[@]})) && [[ $mode == check ]]; then
         die "missing packages: ${missing[*]} (scripts/install-deps installs them)"
     fi
     if ((${#missing[@]})); then
