@@ -313,11 +313,17 @@ impl Sandbox {
                 .iter()
                 .zip(cgs)
                 .map(|(h, cg)| {
-                    let p = h
-                        .mount_point
-                        .join(cg.trim_start_matches('/'))
-                        .join("cgroup.procs");
-                    c(&p.to_string_lossy())
+                    let dir = h.mount_point.join(cg.trim_start_matches('/'));
+                    // The parent too: systemd may remove the cgroup PID 1 was just read in
+                    // (it trims init.scope in a hierarchy whose controller no unit needs any
+                    // more, moving PID 1 up), and a command spawned right then would fail.
+                    let parent = match cg.trim_end_matches('/').rsplit_once('/') {
+                        Some((up, _)) if !up.is_empty() => {
+                            h.mount_point.join(up.trim_start_matches('/'))
+                        }
+                        _ => dir.clone(),
+                    };
+                    [dir, parent].map(|d| c(&d.join("cgroup.procs").to_string_lossy()))
                 })
                 .collect(),
             // PID 1 is gone: nsenter will fail and say so.

@@ -34,7 +34,13 @@ pub struct SandboxCommand {
 }
 
 impl SandboxCommand {
-    pub(crate) fn new(pid1: u32, cgroup_procs: Vec<CString>, program: &OsStr) -> SandboxCommand {
+    /// `cgroup_procs`: per hierarchy, the `cgroup.procs` of PID 1's cgroup and, tried when
+    /// that one is gone (ENOENT), the one of its parent.
+    pub(crate) fn new(
+        pid1: u32,
+        cgroup_procs: Vec<[CString; 2]>,
+        program: &OsStr,
+    ) -> SandboxCommand {
         let mut cmd = Command::new("nsenter");
         cmd.arg(format!("--target={pid1}"))
             .args(["--pid", "--mount", "--cgroup", "--uts", "--"])
@@ -43,8 +49,11 @@ impl SandboxCommand {
         // and closes files named by CStrings prepared here (async-signal-safe calls).
         unsafe {
             cmd.pre_exec(move || {
-                for procs in &cgroup_procs {
-                    let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                for [procs, parent] in &cgroup_procs {
+                    let mut fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
+                        fd = libc::open(parent.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    }
                     if fd < 0 {
                         return Err(io::Error::last_os_error());
                     }
