@@ -36,13 +36,30 @@ fn a_disk() -> (u32, u32) {
     panic!("this test needs a block device (none in /sys/dev/block)");
 }
 
+/// The bundle's folder, removed when dropped: also when the test fails half-way.
+struct BundleDir(std::path::PathBuf);
+
+impl BundleDir {
+    fn new() -> BundleDir {
+        let dir = std::env::temp_dir().join(format!("sdbus-cgroup-bundle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        BundleDir(dir)
+    }
+}
+
+impl Drop for BundleDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn oci_scope_example_starts_a_scope_with_the_bundles_limits_and_cleans_up() {
     let sb = boot();
     let mode = mode(&sb);
     let (major, minor) = a_disk();
-    let bundle = std::env::temp_dir().join(format!("sdbus-cgroup-bundle-{}", std::process::id()));
-    std::fs::create_dir_all(&bundle).unwrap();
+    let bundle_dir = BundleDir::new();
+    let bundle = &bundle_dir.0;
     let config = format!(
         r#"{{
   "ociVersion": "1.0.2",
@@ -64,7 +81,7 @@ fn oci_scope_example_starts_a_scope_with_the_bundles_limits_and_cleans_up() {
 
     let mut child = sb
         .command(example())
-        .arg(&bundle)
+        .arg(bundle)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -118,5 +135,5 @@ fn oci_scope_example_starts_a_scope_with_the_bundles_limits_and_cleans_up() {
     let c = client(&sb, options(&sb));
     assert_eq!(c.unit_path("ocitest-c1.scope").unwrap(), None);
     assert!(scope_cgroups(&sb).is_empty(), "{:?}", scope_cgroups(&sb));
-    std::fs::remove_dir_all(&bundle).unwrap();
+    drop(bundle_dir);
 }
