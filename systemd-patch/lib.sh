@@ -511,6 +511,18 @@ sp_cached() {
     done
 }
 
+# sp_library_facts LIB: "SIZE NEEDED...": the size of LIB stripped (what a distribution
+# ships) and its NEEDED entries, space-separated.
+sp_library_facts() {
+    local stripped size needed
+    stripped=$(mktemp)
+    strip -o "$stripped" "$1"
+    size=$(stat -c %s "$stripped")
+    rm -f "$stripped"
+    needed=$(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+    echo "$size ${needed% }"
+}
+
 # The exit trap of the scripts that build: a cache entry whose build did not finish is
 # removed, so that nothing half-built stays in the cache.
 sp_building=

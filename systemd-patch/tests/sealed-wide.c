@@ -29,13 +29,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "sd-bus.h"
 
 #include "bus-internal.h"
 #include "bus-message.h"
+
+#include "unread-bus.h"
 
 #ifdef DEFINE_MEMPOOL_USE_ALLOWED
 /* 241: libbasic's mempool asks this; libsystemd.so links src/libsystemd/disable-mempool.c,
@@ -65,15 +65,13 @@ static const char *errno_name(int e) {
 int main(void) {
         sd_bus *bus = NULL;
         sd_bus_message *m = NULL, *call = NULL;
-        int fds[2] = { -1, -1 }, r, ok = 0;
+        int peer = -1, r, ok = 0;
         uint64_t cookie = 0;
 
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0 ||
-            sd_bus_new(&bus) < 0 || sd_bus_set_fd(bus, fds[0], fds[0]) < 0 || sd_bus_start(bus) < 0) {
+        if (unread_bus_open(&bus, &peer) < 0) {
                 fprintf(stderr, "sealed-wide: FAIL: cannot set up the connection\n");
                 return 1;
         }
-        fds[0] = -1; /* the bus owns it now */
 
         bus->message_version = 2;
         r = sd_bus_message_new_signal(bus, &m, "/org/sdbuscookie/Test", "org.sdbuscookie.Test", "Wide");
@@ -105,11 +103,6 @@ int main(void) {
 finish:
         sd_bus_message_unref(call);
         sd_bus_message_unref(m);
-        if (bus) {
-                sd_bus_close(bus);
-                sd_bus_unref(bus);
-        }
-        if (fds[1] >= 0)
-                close(fds[1]);
+        unread_bus_close(bus, peer);
         return ok ? 0 : 1;
 }

@@ -24,13 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "sd-bus.h"
 
 #include "bus-internal.h"
 #include "bus-util.h"
+
+#include "unread-bus.h"
 
 #define UNIQUE_PREFIX "/org/sdbuscookie/unique"
 
@@ -66,15 +66,13 @@ finish:
 int main(void) {
         sd_bus *bus = NULL;
         sd_bus_message *m = NULL;
-        int fds[2] = { -1, -1 }, r, ok = 0;
+        int peer = -1, r, ok = 0;
         uint64_t seq[4] = { 0, 0, 0, 0 };
 
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0 ||
-            sd_bus_new(&bus) < 0 || sd_bus_set_fd(bus, fds[0], fds[0]) < 0 || sd_bus_start(bus) < 0) {
+        if (unread_bus_open(&bus, &peer) < 0) {
                 fprintf(stderr, "unique-path: FAIL: cannot set up the connection\n");
                 return 1;
         }
-        fds[0] = -1; /* the bus owns it now */
 
         seq[0] = new_suffix(bus);
         seq[1] = new_suffix(bus);
@@ -95,11 +93,6 @@ int main(void) {
 
 finish:
         sd_bus_message_unref(m);
-        if (bus) {
-                sd_bus_close(bus);
-                sd_bus_unref(bus);
-        }
-        if (fds[1] >= 0)
-                close(fds[1]);
+        unread_bus_close(bus, peer);
         return ok ? 0 : 1;
 }
