@@ -21,8 +21,9 @@ pub struct ReproduceArgs {
     /// The PID 1 with our backport (same release as --stock).
     #[arg(long, value_name = "PATH", requires = "stock")]
     pub patched: Option<PathBuf>,
-    /// The systemd release systemd-patch/build-pid1 builds when no paths are given: 219
-    /// (RHEL/CentOS 7, the post-mortem's) or 241 (Debian 10).
+    /// The systemd release or distribution tree systemd-patch/build-pid1 builds when no
+    /// paths are given: 219 (the post-mortem's release), 241, xcp-ng-8.3 (XCP-ng 8.3 /
+    /// XenServer 8's 219-57.5) or debian-10 (241-7~deb10u8).
     #[arg(long, value_name = "N", default_value = "219", value_parser = parse_release)]
     pub release: String,
     /// The value gdb writes into PID 1's API-bus cookie.
@@ -41,8 +42,8 @@ pub struct ReproduceArgs {
 
 /// A release in the table (what it does at the edge was measured), as its number.
 pub(super) fn parse_release(s: &str) -> Result<String, String> {
-    match release::find(s) {
-        Some(r) if r.number == s => Ok(s.to_owned()),
+    match release::find(release::upstream_of(s)) {
+        Some(r) if r.number == release::upstream_of(s) => Ok(s.to_owned()),
         _ => Err(format!(
             "{s}: one of the releases whose edge was measured here: {}",
             release::known()
@@ -83,6 +84,9 @@ mod tests {
     fn release_is_one_the_table_knows_by_its_number() {
         assert_eq!(parse_release("241"), Ok("241".into()));
         assert_eq!(parse_release("219"), Ok("219".into()));
+        assert_eq!(parse_release("xcp-ng-8.3"), Ok("xcp-ng-8.3".into()));
+        assert_eq!(parse_release("debian-10"), Ok("debian-10".into()));
+        assert!(parse_release("debian-9").is_err());
         assert!(parse_release("v241").is_err());
         assert!(parse_release("241.1").is_err());
         assert!(parse_release("237").is_err());
