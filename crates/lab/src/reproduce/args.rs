@@ -10,6 +10,7 @@ use sdcookie::Format;
 use crate::CEILING;
 
 use super::release;
+use super::runtimes::RuntimeName;
 
 /// `sdcookie-lab reproduce`.
 #[derive(Debug, Args)]
@@ -35,6 +36,25 @@ pub struct ReproduceArgs {
     /// Deadline of every client call and job wait, and of each doctor step.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = sdcookie::parse::positive_duration)]
     pub timeout: Duration,
+    /// The runtimes driven on both PID 1s, comma-separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "runc,crun,containerd,dockerd"
+    )]
+    pub runtimes: Vec<RuntimeName>,
+    /// Drive no runtime: only sdbus-cgroup, busctl and the doctor.
+    #[arg(long, conflicts_with = "runtimes")]
+    pub no_runtimes: bool,
+    /// How long a runtime's command may run before it is ended by its pid (SIGTERM, then
+    /// SIGKILL 5 s later).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = sdcookie::parse::positive_duration)]
+    pub runtime_patience: Duration,
+    /// Containers each runtime creates, starts and deletes after the edge on the patched PID 1.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub containers: u32,
     /// Report format (text: side by side; json: one object, for scripts).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
