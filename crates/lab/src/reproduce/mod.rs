@@ -89,6 +89,7 @@ fn progress(msg: impl AsRef<str>) {
 pub fn run(args: &ReproduceArgs) -> Result<u8, ReproduceError> {
     // Before anything is built or booted: every run asks the operator's doctor.
     let operator = doctor::operator_binary().map_err(ReproduceError::Doctor)?;
+    runtimes::preflight(args)?;
     let (stock, patched) = match (&args.stock, &args.patched) {
         (Some(s), Some(p)) => (s.clone(), p.clone()),
         _ => build(&args.release)?,

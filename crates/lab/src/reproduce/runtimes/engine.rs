@@ -45,12 +45,89 @@ impl RuntimeName {
     }
 }
 
+/// Checks before anything boots that each runtime's programs are installed and of the
+/// series this was measured with (Debian 12's: runc 1.1, crun 1.8, containerd 1.6, docker.io
+/// 20.10): one line naming the runtime and what is wrong.
+pub(super) fn preflight(runtimes: &[RuntimeName]) -> Result<(), (RuntimeName, String)> {
+    for &rt in runtimes {
+        let (programs, version_of, series): (&[&str], &str, &str) = match rt {
+            RuntimeName::Runc => (&["runc"], "runc", "1."),
+            RuntimeName::Crun => (&["crun"], "crun", "1."),
+            RuntimeName::Containerd => (
+                &["containerd", "ctr", "containerd-shim-runc-v2", "runc"],
+                "containerd",
+                "1.6.",
+            ),
+            RuntimeName::Dockerd => (
+                &["dockerd", "docker", "containerd", "runc"],
+                "dockerd",
+                "20.10.",
+            ),
+        };
+        for p in programs {
+            if which(p).is_none() {
+                return Err((
+                    rt,
+                    format!("{p} is not installed (scripts/install-deps installs it)"),
+                ));
+            }
+        }
+        let out = std::process::Command::new(version_of)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| (rt, format!("{version_of} --version: {e}")))?;
+        let first = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let version = parse_version(rt, &first);
+        if !out.status.success() || !version.as_deref().is_some_and(|v| v.starts_with(series)) {
+            return Err((
+                rt,
+                format!("{version_of} --version said {first:?}: expected version {series}x"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `name` if it is a path, else the first `name` in `PATH`.
+fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name)).filter(|p| p.is_file());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The version in the first line of `<runtime> --version`: "runc version 1.1.5+ds1",
+/// "crun version 1.8.1", "containerd github.com/containerd/containerd 1.6.20~ds1 <rev>",
+/// "Docker version 20.10.24+dfsg1, build 297e128".
+fn parse_version(rt: RuntimeName, first: &str) -> Option<String> {
+    let v = match rt {
+        RuntimeName::Containerd => first.split_whitespace().nth(2),
+        _ => first
+            .split_whitespace()
+            .skip_while(|w| *w != "version")
+            .nth(1),
+    };
+    v.map(|v| v.trim_end_matches(',').to_owned())
+}
+
 /// Where the runtimes keep everything, inside the sandbox.
 const DIR: &str = "/run/sdcookie-runtimes";
 /// containerd's socket.
 const CONTAINERD_SOCK: &str = "/run/sdcookie-runtimes/containerd/containerd.sock";
 /// dockerd's socket.
 const DOCKER_HOST: &str = "unix:///run/sdcookie-runtimes/docker/docker.sock";
+/// The docker client of the docker.io package, by its path: `docker` in `PATH` may be
+/// another release's client (this machine kind has Docker 28's in /usr/local/bin).
+const DOCKER: &str = "/usr/bin/docker";
 /// The image dockerd runs, imported from the bundle's rootfs.
 const DOCKER_IMAGE: &str = "sdcookie-busybox:1";
 /// How long a daemon may take to answer after it was started.
@@ -287,17 +364,8 @@ impl<'a> Engine<'a> {
         };
         let ran = bounded(self.sandbox, &cmd, Duration::from_secs(10))?;
         let first = ran.stdout.lines().next().unwrap_or("").to_owned();
-        // "runc version 1.1.5+ds1", "crun version 1.8.1", "containerd github.com/... 1.6.20~ds1 <rev>",
-        // "Docker version 20.10.24+dfsg1, build 297e128".
-        let v = match self.name {
-            RuntimeName::Containerd => first.split_whitespace().nth(2),
-            _ => first
-                .split_whitespace()
-                .skip_while(|w| *w != "version")
-                .nth(1),
-        };
-        match (ran.outcome, v) {
-            (Outcome::Ok, Some(v)) => Ok(v.trim_end_matches(',').to_owned()),
+        match (ran.outcome, parse_version(self.name, &first)) {
+            (Outcome::Ok, Some(v)) => Ok(v),
             _ => Err(format!(
                 "{} --version said {first:?} ({:?})",
                 cmd[0], ran.error
@@ -367,7 +435,7 @@ impl<'a> Engine<'a> {
             }
             RuntimeName::Dockerd => {
                 let mut v = argv(&[
-                    "docker",
+                    DOCKER,
                     "--host",
                     DOCKER_HOST,
                     "run",
@@ -485,7 +553,7 @@ impl<'a> Engine<'a> {
             RuntimeName::Containerd => {
                 Some(argv(&["ctr", "--address", CONTAINERD_SOCK, "task", "ls"]))
             }
-            RuntimeName::Dockerd => Some(argv(&["docker", "--host", DOCKER_HOST, "ps"])),
+            RuntimeName::Dockerd => Some(argv(&[DOCKER, "--host", DOCKER_HOST, "ps"])),
             _ => None,
         }
     }
@@ -571,7 +639,7 @@ fn start_dockerd(sandbox: &Sandbox) -> Result<SandboxChild, String> {
         .map_err(|e| format!("dockerd: {}", sdcookie::exit::chain(&e)))?;
     wait_answers(
         sandbox,
-        &argv(&["docker", "--host", DOCKER_HOST, "version"]),
+        &argv(&[DOCKER, "--host", DOCKER_HOST, "version"]),
         &dir.join("docker/log"),
     )?;
     let tar = bounded(
@@ -627,5 +695,40 @@ fn wait_answers(sandbox: &Sandbox, probe: &[String], log: &std::path::Path) -> R
             ));
         }
         thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_each_runtimes_own_words() {
+        assert_eq!(
+            parse_version(RuntimeName::Runc, "runc version 1.1.5+ds1").as_deref(),
+            Some("1.1.5+ds1")
+        );
+        assert_eq!(
+            parse_version(RuntimeName::Crun, "crun version 1.8.1").as_deref(),
+            Some("1.8.1")
+        );
+        assert_eq!(
+            parse_version(
+                RuntimeName::Containerd,
+                "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"
+            )
+            .as_deref(),
+            Some("1.6.20~ds1")
+        );
+        assert_eq!(
+            parse_version(
+                RuntimeName::Dockerd,
+                "Docker version 20.10.24+dfsg1, build 297e128"
+            )
+            .as_deref(),
+            Some("20.10.24+dfsg1")
+        );
+        assert_eq!(parse_version(RuntimeName::Runc, "runc"), None);
+        assert_eq!(parse_version(RuntimeName::Containerd, ""), None);
     }
 }

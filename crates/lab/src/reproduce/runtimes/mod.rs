@@ -38,6 +38,25 @@ use super::release::BinaryAt;
 use super::{progress, release_entry, Build, Claim, Details, ReproduceArgs, ReproduceError};
 
 use engine::{bounded, finish, start, Engine, MEMORY, PIDS};
+
+/// The runtimes `args` asks for.
+pub(super) fn requested(args: &ReproduceArgs) -> &[RuntimeName] {
+    if args.no_runtimes {
+        &[]
+    } else {
+        &args.runtimes
+    }
+}
+
+/// Before anything boots: every requested runtime installed and of the measured series.
+pub(super) fn preflight(args: &ReproduceArgs) -> Result<(), ReproduceError> {
+    engine::preflight(requested(args)).map_err(|(rt, detail)| ReproduceError::Runtime {
+        build: Build::Stock,
+        runtime: rt.as_str(),
+        step: "preflight",
+        detail,
+    })
+}
 pub use engine::{Outcome, RuntimeName};
 
 /// sdbus-cgroup's `StartTransientUnit` at the moment the runtime's call was out.
