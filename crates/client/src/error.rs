@@ -28,6 +28,9 @@ pub enum Step {
     Subscribe,
     /// Reading `Manager.Version`.
     Version,
+    /// `org.freedesktop.DBus.Introspectable.Introspect` of the root slice, which says which
+    /// cgroup properties this systemd exposes.
+    Introspect,
     /// `Manager.StartTransientUnit`.
     StartTransientUnit,
     /// Waiting for the `JobRemoved` signal of a job.
@@ -64,6 +67,7 @@ impl Step {
             Step::GetNameOwner => "GetNameOwner",
             Step::Subscribe => "Subscribe",
             Step::Version => "Version",
+            Step::Introspect => "Introspect",
             Step::StartTransientUnit => "StartTransientUnit",
             Step::JobWait => "JobRemoved wait",
             Step::StopUnit => "StopUnit",

@@ -45,7 +45,7 @@ mod names;
 mod oci;
 mod pending;
 pub mod private;
-mod releases;
+pub mod releases;
 mod resources;
 
 pub use client::{
@@ -58,7 +58,6 @@ pub use names::{
 };
 #[cfg(feature = "oci-spec")]
 pub use oci::{parse_cgroups_path, CgroupsPath, OciResources};
-pub use releases::{first_release, parse_version, Since, CPU_WEIGHT_IDLE, SINCE, TRANSIENT_SLICE};
 pub use resources::{
     blkio_to_io_weight, cpuset_to_bits, quota_per_sec, shares_to_weight, tasks_max, CgroupMode,
     DeviceAllow, DevicePolicy, IoDeviceLimit, PropertyPlan, Resources, Skipped, INFINITY,

@@ -59,6 +59,15 @@ impl Client {
         block_on(self.inner.version())
     }
 
+    /// See [`AsyncClient::capabilities`].
+    ///
+    /// # Errors
+    ///
+    /// Connecting fails ([`Error::Connect`](crate::Error::Connect)).
+    pub fn capabilities(&self) -> Result<crate::releases::Capabilities> {
+        block_on(self.inner.capabilities())
+    }
+
     /// See [`AsyncClient::scope_properties`].
     pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
         self.inner.scope_properties(scope, version)

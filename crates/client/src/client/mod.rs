@@ -36,7 +36,7 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use crate::conn::{Counters, Dest, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_PATH};
 use crate::error::{job_outcome, Cause, Error, InputError, Result, Step};
 use crate::names::{check_description, check_slice_name, parent_slice};
-use crate::releases::TRANSIENT_SLICE;
+use crate::releases::{Capabilities, TRANSIENT_SLICE};
 use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, Resources, Skipped};
 
 /// The systemd cgroup client as futures: every operation of [`Client`], with the same
@@ -127,15 +127,26 @@ impl AsyncClient {
 
     /// systemd's version (read once per connection).
     pub async fn version(&self) -> Result<u32> {
-        Ok(self.session().await?.version)
+        Ok(self.session().await?.caps.version())
+    }
+
+    /// What the connected systemd accepts: its release and, when the introspection of
+    /// `-.slice` worked, the cgroup properties it exposes (read once per connection; see
+    /// [`releases`](crate::releases)).
+    ///
+    /// # Errors
+    ///
+    /// Connecting fails ([`Error::Connect`]).
+    pub async fn capabilities(&self) -> Result<Capabilities> {
+        Ok(self.session().await?.caps.clone())
     }
 
     /// Creates a transient scope for running processes, with limits, and waits for its job.
     pub async fn start_scope(&self, scope: &Scope) -> Result<Started> {
         // Validate before connecting: bad input causes no traffic at all.
-        self.scope_properties(scope, u32::MAX)?;
+        self.scope_plan(scope, &Capabilities::from_version(u32::MAX))?;
         let s = self.session().await?;
-        let plan = self.scope_properties(scope, s.version)?;
+        let plan = self.scope_plan(scope, &s.caps)?;
         self.start_transient(&scope.name, plan).await
     }
 
@@ -144,7 +155,7 @@ impl AsyncClient {
     /// unchanged: use [`set_resources`](AsyncClient::set_resources)); a failed one is
     /// reset and started again.
     pub async fn start_slice(&self, slice: &Slice) -> Result<Started> {
-        let build = |version| -> Result<PropertyPlan> {
+        let build = |caps: &Capabilities| -> Result<PropertyPlan> {
             check_slice_name(&slice.name)?;
             if slice.name == "-.slice" {
                 return Err(InputError::InvalidSliceName {
@@ -171,20 +182,18 @@ impl AsyncClient {
             }
             props.extend(self.accounting());
             props.push(("DefaultDependencies", Value::Bool(false)));
-            let mut plan = slice
-                .resources
-                .plan(self.mode, version, Apply::SliceStart)?;
+            let mut plan = slice.resources.plan(self.mode, caps, Apply::SliceStart)?;
             props.extend(plan.properties);
-            let properties = gate(props, version, &mut plan.skipped);
+            let properties = gate(props, caps, &mut plan.skipped);
             Ok(PropertyPlan {
                 properties,
                 skipped: plan.skipped,
             })
         };
-        build(u32::MAX)?;
+        build(&Capabilities::from_version(u32::MAX))?;
         let s = self.session().await?;
         self.need(&s, TRANSIENT_SLICE)?;
-        let plan = build(s.version)?;
+        let plan = build(&s.caps)?;
         self.start_transient(&slice.name, plan).await
     }
 
@@ -276,9 +285,13 @@ impl AsyncClient {
     /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).
     pub async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
         check_any_unit(unit)?;
-        resources.plan(self.mode, u32::MAX, Apply::Update)?;
+        resources.plan(
+            self.mode,
+            &Capabilities::from_version(u32::MAX),
+            Apply::Update,
+        )?;
         let s = self.session().await?;
-        let plan = resources.plan(self.mode, s.version, Apply::Update)?;
+        let plan = resources.plan(self.mode, &s.caps, Apply::Update)?;
         if plan.properties.is_empty() {
             return Ok(plan.skipped);
         }
@@ -513,7 +526,9 @@ impl AsyncClient {
     /// Health: connection, cookies both ways, reply checks.
     pub fn stats(&self) -> Stats {
         let guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let snap = guard.as_ref().map(|s| (s.conn.snapshot(), s.version));
+        let snap = guard
+            .as_ref()
+            .map(|s| (s.conn.snapshot(), s.caps.version()));
         drop(guard);
         let c = &self.counters;
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);

@@ -179,7 +179,7 @@ pub struct Skipped {
     /// Why.
     pub reason: &'static str,
     /// The first systemd release that accepts it, when the release is why it was left out
-    /// (see [`SINCE`](crate::SINCE)).
+    /// (see [`SINCE`](crate::releases::SINCE)).
     pub needs: Option<u32>,
 }
 

@@ -179,7 +179,13 @@ fn a_slice_or_an_update_gets_the_same_limits_as_a_scope() {
         ..Resources::default()
     };
     for apply in [Apply::ScopeStart, Apply::SliceStart, Apply::Update] {
-        let p = r.plan(CgroupMode::Unified, 252, apply).unwrap();
+        let p = r
+            .plan(
+                CgroupMode::Unified,
+                &crate::releases::Capabilities::from_version(252),
+                apply,
+            )
+            .unwrap();
         assert_eq!(names(&p), ["MemoryMax", "TasksMax"], "{apply:?}");
         assert_eq!(get(&p, "TasksMax"), Some(Value::U64(INFINITY)));
     }

@@ -128,7 +128,14 @@ fn oom_group_is_oom_policy_only_when_a_scope_starts_on_253() {
         oom_kill_group: Some(true),
         ..Resources::default()
     };
-    let at = |v, a| r.plan(CgroupMode::Unified, v, a).unwrap();
+    let at = |v, a| {
+        r.plan(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(v),
+            a,
+        )
+        .unwrap()
+    };
     assert_eq!(
         get(&at(253, Apply::ScopeStart), "OOMPolicy"),
         Some(Value::from("kill".to_owned()))
