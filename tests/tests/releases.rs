@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use sdbus_cgroup::{
     CgroupMode, Client, DeviceAllow, DevicePolicy, Error, Options, Resources, Scope, Slice, Step,
-    Target,
+    Target, Timeouts,
 };
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 use sdbus_test_support::sandbox;
@@ -333,7 +333,7 @@ fn client_errors_are_typed_the_same_on_every_release(release: Release) {
         .unwrap_err();
     assert!(e.is_unit_exists(), "{e:?}");
     assert!(
-        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "dup.scope"),
+        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit.as_deref() == Some("dup.scope")),
         "{e:?}"
     );
     // A unit that does not exist: no path, and stopping it is done already.
@@ -352,7 +352,7 @@ fn client_errors_are_typed_the_same_on_every_release(release: Release) {
             true,
         ) => {
             assert_eq!(
-                (*step, unit.as_str(), name.as_str()),
+                (*step, unit.as_deref().unwrap_or_default(), name.as_str()),
                 (
                     Step::StartTransientUnit,
                     "nopid.scope",
@@ -403,9 +403,10 @@ fn client_stalled_systemd_is_a_typed_timeout_then_recovers(release: Release) {
     let deadline = Duration::from_secs(2);
     let mode = CgroupMode::Legacy;
     let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
-        Duration::from_secs(20),
-        deadline,
-        deadline,
+        Timeouts::default()
+            .connect(Duration::from_secs(20))
+            .call(deadline)
+            .job(deadline),
     );
     let target = Target::Address {
         address: sb.bus_address(),
@@ -424,7 +425,7 @@ fn client_stalled_systemd_is_a_typed_timeout_then_recovers(release: Release) {
             unit: u,
             step: Step::StartTransientUnit,
             after,
-        }) => assert_eq!((u.as_str(), after), (unit, deadline)),
+        }) => assert_eq!((u.as_deref(), after), (Some(unit), deadline)),
         other => panic!("a stalled systemd {}: {other:?}", release.number),
     }
     assert_eq!(c.stats().quarantined, 1, "{:?}", c.stats());

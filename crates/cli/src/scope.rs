@@ -6,7 +6,7 @@
 //! so nothing is left behind whatever the command did. The pid must be one systemd can
 //! see: run `sdcookie` in systemd's PID namespace.
 
-use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Skipped, Target};
+use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Skipped, Target, Timeouts};
 
 use crate::cli::{Connect, Limits, ScopeRunArgs, ScopeStopArgs, ScopeUpdateArgs};
 use crate::held::{Held, SpawnError};
@@ -62,7 +62,17 @@ pub fn client(connect: &Connect) -> Client {
         None => Target::SystemBus,
     };
     let t = connect.timeout;
-    Client::new(target, Options::default().with_timeouts(t, t, t))
+    // --timeout bounds each step; the operation as a whole gets their sum.
+    Client::new(
+        target,
+        Options::default().with_timeouts(
+            Timeouts::default()
+                .connect(t)
+                .call(t)
+                .job(t)
+                .operation(3 * t),
+        ),
+    )
 }
 
 /// The kernel's default CFS period; the client sends no `CPUQuotaPeriodUSec` when none is

@@ -55,6 +55,9 @@ pub enum Step {
     GetProperty,
     /// `org.freedesktop.DBus.Peer.Ping`.
     Ping,
+    /// A whole operation, whose deadline ([`Timeouts::operation`](crate::Timeouts::operation))
+    /// passed before any step's own.
+    Operation,
 }
 
 impl Step {
@@ -80,6 +83,7 @@ impl Step {
             Step::GetUnit => "GetUnit",
             Step::GetProperty => "Properties.Get",
             Step::Ping => "Ping",
+            Step::Operation => "operation",
         }
     }
 }
@@ -267,8 +271,9 @@ pub enum Error {
     /// The deadline of a call or job wait passed. The call's cookie stays quarantined until
     /// its late reply arrives or the connection closes.
     Timeout {
-        /// The unit the operation was about ("" when none).
-        unit: String,
+        /// The unit the operation was about, `None` for a call about no unit (the
+        /// handshake, a ping).
+        unit: Option<String>,
         /// The step that did not complete.
         step: Step,
         /// The deadline that passed.
@@ -276,8 +281,9 @@ pub enum Error {
     },
     /// The connection was lost (or could not send). The next operation reconnects.
     Disconnected {
-        /// The unit the operation was about ("" when none).
-        unit: String,
+        /// The unit the operation was about, `None` for a call about no unit (the
+        /// handshake, a ping).
+        unit: Option<String>,
         /// The step that was in progress.
         step: Step,
         /// Why the connection closed: the source of this error when it is an error, else in
@@ -286,8 +292,9 @@ pub enum Error {
     },
     /// systemd (or the bus) answered with a D-Bus error.
     Dbus {
-        /// The unit the operation was about ("" when none).
-        unit: String,
+        /// The unit the operation was about, `None` for a call about no unit (the
+        /// handshake, a ping).
+        unit: Option<String>,
         /// The step that failed.
         step: Step,
         /// The D-Bus error name, e.g. `org.freedesktop.systemd1.NoSuchUnit`.
@@ -306,8 +313,9 @@ pub enum Error {
     },
     /// A reply had a body we did not expect (or our own message could not be built).
     Protocol {
-        /// The unit the operation was about ("" when none).
-        unit: String,
+        /// The unit the operation was about, `None` for a call about no unit (the
+        /// handshake, a ping).
+        unit: Option<String>,
         /// The step.
         step: Step,
         /// What was wrong: the source of this error when it is an error, else in the
@@ -460,12 +468,16 @@ pub(crate) fn job_outcome(
     })
 }
 
-fn unit_ctx(unit: &str) -> String {
-    if unit.is_empty() {
-        String::new()
-    } else {
-        format!(" for {unit}")
+fn unit_ctx(unit: &Option<String>) -> String {
+    match unit {
+        Some(unit) => format!(" for {unit}"),
+        None => String::new(),
     }
+}
+
+/// The `unit` of an error about a call: internally a call about no unit names "".
+pub(crate) fn unit_of(unit: &str) -> Option<String> {
+    (!unit.is_empty()).then(|| unit.to_owned())
 }
 
 impl fmt::Display for Error {

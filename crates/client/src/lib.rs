@@ -50,6 +50,7 @@ mod resources;
 
 pub use client::{
     AsyncClient, Client, Options, PeerWatch, PingTarget, Scope, Slice, Started, Stats, Target,
+    Timeouts,
 };
 pub use error::{Cause, Error, InputError, Result, Step, Unconverted};
 pub use names::{

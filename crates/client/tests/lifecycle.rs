@@ -216,7 +216,7 @@ fn freeze_and_thaw_change_the_freezer_state_or_say_why_not() {
                     name,
                     ..
                 } => {
-                    assert_eq!(u, unit);
+                    assert_eq!(u.as_deref(), Some(unit));
                     assert_eq!(name, "org.freedesktop.DBus.Error.NotSupported");
                 }
                 other => panic!("expected a NotSupported D-Bus error, got {other:?}"),
@@ -345,7 +345,7 @@ fn an_active_unit_of_the_same_name_is_a_typed_unit_exists_error() {
         .unwrap_err();
     assert!(e.is_unit_exists(), "{e:?}");
     assert!(
-        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "dup.scope")
+        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit.as_deref() == Some("dup.scope"))
     );
     c.stop("dup.scope").unwrap();
     a.wait().unwrap();
@@ -360,7 +360,7 @@ fn a_pid_systemd_cannot_see_is_a_typed_error_at_start() {
         .start_scope(&Scope::new("nopid.scope", vec![999_999]))
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "nopid.scope"),
+        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit.as_deref() == Some("nopid.scope")),
         "{e:?}"
     );
     let s = c.stats();

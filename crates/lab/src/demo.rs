@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
+use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target, Timeouts};
 use sdbus_sandbox::Sandbox;
 use sdcookie::report::Verdict;
 
@@ -77,7 +77,13 @@ fn client(sandbox: &Sandbox) -> Client {
     };
     Client::new(
         target,
-        Options::default().with_timeouts(DEADLINE, DEADLINE, DEADLINE),
+        Options::default().with_timeouts(
+            Timeouts::default()
+                .connect(DEADLINE)
+                .call(DEADLINE)
+                .job(DEADLINE)
+                .operation(3 * DEADLINE),
+        ),
     )
 }
 

@@ -30,7 +30,7 @@ impl Client {
     /// A client connected now (so connection errors surface here).
     pub fn connect(target: Target, opts: Options) -> Result<Client> {
         let c = Client::new(target, opts);
-        block_on(c.inner.session())?;
+        block_on(c.inner.bounded(None, c.inner.session()))?;
         Ok(c)
     }
 

@@ -21,7 +21,7 @@ mod units;
 
 pub use blocking::Client;
 pub use stats::{PeerWatch, Stats};
-pub use target::{Options, Target};
+pub use target::{Options, Target, Timeouts};
 pub use units::{PingTarget, Scope, Slice, Started};
 
 use plan::{check_any_unit, unit_iface, valid_pids, Props};
@@ -82,10 +82,36 @@ impl AsyncClient {
     }
 
     /// A client connected now (so connection errors surface here).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] when the socket, the authentication or a handshake call fails
+    /// or its deadline passes; [`Error::Timeout`] with [`Step::Operation`] when
+    /// [`Timeouts::operation`] passes first.
     pub async fn connect(target: Target, opts: Options) -> Result<AsyncClient> {
         let c = AsyncClient::new(target, opts);
-        c.session().await?;
+        c.bounded(None, c.session()).await?;
         Ok(c)
+    }
+
+    /// Runs one operation under [`Timeouts::operation`]: whatever it is waiting for when
+    /// the deadline passes (a reconnect, a call, a job) is abandoned the way a dropped
+    /// future is (a call's cookie stays quarantined until its late reply).
+    async fn bounded<T>(
+        &self,
+        unit: Option<&str>,
+        op: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let after = self.opts.timeouts.operation;
+        let deadline = async {
+            async_io::Timer::after(after).await;
+            Err(Error::Timeout {
+                unit: unit.map(str::to_owned),
+                step: Step::Operation,
+                after,
+            })
+        };
+        futures_lite::future::or(op, deadline).await
     }
 
     /// The options.
@@ -118,7 +144,7 @@ impl AsyncClient {
                 body,
                 unit,
                 step,
-                timeout: self.opts.call_timeout,
+                timeout: self.opts.timeouts.call,
                 sealed: None,
             })
             .await
@@ -127,7 +153,8 @@ impl AsyncClient {
 
     /// systemd's version (read once per connection).
     pub async fn version(&self) -> Result<u32> {
-        Ok(self.session().await?.caps.version())
+        self.bounded(None, async { Ok(self.session().await?.caps.version()) })
+            .await
     }
 
     /// What the connected systemd accepts: its release and, when the introspection of
@@ -138,16 +165,20 @@ impl AsyncClient {
     ///
     /// Connecting fails ([`Error::Connect`]).
     pub async fn capabilities(&self) -> Result<Capabilities> {
-        Ok(self.session().await?.caps.clone())
+        self.bounded(None, async { Ok(self.session().await?.caps.clone()) })
+            .await
     }
 
     /// Creates a transient scope for running processes, with limits, and waits for its job.
     pub async fn start_scope(&self, scope: &Scope) -> Result<Started> {
-        // Validate before connecting: bad input causes no traffic at all.
-        self.scope_plan(scope, &Capabilities::from_version(u32::MAX))?;
-        let s = self.session().await?;
-        let plan = self.scope_plan(scope, &s.caps)?;
-        self.start_transient(&scope.name, plan).await
+        self.bounded(Some(&scope.name), async {
+            // Validate before connecting: bad input causes no traffic at all.
+            self.scope_plan(scope, &Capabilities::from_version(u32::MAX))?;
+            let s = self.session().await?;
+            let plan = self.scope_plan(scope, &s.caps)?;
+            self.start_transient(&scope.name, plan).await
+        })
+        .await
     }
 
     /// Creates a transient slice with limits and waits for its job. A slice of that name
@@ -155,46 +186,49 @@ impl AsyncClient {
     /// unchanged: use [`set_resources`](AsyncClient::set_resources)); a failed one is
     /// reset and started again.
     pub async fn start_slice(&self, slice: &Slice) -> Result<Started> {
-        let build = |caps: &Capabilities| -> Result<PropertyPlan> {
-            check_slice_name(&slice.name)?;
-            if slice.name == "-.slice" {
-                return Err(InputError::InvalidSliceName {
-                    name: slice.name.clone(),
-                    reason: "the root slice always exists",
+        self.bounded(Some(&slice.name), async {
+            let build = |caps: &Capabilities| -> Result<PropertyPlan> {
+                check_slice_name(&slice.name)?;
+                if slice.name == "-.slice" {
+                    return Err(InputError::InvalidSliceName {
+                        name: slice.name.clone(),
+                        reason: "the root slice always exists",
+                    }
+                    .into());
                 }
-                .into());
-            }
-            if let Some(d) = &slice.description {
-                check_description(d)?;
-            }
-            let mut props: Props = vec![(
-                "Description",
-                Value::from(
-                    slice
-                        .description
-                        .clone()
-                        .unwrap_or_else(|| format!("sdbus-cgroup slice {}", slice.name)),
-                ),
-            )];
-            // runc: a slice's parent is pulled in with Wants= (its place is in the name).
-            if let Some(parent) = parent_slice(&slice.name).filter(|p| p != "-.slice") {
-                props.push(("Wants", Value::from(vec![parent])));
-            }
-            props.extend(self.accounting());
-            props.push(("DefaultDependencies", Value::Bool(false)));
-            let mut plan = slice.resources.plan(self.mode, caps, Apply::SliceStart)?;
-            props.extend(plan.properties);
-            let properties = gate(props, caps, &mut plan.skipped);
-            Ok(PropertyPlan {
-                properties,
-                skipped: plan.skipped,
-            })
-        };
-        build(&Capabilities::from_version(u32::MAX))?;
-        let s = self.session().await?;
-        self.need(&s, TRANSIENT_SLICE)?;
-        let plan = build(&s.caps)?;
-        self.start_transient(&slice.name, plan).await
+                if let Some(d) = &slice.description {
+                    check_description(d)?;
+                }
+                let mut props: Props = vec![(
+                    "Description",
+                    Value::from(
+                        slice
+                            .description
+                            .clone()
+                            .unwrap_or_else(|| format!("sdbus-cgroup slice {}", slice.name)),
+                    ),
+                )];
+                // runc: a slice's parent is pulled in with Wants= (its place is in the name).
+                if let Some(parent) = parent_slice(&slice.name).filter(|p| p != "-.slice") {
+                    props.push(("Wants", Value::from(vec![parent])));
+                }
+                props.extend(self.accounting());
+                props.push(("DefaultDependencies", Value::Bool(false)));
+                let mut plan = slice.resources.plan(self.mode, caps, Apply::SliceStart)?;
+                props.extend(plan.properties);
+                let properties = gate(props, caps, &mut plan.skipped);
+                Ok(PropertyPlan {
+                    properties,
+                    skipped: plan.skipped,
+                })
+            };
+            build(&Capabilities::from_version(u32::MAX))?;
+            let s = self.session().await?;
+            self.need(&s, TRANSIENT_SLICE)?;
+            let plan = build(&s.caps)?;
+            self.start_transient(&slice.name, plan).await
+        })
+        .await
     }
 
     async fn start_transient(&self, unit: &str, plan: PropertyPlan) -> Result<Started> {
@@ -227,7 +261,7 @@ impl AsyncClient {
                     drop(interest);
                     return Ok(Started {
                         unit: unit.to_owned(),
-                        job: job.as_str().to_owned(),
+                        job: Some(job.as_str().to_owned()),
                         retried,
                         existed: false,
                         skipped: plan.skipped,
@@ -245,7 +279,7 @@ impl AsyncClient {
                     if active {
                         return Ok(Started {
                             unit: unit.to_owned(),
-                            job: String::new(),
+                            job: None,
                             retried,
                             existed: true,
                             skipped: plan.skipped,
@@ -278,133 +312,157 @@ impl AsyncClient {
     }
 
     async fn finish_job(&self, s: &Session, unit: &str, job: &str) -> Result<()> {
-        let done = s.conn.wait_job(job, unit, self.opts.job_timeout).await?;
+        let done = s.conn.wait_job(job, unit, self.opts.timeouts.job).await?;
         job_outcome(unit, job, done.unit, done.result)
     }
 
     /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).
     pub async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
-        check_any_unit(unit)?;
-        resources.plan(
-            self.mode,
-            &Capabilities::from_version(u32::MAX),
-            Apply::Update,
-        )?;
-        let s = self.session().await?;
-        let plan = resources.plan(self.mode, &s.caps, Apply::Update)?;
-        if plan.properties.is_empty() {
-            return Ok(plan.skipped);
-        }
-        self.manager(
-            &s,
-            "SetUnitProperties",
-            &(unit, true, &plan.properties),
-            unit,
-            Step::SetUnitProperties,
-        )
-        .await?;
-        Ok(plan.skipped)
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            resources.plan(
+                self.mode,
+                &Capabilities::from_version(u32::MAX),
+                Apply::Update,
+            )?;
+            let s = self.session().await?;
+            let plan = resources.plan(self.mode, &s.caps, Apply::Update)?;
+            if plan.properties.is_empty() {
+                return Ok(plan.skipped);
+            }
+            self.manager(
+                &s,
+                "SetUnitProperties",
+                &(unit, true, &plan.properties),
+                unit,
+                Step::SetUnitProperties,
+            )
+            .await?;
+            Ok(plan.skipped)
+        })
+        .await
     }
 
     /// Moves processes into a running unit (`AttachProcessesToUnit`, systemd >= 238; older
     /// releases give `Error::Unsupported` without a call).
     pub async fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
-        check_any_unit(unit)?;
-        valid_pids(pids)?;
-        let s = self.session().await?;
-        self.need(&s, "AttachProcessesToUnit")?;
-        self.manager(
-            &s,
-            "AttachProcessesToUnit",
-            &(unit, "", pids),
-            unit,
-            Step::AttachProcessesToUnit,
-        )
-        .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            valid_pids(pids)?;
+            let s = self.session().await?;
+            self.need(&s, "AttachProcessesToUnit")?;
+            self.manager(
+                &s,
+                "AttachProcessesToUnit",
+                &(unit, "", pids),
+                unit,
+                Step::AttachProcessesToUnit,
+            )
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Freezes every process of the unit (`FreezeUnit`, systemd >= 246, cgroup v2 freezer;
     /// older releases give `Error::Unsupported` without a call).
     pub async fn freeze(&self, unit: &str) -> Result<()> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        self.need(&s, "FreezeUnit")?;
-        self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)
-            .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            self.need(&s, "FreezeUnit")?;
+            self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Thaws a frozen unit (`ThawUnit`).
     pub async fn thaw(&self, unit: &str) -> Result<()> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        self.need(&s, "ThawUnit")?;
-        self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)
-            .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            self.need(&s, "ThawUnit")?;
+            self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Sends `signal` to every process of the unit (`KillUnit(name, "all", signal)`).
     pub async fn kill(&self, unit: &str, signal: i32) -> Result<()> {
-        check_any_unit(unit)?;
-        if !(1..=64).contains(&signal) {
-            return Err(InputError::InvalidSignal(signal).into());
-        }
-        let s = self.session().await?;
-        self.manager(&s, "KillUnit", &(unit, "all", signal), unit, Step::KillUnit)
-            .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            if !(1..=64).contains(&signal) {
+                return Err(InputError::InvalidSignal(signal).into());
+            }
+            let s = self.session().await?;
+            self.manager(&s, "KillUnit", &(unit, "all", signal), unit, Step::KillUnit)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Stops the unit, waits for the job, then resets its failed state so nothing is left.
     /// A unit that does not exist counts as stopped.
     pub async fn stop(&self, unit: &str) -> Result<()> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        let interest = s.conn.job_interest();
-        match self
-            .manager(&s, "StopUnit", &(unit, "replace"), unit, Step::StopUnit)
-            .await
-        {
-            Ok(reply) => {
-                let job: OwnedObjectPath = body(&reply, unit, Step::StopUnit)?;
-                self.finish_job(&s, unit, job.as_str()).await?;
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            let interest = s.conn.job_interest();
+            match self
+                .manager(&s, "StopUnit", &(unit, "replace"), unit, Step::StopUnit)
+                .await
+            {
+                Ok(reply) => {
+                    let job: OwnedObjectPath = body(&reply, unit, Step::StopUnit)?;
+                    self.finish_job(&s, unit, job.as_str()).await?;
+                }
+                Err(e) if e.is_no_such_unit() => {}
+                Err(e) => return Err(e),
             }
-            Err(e) if e.is_no_such_unit() => {}
-            Err(e) => return Err(e),
-        }
-        drop(interest);
-        match self.reset_failed(unit).await {
-            Err(e) if !e.is_no_such_unit() => Err(e),
-            _ => Ok(()),
-        }
+            drop(interest);
+            match self.reset_failed(unit).await {
+                Err(e) if !e.is_no_such_unit() => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 
     /// `ResetFailedUnit`.
     pub async fn reset_failed(&self, unit: &str) -> Result<()> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        self.manager(&s, "ResetFailedUnit", &(unit,), unit, Step::ResetFailedUnit)
-            .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            self.manager(&s, "ResetFailedUnit", &(unit,), unit, Step::ResetFailedUnit)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The unit's object path, `None` when systemd has no such unit loaded.
     pub async fn unit_path(&self, unit: &str) -> Result<Option<String>> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        match self
-            .manager(&s, "GetUnit", &(unit,), unit, Step::GetUnit)
-            .await
-        {
-            Ok(reply) => {
-                let p: OwnedObjectPath = body(&reply, unit, Step::GetUnit)?;
-                Ok(Some(p.as_str().to_owned()))
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            match self
+                .manager(&s, "GetUnit", &(unit,), unit, Step::GetUnit)
+                .await
+            {
+                Ok(reply) => {
+                    let p: OwnedObjectPath = body(&reply, unit, Step::GetUnit)?;
+                    Ok(Some(p.as_str().to_owned()))
+                }
+                Err(e) if e.is_no_such_unit() => Ok(None),
+                Err(e) => Err(e),
             }
-            Err(e) if e.is_no_such_unit() => Ok(None),
-            Err(e) => Err(e),
-        }
+        })
+        .await
     }
 
     /// One property of a unit (`GetUnit` + `Properties.Get`), e.g.
@@ -415,28 +473,31 @@ impl AsyncClient {
         interface: &str,
         name: &str,
     ) -> Result<OwnedValue> {
-        let path = self.unit_path(unit).await?.ok_or_else(|| Error::Dbus {
-            unit: unit.to_owned(),
-            step: Step::GetUnit,
-            name: "org.freedesktop.systemd1.NoSuchUnit".into(),
-            message: format!("Unit {unit} not loaded."),
-        })?;
-        let s = self.session().await?;
-        let reply = s
-            .conn
-            .call(Request {
-                dest: Dest::Systemd,
-                path: &path,
-                iface: "org.freedesktop.DBus.Properties",
-                member: "Get",
-                body: &(interface, name),
-                unit,
-                step: Step::GetProperty,
-                timeout: self.opts.call_timeout,
-                sealed: None,
-            })
-            .await?;
-        body(&reply.message, unit, Step::GetProperty)
+        self.bounded(Some(unit), async {
+            let path = self.unit_path(unit).await?.ok_or_else(|| Error::Dbus {
+                unit: crate::error::unit_of(unit),
+                step: Step::GetUnit,
+                name: "org.freedesktop.systemd1.NoSuchUnit".into(),
+                message: format!("Unit {unit} not loaded."),
+            })?;
+            let s = self.session().await?;
+            let reply = s
+                .conn
+                .call(Request {
+                    dest: Dest::Systemd,
+                    path: &path,
+                    iface: "org.freedesktop.DBus.Properties",
+                    member: "Get",
+                    body: &(interface, name),
+                    unit,
+                    step: Step::GetProperty,
+                    timeout: self.opts.timeouts.call,
+                    sealed: None,
+                })
+                .await?;
+            body(&reply.message, unit, Step::GetProperty)
+        })
+        .await
     }
 
     /// A property of the unit's type interface (`Scope`, `Slice`, `Service`, ...), where
@@ -447,25 +508,31 @@ impl AsyncClient {
 
     /// The unit's cgroup path relative to systemd's cgroup root (`ControlGroup`).
     pub async fn control_group(&self, unit: &str) -> Result<String> {
-        let v = self.cgroup_property(unit, "ControlGroup").await?;
-        String::try_from(v).map_err(|e| Error::Protocol {
-            unit: unit.to_owned(),
-            step: Step::GetProperty,
-            cause: Cause::from(zbus::Error::from(e)),
+        self.bounded(Some(unit), async {
+            let v = self.cgroup_property(unit, "ControlGroup").await?;
+            String::try_from(v).map_err(|e| Error::Protocol {
+                unit: crate::error::unit_of(unit),
+                step: Step::GetProperty,
+                cause: Cause::from(zbus::Error::from(e)),
+            })
         })
+        .await
     }
 
     /// A string property of `org.freedesktop.systemd1.Unit` (`ActiveState`,
     /// `FreezerState`, `SubState`, ...).
     pub async fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
-        let v = self
-            .unit_property(unit, "org.freedesktop.systemd1.Unit", name)
-            .await?;
-        String::try_from(v).map_err(|e| Error::Protocol {
-            unit: unit.to_owned(),
-            step: Step::GetProperty,
-            cause: Cause::from(zbus::Error::from(e)),
+        self.bounded(Some(unit), async {
+            let v = self
+                .unit_property(unit, "org.freedesktop.systemd1.Unit", name)
+                .await?;
+            String::try_from(v).map_err(|e| Error::Protocol {
+                unit: crate::error::unit_of(unit),
+                step: Step::GetProperty,
+                cause: Cause::from(zbus::Error::from(e)),
+            })
         })
+        .await
     }
 
     /// A diagnostic call whose serial the caller may choose. With `sealed = Some(k)`, the
@@ -478,39 +545,42 @@ impl AsyncClient {
         sealed: Option<u32>,
         timeout: Duration,
     ) -> Result<u32> {
-        let s = self.session().await?;
-        let dest = match target {
-            PingTarget::Systemd => Dest::Systemd,
-            PingTarget::Bus if s.conn.direct => {
-                return Err(Error::Unsupported {
-                    what: "a bus ping on a direct connection",
-                    needs: 0,
-                    found: 0,
+        self.bounded(None, async {
+            let s = self.session().await?;
+            let dest = match target {
+                PingTarget::Systemd => Dest::Systemd,
+                PingTarget::Bus if s.conn.direct => {
+                    return Err(Error::Unsupported {
+                        what: "a bus ping on a direct connection",
+                        needs: 0,
+                        found: 0,
+                    })
+                }
+                PingTarget::Bus => Dest::Bus,
+            };
+            // The system bus policy denies Peer.Ping to the driver; GetId is always allowed.
+            let (path, iface, member) = if dest == Dest::Bus {
+                ("/org/freedesktop/DBus", BUS_NAME, "GetId")
+            } else {
+                (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
+            };
+            let reply = s
+                .conn
+                .call(Request {
+                    dest,
+                    path,
+                    iface,
+                    member,
+                    body: &(),
+                    unit: "",
+                    step: Step::Ping,
+                    timeout,
+                    sealed,
                 })
-            }
-            PingTarget::Bus => Dest::Bus,
-        };
-        // The system bus policy denies Peer.Ping to the driver; GetId is always allowed.
-        let (path, iface, member) = if dest == Dest::Bus {
-            ("/org/freedesktop/DBus", BUS_NAME, "GetId")
-        } else {
-            (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
-        };
-        let reply = s
-            .conn
-            .call(Request {
-                dest,
-                path,
-                iface,
-                member,
-                body: &(),
-                unit: "",
-                step: Step::Ping,
-                timeout,
-                sealed,
-            })
-            .await?;
-        Ok(reply.serial)
+                .await?;
+            Ok(reply.serial)
+        })
+        .await
     }
 
     /// Closes the connection now (the next operation reconnects).
@@ -581,7 +651,7 @@ where
     T: serde::de::DeserializeOwned + zbus::zvariant::Type,
 {
     msg.body().deserialize::<T>().map_err(|e| Error::Protocol {
-        unit: unit.to_owned(),
+        unit: crate::error::unit_of(unit),
         step,
         cause: Cause::from(e),
     })

@@ -84,11 +84,11 @@ impl AsyncClient {
     pub(super) async fn handshake(&self) -> Result<Session> {
         let (address, direct) = self.target.resolve();
         // One deadline for the whole handshake (socket, auth, Hello, AddMatch, GetNameOwner,
-        // Version), not one per step: a stalled peer costs connect_timeout, not four times it.
-        let deadline = std::time::Instant::now() + self.opts.connect_timeout;
+        // Version), not one per step: a stalled peer costs the connect deadline, not four times it.
+        let deadline = std::time::Instant::now() + self.opts.timeouts.connect;
         let left = || deadline.saturating_duration_since(std::time::Instant::now());
         let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left()).await?;
-        conn.set_job_ttl(self.opts.call_timeout + self.opts.job_timeout);
+        conn.set_job_ttl(self.opts.timeouts.call + self.opts.timeouts.job);
         // A failed call of the handshake is a failed connect at that call's step, with
         // the call's error as its cause.
         let fail = |e: Error| {
@@ -166,14 +166,14 @@ impl AsyncClient {
         let v: OwnedValue = body(&v.message, "", Step::Version).map_err(fail)?;
         let vs: String = String::try_from(v).map_err(|e| {
             fail(Error::Protocol {
-                unit: String::new(),
+                unit: None,
                 step: Step::Version,
                 cause: Cause::from(zbus::Error::from(e)),
             })
         })?;
         let version = parse_version(&vs).ok_or_else(|| {
             fail(Error::Protocol {
-                unit: String::new(),
+                unit: None,
                 step: Step::Version,
                 cause: Cause::Detail(format!("unparsable version {vs:?}")),
             })

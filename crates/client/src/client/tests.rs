@@ -279,3 +279,43 @@ fn bad_input_fails_without_connecting() {
         "{e:?}"
     );
 }
+
+/// [`Timeouts::operation`] bounds the whole operation, connect included: a peer that
+/// accepts the socket and never answers the authentication ends a `start_scope` at the
+/// operation's deadline, named `Step::Operation`, although the connect deadline is longer.
+#[test]
+fn operation_deadline_ends_a_start_scope_stuck_in_the_connect() {
+    let dir = std::env::temp_dir().join(format!("sdbus-cgroup-op-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("silent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let operation = std::time::Duration::from_millis(300);
+    let c = Client::new(
+        Target::Address {
+            address: format!("unix:path={}", path.display()),
+            direct: true,
+        },
+        Options::default()
+            .with_cgroup_mode(CgroupMode::Unified)
+            .with_timeouts(
+                Timeouts::default()
+                    .connect(std::time::Duration::from_secs(30))
+                    .operation(operation),
+            ),
+    );
+    let t0 = std::time::Instant::now();
+    let e = c.start_scope(&full_scope()).unwrap_err();
+    let took = t0.elapsed();
+    drop(listener);
+    std::fs::remove_dir_all(&dir).unwrap();
+    match e {
+        Error::Timeout { unit, step, after } => {
+            assert_eq!(
+                (unit.as_deref(), step, after),
+                (Some("gate.scope"), Step::Operation, operation)
+            );
+        }
+        other => panic!("expected the operation's timeout, got {other:?}"),
+    }
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}

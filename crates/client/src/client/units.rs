@@ -61,12 +61,13 @@ impl Slice {
 pub struct Started {
     /// The unit name.
     pub unit: String,
-    /// The job path systemd ran.
-    pub job: String,
+    /// The object path of the job systemd ran; `None` when nothing was started
+    /// ([`existed`](Started::existed)).
+    pub job: Option<String>,
     /// True when a leftover unit of the same name was reset and the start retried.
     pub retried: bool,
     /// True when the unit (a slice) already existed and was active, so nothing was
-    /// started and `job` is empty; its limits were not changed.
+    /// started and `job` is `None`; its limits were not changed.
     pub existed: bool,
     /// Properties left out for this systemd / cgroup mode.
     pub skipped: Vec<Skipped>,

@@ -180,7 +180,7 @@ pub(super) fn check_reply(reply: Message, unit: &str, step: Step) -> Result<Mess
         drop(header);
         let message = reply.body().deserialize::<String>().unwrap_or_default();
         return Err(Error::Dbus {
-            unit: unit.to_owned(),
+            unit: crate::error::unit_of(unit),
             step,
             name,
             message,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
+use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target, Timeouts};
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
 use sdcookie::exit::chain;
@@ -240,7 +240,13 @@ pub(super) fn drive(
             address: sandbox.bus_address(),
             direct: false,
         },
-        Options::default().with_timeouts(t, t, t),
+        Options::default().with_timeouts(
+            Timeouts::default()
+                .connect(t)
+                .call(t)
+                .job(t)
+                .operation(3 * t),
+        ),
     );
     let mut cx = Ctx {
         build,

@@ -92,7 +92,7 @@ fn an_error_reply_is_a_dbus_error_naming_unit_step_name_and_message() {
             name,
             message,
         }) => {
-            assert_eq!(unit, "web.scope");
+            assert_eq!(unit.as_deref(), Some("web.scope"));
             assert_eq!(step, Step::StopUnit);
             assert_eq!(name, "org.freedesktop.systemd1.NoSuchUnit");
             assert_eq!(message, "Unit web.scope not loaded.");
