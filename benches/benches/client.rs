@@ -143,11 +143,9 @@ fn client_lifecycle(c: &mut Criterion) {
     let mut run_ours = |iters: u64| {
         lifecycles(&sb, iters, |unit, pid| {
             let mut scope = Scope::new(unit, vec![pid]);
-            scope.resources = Resources {
-                memory_limit: Some(MEMORY as i64),
-                pids_limit: Some(TASKS as i64),
-                ..Resources::default()
-            };
+            scope.resources = Resources::new()
+                .memory_limit(MEMORY as i64)
+                .pids_limit(TASKS as i64);
             ours.start_scope(&scope).expect("start_scope");
             ours.stop(unit).expect("stop");
         })
@@ -252,11 +250,9 @@ fn client_lifecycle(c: &mut Criterion) {
             let mut child = sleeper(&sb);
             let unit = unit_name("steps");
             let mut scope = Scope::new(&unit, vec![child.pid()]);
-            scope.resources = Resources {
-                memory_limit: Some(MEMORY as i64),
-                pids_limit: Some(TASKS as i64),
-                ..Resources::default()
-            };
+            scope.resources = Resources::new()
+                .memory_limit(MEMORY as i64)
+                .pids_limit(TASKS as i64);
             let t = Instant::now();
             ours.start_scope(&scope).expect("start_scope");
             start_o.push(t.elapsed());

@@ -139,7 +139,8 @@ fn u64_prop(c: &Client, unit: &str, name: &str) -> u64 {
     let v = c
         .cgroup_property(unit, name)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    u64::try_from(v).unwrap_or_else(|e| panic!("{name} is not a u64: {e}"))
+    v.as_u64()
+        .unwrap_or_else(|| panic!("{name} is not a number: {v:?}"))
 }
 
 fn unsupported(r: sdbus_cgroup::Result<impl std::fmt::Debug>, what: &str, needs: u32, found: u32) {
@@ -168,17 +169,15 @@ fn client_scope_limits_read_back_from_cgroup_files(release: Release) {
     let mut child = sb.command("sleep").arg("1000").spawn().expect("sleep");
     let unit = "release-limits.scope";
     let mut scope = Scope::new(unit, vec![child.pid()]);
-    scope.resources = Resources {
-        memory_limit: Some(64 << 20),
-        cpu_shares: Some(512),
-        cpu_quota: Some(33_333),
-        cpu_period: Some(100_000),
-        cpus: Some("0".into()),
-        pids_limit: Some(42),
-        device_policy: Some(DevicePolicy::Strict),
-        device_allow: vec![DeviceAllow::new("/dev/null", "rw")],
-        ..Resources::default()
-    };
+    scope.resources = Resources::new()
+        .memory_limit(64 << 20)
+        .cpu_shares(512)
+        .cpu_quota(33_333)
+        .cpu_period(100_000)
+        .cpus("0".into())
+        .pids_limit(42)
+        .device_policy(DevicePolicy::Strict)
+        .device_allow(vec![DeviceAllow::new("/dev/null", "rw")]);
     let started = c
         .start_scope(&scope)
         .unwrap_or_else(|e| panic!("start_scope on systemd {}: {e}", release.number));
@@ -213,12 +212,10 @@ fn client_scope_limits_read_back_from_cgroup_files(release: Release) {
         "procs: {procs:?}"
     );
 
-    let update = Resources {
-        memory_limit: Some(128 << 20),
-        cpu_quota: Some(-1),
-        pids_limit: Some(0),
-        ..Resources::default()
-    };
+    let update = Resources::new()
+        .memory_limit(128 << 20)
+        .cpu_quota(-1)
+        .pids_limit(0);
     let skipped = c.set_resources(unit, &update).expect("set_resources");
     let skipped: Vec<_> = skipped.iter().map(|s| s.property).collect();
     let want: &[&str] = if release.tasks { &[] } else { &["TasksMax"] };
@@ -291,10 +288,7 @@ fn client_methods_exist_or_are_unsupported_without_a_call(release: Release) {
     }
 
     let mut slice = Slice::new("release-pod.slice");
-    slice.resources = Resources {
-        memory_limit: Some(32 << 20),
-        ..Resources::default()
-    };
+    slice.resources = Resources::new().memory_limit(32 << 20);
     if release.transient_slice {
         c.start_slice(&slice).expect("start_slice");
         let scg = c.control_group("release-pod.slice").unwrap();

@@ -100,19 +100,20 @@ pub fn resources(l: &Limits, mode: CgroupMode) -> Result<Resources, ScopeError> 
         (Some(w), CgroupMode::Legacy) => (None, Some(weight_to_shares(w))),
         (w, _) => (w, None),
     };
-    Ok(Resources {
-        memory_limit: l.memory_max.map(|v| oci("memory max", v)).transpose()?,
-        memory_high: l.memory_high.map(|v| oci("memory high", v)).transpose()?,
-        pids_limit: l.tasks_max.map(|v| oci("tasks max", v)).transpose()?,
-        cpu_weight,
-        cpu_shares,
+    Ok({
+        let mut r = Resources::default();
+        r.memory_limit = l.memory_max.map(|v| oci("memory max", v)).transpose()?;
+        r.memory_high = l.memory_high.map(|v| oci("memory high", v)).transpose()?;
+        r.pids_limit = l.tasks_max.map(|v| oci("tasks max", v)).transpose()?;
+        r.cpu_weight = cpu_weight;
+        r.cpu_shares = cpu_shares;
         // PERCENT of one CPU = PERCENT/100 of each period (CPUQuota= semantics).
-        cpu_quota: l
+        r.cpu_quota = l
             .cpu_quota
             .map(|p| oci("cpu quota", p * CFS_PERIOD_USEC / 100))
-            .transpose()?,
-        cpus: l.allowed_cpus.as_ref().map(|c| c.as_str().to_owned()),
-        ..Resources::default()
+            .transpose()?;
+        r.cpus = l.allowed_cpus.as_ref().map(|c| c.as_str().to_owned());
+        r
     })
 }
 

@@ -160,7 +160,7 @@ pub enum InputError {
     /// Kill signal outside 1..=64.
     InvalidSignal(i32),
     /// A unit `Description=` with control characters or too long
-    /// ([`check_description`](crate::check_description)).
+    /// ([`check_description`](crate::names::check_description)).
     InvalidDescription {
         /// The description given.
         description: String,
@@ -347,11 +347,9 @@ pub enum Error {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Cause {
-    /// zbus failed: the socket (a [`zbus::Error::InputOutput`] holds its
-    /// [`std::io::Error`]), authentication, sending, building a message, or a body of
-    /// another type than expected. Boxed: zbus's error is large, and every `Result` of
-    /// this crate would carry its size.
-    Zbus(Box<zbus::Error>),
+    /// The D-Bus layer failed: the socket, authentication, sending, building a message, or
+    /// a body of another type than expected ([`BusError`]).
+    Bus(BusError),
     /// The operating system refused (starting the connection's reader thread).
     Io(Arc<std::io::Error>),
     /// A call of the handshake (`Hello`, `AddMatch`, `GetNameOwner`, `Version`) failed:
@@ -366,7 +364,7 @@ impl Cause {
     /// The error under this cause, if there is one.
     fn error(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Cause::Zbus(e) => Some(e.as_ref()),
+            Cause::Bus(e) => Some(e),
             Cause::Io(e) => Some(e.as_ref()),
             Cause::Call(e) => Some(e.as_ref()),
             Cause::Detail(_) => None,
@@ -378,7 +376,7 @@ impl Cause {
     fn in_message(&self) -> Detail<'_> {
         Detail(match self {
             Cause::Detail(d) => Some(d),
-            Cause::Zbus(_) | Cause::Io(_) | Cause::Call(_) => None,
+            Cause::Bus(_) | Cause::Io(_) | Cause::Call(_) => None,
         })
     }
 }
@@ -395,16 +393,50 @@ impl fmt::Display for Detail<'_> {
     }
 }
 
-impl From<zbus::Error> for Cause {
-    fn from(e: zbus::Error) -> Cause {
-        Cause::Zbus(Box::new(e))
+impl Cause {
+    /// The cause for an error of the D-Bus layer.
+    pub(crate) fn bus(e: impl Into<zbus::Error>) -> Cause {
+        Cause::Bus(BusError::new(e.into()))
+    }
+}
+
+/// An error of the D-Bus library underneath (zbus), kept opaque so that library's types
+/// are not part of this crate's API: its message is the library's, its
+/// [`source`](std::error::Error::source) the library's source, and [`io`](BusError::io)
+/// the operating system's error when the socket failed.
+#[derive(Debug, Clone)]
+pub struct BusError(Arc<zbus::Error>);
+
+impl BusError {
+    pub(crate) fn new(e: zbus::Error) -> BusError {
+        BusError(Arc::new(e))
+    }
+
+    /// The socket's I/O error, when that is what failed.
+    pub fn io(&self) -> Option<&std::io::Error> {
+        match self.0.as_ref() {
+            zbus::Error::InputOutput(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for BusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for BusError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Cause::Zbus(e) => write!(f, "{e}"),
+            Cause::Bus(e) => write!(f, "{e}"),
             Cause::Io(e) => write!(f, "{e}"),
             Cause::Call(e) => write!(f, "{e}"),
             Cause::Detail(d) => f.write_str(d),

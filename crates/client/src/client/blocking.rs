@@ -1,13 +1,10 @@
 //! [`Client`]: the same operations as [`AsyncClient`], blocking.
 
-use std::time::Duration;
-
 use async_io::block_on;
-use zbus::zvariant::OwnedValue;
 
-use super::{AsyncClient, Options, PingTarget, Scope, Slice, Started, Stats, Target};
+use super::{AsyncClient, Options, Scope, Slice, Started, Stats, Target};
 use crate::error::Result;
-use crate::resources::{CgroupMode, PropertyPlan, Resources, Skipped};
+use crate::resources::{CgroupMode, PropertyPlan, PropertyValue, Resources, Skipped};
 
 /// The systemd cgroup client, blocking: each method runs the [`AsyncClient`] operation of
 /// the same name to completion on the calling thread (`async_io::block_on`), so both share
@@ -124,12 +121,12 @@ impl Client {
     }
 
     /// See [`AsyncClient::unit_property`].
-    pub fn unit_property(&self, unit: &str, interface: &str, name: &str) -> Result<OwnedValue> {
+    pub fn unit_property(&self, unit: &str, interface: &str, name: &str) -> Result<PropertyValue> {
         block_on(self.inner.unit_property(unit, interface, name))
     }
 
     /// See [`AsyncClient::cgroup_property`].
-    pub fn cgroup_property(&self, unit: &str, name: &str) -> Result<OwnedValue> {
+    pub fn cgroup_property(&self, unit: &str, name: &str) -> Result<PropertyValue> {
         block_on(self.inner.cgroup_property(unit, name))
     }
 
@@ -141,11 +138,6 @@ impl Client {
     /// See [`AsyncClient::unit_state`].
     pub fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
         block_on(self.inner.unit_state(unit, name))
-    }
-
-    /// See [`AsyncClient::ping`].
-    pub fn ping(&self, target: PingTarget, sealed: Option<u32>, timeout: Duration) -> Result<u32> {
-        block_on(self.inner.ping(target, sealed, timeout))
     }
 
     /// Closes the connection now (the next operation reconnects).

@@ -22,7 +22,11 @@ mod units;
 pub use blocking::Client;
 pub use stats::{PeerWatch, Stats};
 pub use target::{Options, Target, Timeouts};
-pub use units::{PingTarget, Scope, Slice, Started};
+#[cfg(feature = "test-support")]
+pub use units::PingTarget;
+#[cfg(not(feature = "test-support"))]
+use units::PingTarget;
+pub use units::{Scope, Slice, Started};
 
 use plan::{check_any_unit, unit_iface, valid_pids, Props};
 use session::Session;
@@ -37,7 +41,7 @@ use crate::conn::{Counters, Dest, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_PATH
 use crate::error::{job_outcome, Cause, Error, InputError, Result, Step};
 use crate::names::{check_description, check_slice_name, parent_slice};
 use crate::releases::{Capabilities, TRANSIENT_SLICE};
-use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, Resources, Skipped};
+use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, PropertyValue, Resources, Skipped};
 
 /// The systemd cgroup client as futures: every operation of [`Client`], with the same
 /// deadlines and errors, on any executor (tokio, async-io, smol, ...). `Send + Sync`; its
@@ -467,12 +471,25 @@ impl AsyncClient {
 
     /// One property of a unit (`GetUnit` + `Properties.Get`), e.g.
     /// `("org.freedesktop.systemd1.Unit", "ActiveState")`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Dbus`] with
+    /// `org.freedesktop.systemd1.NoSuchUnit` when systemd has no such unit loaded, or the
+    /// error systemd answers the `Get` with (`UnknownProperty`, ...); the connection's
+    /// errors ([`Error::Connect`], [`Error::Timeout`], [`Error::Disconnected`]).
     pub async fn unit_property(
         &self,
         unit: &str,
         interface: &str,
         name: &str,
-    ) -> Result<OwnedValue> {
+    ) -> Result<PropertyValue> {
+        let v = self.raw_property(unit, interface, name).await?;
+        Ok(PropertyValue::from_zvariant(&v))
+    }
+
+    async fn raw_property(&self, unit: &str, interface: &str, name: &str) -> Result<OwnedValue> {
+        check_any_unit(unit)?;
         self.bounded(Some(unit), async {
             let path = self.unit_path(unit).await?.ok_or_else(|| Error::Dbus {
                 unit: crate::error::unit_of(unit),
@@ -501,19 +518,25 @@ impl AsyncClient {
     }
 
     /// A property of the unit's type interface (`Scope`, `Slice`, `Service`, ...), where
-    /// the cgroup properties live.
-    pub async fn cgroup_property(&self, unit: &str, name: &str) -> Result<OwnedValue> {
+    /// the cgroup properties live (`MemoryMax`, `TasksMax`, `DeviceAllow`, ...).
+    ///
+    /// # Errors
+    ///
+    /// As [`unit_property`](AsyncClient::unit_property).
+    pub async fn cgroup_property(&self, unit: &str, name: &str) -> Result<PropertyValue> {
         self.unit_property(unit, unit_iface(unit), name).await
     }
 
     /// The unit's cgroup path relative to systemd's cgroup root (`ControlGroup`).
     pub async fn control_group(&self, unit: &str) -> Result<String> {
         self.bounded(Some(unit), async {
-            let v = self.cgroup_property(unit, "ControlGroup").await?;
+            let v = self
+                .raw_property(unit, unit_iface(unit), "ControlGroup")
+                .await?;
             String::try_from(v).map_err(|e| Error::Protocol {
                 unit: crate::error::unit_of(unit),
                 step: Step::GetProperty,
-                cause: Cause::from(zbus::Error::from(e)),
+                cause: Cause::bus(e),
             })
         })
         .await
@@ -524,12 +547,12 @@ impl AsyncClient {
     pub async fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
         self.bounded(Some(unit), async {
             let v = self
-                .unit_property(unit, "org.freedesktop.systemd1.Unit", name)
+                .raw_property(unit, "org.freedesktop.systemd1.Unit", name)
                 .await?;
             String::try_from(v).map_err(|e| Error::Protocol {
                 unit: crate::error::unit_of(unit),
                 step: Step::GetProperty,
-                cause: Cause::from(zbus::Error::from(e)),
+                cause: Cause::bus(e),
             })
         })
         .await
@@ -538,8 +561,10 @@ impl AsyncClient {
     /// A diagnostic call whose serial the caller may choose. With `sealed = Some(k)`, the
     /// message is sealed with cookie `k` and the connection adopts it the way sd-bus does
     /// (`cookie = max(cookie, k)`), which is how tests drive a connection to the edge of the
-    /// 32-bit space. Returns the serial used.
-    pub async fn ping(
+    /// 32-bit space. Returns the serial used. Public only through
+    /// [`testing`](crate::testing) (feature `test-support`).
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
+    pub(crate) async fn ping(
         &self,
         target: PingTarget,
         sealed: Option<u32>,
@@ -653,7 +678,7 @@ where
     msg.body().deserialize::<T>().map_err(|e| Error::Protocol {
         unit: crate::error::unit_of(unit),
         step,
-        cause: Cause::from(e),
+        cause: Cause::bus(e),
     })
 }
 

@@ -168,7 +168,7 @@ impl AsyncClient {
             fail(Error::Protocol {
                 unit: None,
                 step: Step::Version,
-                cause: Cause::from(zbus::Error::from(e)),
+                cause: Cause::bus(e),
             })
         })?;
         let version = parse_version(&vs).ok_or_else(|| {

@@ -324,7 +324,7 @@ impl Conn {
                 return Err(Error::Protocol {
                     unit: crate::error::unit_of(unit),
                     step,
-                    cause: Cause::from(e),
+                    cause: Cause::bus(e),
                 });
             }
         };
@@ -347,8 +347,8 @@ impl Conn {
             Some(Err(e)) => {
                 guard.armed = false;
                 release(self);
-                self.mark_closed(Cause::from(e.clone()));
-                return Err(disc(Cause::from(e)));
+                self.mark_closed(Cause::bus(e.clone()));
+                return Err(disc(Cause::bus(e)));
             }
             None => {
                 // A half-written message leaves the stream unusable: drop the connection.

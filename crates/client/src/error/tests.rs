@@ -6,7 +6,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{job_outcome, Cause, Error, InputError, Step};
+use crate::error::{job_outcome, BusError, Cause, Error, InputError, Step};
 use crate::Unconverted;
 
 const JOB: &str = "/org/freedesktop/systemd1/job/4711";
@@ -203,13 +203,13 @@ fn a_lost_connection_keeps_the_transports_error_as_its_source() {
     let lost = Error::Disconnected {
         unit: Some("web.scope".into()),
         step: Step::StopUnit,
-        cause: Cause::from(zbus::Error::InputOutput(Arc::new(io))),
+        cause: Cause::bus(zbus::Error::InputOutput(Arc::new(io))),
     };
-    let source = lost.source().expect("zbus's error is the source");
-    let zbus_error = source.downcast_ref::<zbus::Error>().expect("a zbus::Error");
-    let zbus::Error::InputOutput(io) = zbus_error else {
-        panic!("{zbus_error:?}")
-    };
+    let source = lost
+        .source()
+        .expect("the D-Bus layer's error is the source");
+    let zbus_error = source.downcast_ref::<BusError>().expect("a BusError");
+    let io = zbus_error.io().expect("the socket's error");
     assert_eq!(io.kind(), ErrorKind::ConnectionReset);
     // The message says what was lost and when; what happened is the source's to say.
     assert_eq!(

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use sdbus_cgroup::{Client, Options, PingTarget, Target, Timeouts};
+use sdbus_cgroup::testing::{Ping, PingTarget};
+use sdbus_cgroup::{Client, Options, Target, Timeouts};
 
 use super::drive::Ctx;
 use super::ReproduceError;

@@ -7,8 +7,9 @@
 
 use zbus::zvariant::Value;
 
+use crate::resources::INFINITY;
 use crate::resources::{cpuset_to_bits, Apply, CgroupMode, IoDeviceLimit, PropertyPlan};
-use crate::{DeviceAllow, Resources, INFINITY};
+use crate::{DeviceAllow, Resources};
 
 fn get(p: &PropertyPlan, name: &str) -> Option<Value<'static>> {
     p.properties

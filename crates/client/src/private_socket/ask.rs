@@ -75,7 +75,7 @@ pub enum PeerError {
         message: Option<String>,
     },
     /// Building our message failed.
-    Build(zbus::Error),
+    Build(crate::BusError),
     /// The call did not finish within its deadline (whether or not the peer was sending).
     Timeout {
         /// `connect` or `get_property`.
@@ -121,9 +121,9 @@ impl From<std::io::Error> for PeerError {
     }
 }
 
-impl From<zbus::Error> for PeerError {
-    fn from(e: zbus::Error) -> PeerError {
-        PeerError::Build(e)
+impl PeerError {
+    fn build(e: zbus::Error) -> PeerError {
+        PeerError::Build(crate::BusError::new(e))
     }
 }
 
@@ -190,16 +190,18 @@ impl Peer {
         loop {
             let serial = self.next_serial;
             self.next_serial += 1;
-            let msg = zbus::message::Message::method_call(path, "Get")?
-                .with_flags(zbus::message::Flags::NoAutoStart)?
-                .destination(destination)?
-                .interface("org.freedesktop.DBus.Properties")?
-                .serial(
-                    serial
-                        .try_into()
-                        .map_err(|_| PeerError::Malformed("serial 0"))?,
-                )
-                .build(&(interface, property))?;
+            let serial_nz = serial
+                .try_into()
+                .map_err(|_| PeerError::Malformed("serial 0"))?;
+            let msg = (|| {
+                zbus::message::Message::method_call(path, "Get")?
+                    .with_flags(zbus::message::Flags::NoAutoStart)?
+                    .destination(destination)?
+                    .interface("org.freedesktop.DBus.Properties")?
+                    .serial(serial_nz)
+                    .build(&(interface, property))
+            })()
+            .map_err(PeerError::build)?;
             if let Err(e) = deadline.run(self.stream.write_all(&msg.data()[..])).await? {
                 return Err(self.rejection_after_hangup().unwrap_or(e.into()));
             }
