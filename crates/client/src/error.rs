@@ -134,14 +134,14 @@ pub enum InputError {
     SwapWithoutMemory,
     /// A memory value below -1.
     InvalidMemory {
-        /// Which field.
+        /// The field, by its `Resources` name (`memory_limit`, ...).
         what: &'static str,
         /// The value given.
         value: i64,
     },
     /// A weight, period or other bounded number out of its range.
     OutOfRange {
-        /// Which field.
+        /// The field, by its `Resources` name (`cpu_weight`, ...).
         what: &'static str,
         /// The value given.
         value: i64,
@@ -304,7 +304,7 @@ pub enum Error {
     },
     /// A job finished with a result other than `done`.
     JobFailed {
-        /// The unit.
+        /// The unit the job was for.
         unit: String,
         /// The job's object path.
         job: String,
@@ -316,7 +316,7 @@ pub enum Error {
         /// The unit the operation was about, `None` for a call about no unit (the
         /// handshake, a ping).
         unit: Option<String>,
-        /// The step.
+        /// The step whose reply it was.
         step: Step,
         /// What was wrong: the source of this error when it is an error, else in the
         /// message.
@@ -333,7 +333,7 @@ pub enum Error {
     },
     /// The cookie allocator refused (every cycled cookie pending, or a bad sealed cookie).
     Cookie {
-        /// The step.
+        /// The step that needed a cookie.
         step: Step,
         /// The allocator's error, the source of this one.
         source: sdbus_cookie::Error,
@@ -593,7 +593,7 @@ impl From<InputError> for Error {
     }
 }
 
-/// Result alias.
+/// `Result` with this crate's [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

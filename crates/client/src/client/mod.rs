@@ -118,7 +118,7 @@ impl AsyncClient {
         futures_lite::future::or(op, deadline).await
     }
 
-    /// The options.
+    /// The options the client was made with.
     pub fn options(&self) -> &Options {
         &self.opts
     }
@@ -156,6 +156,12 @@ impl AsyncClient {
     }
 
     /// systemd's version (read once per connection).
+    ///
+    /// # Errors
+    ///
+    /// the connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn version(&self) -> Result<u32> {
         self.bounded(None, async { Ok(self.session().await?.caps.version()) })
             .await
@@ -174,6 +180,16 @@ impl AsyncClient {
     }
 
     /// Creates a transient scope for running processes, with limits, and waits for its job.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid name, slice, pid list, description or limit (nothing
+    /// is sent); [`Error::Dbus`] when systemd refuses the unit (a leftover unit of the
+    /// name, `UnitExists`, is reset and the start retried once first); [`Error::JobFailed`]
+    /// when the start job ends other than `done` (the failed unit is reset); the
+    /// connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn start_scope(&self, scope: &Scope) -> Result<Started> {
         self.bounded(Some(&scope.name), async {
             // Validate before connecting: bad input causes no traffic at all.
@@ -189,6 +205,15 @@ impl AsyncClient {
     /// that already exists and is active is success (`Started::existed`, no job, limits
     /// unchanged: use [`set_resources`](AsyncClient::set_resources)); a failed one is
     /// reset and started again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid name, description or limit, or the root slice
+    /// (nothing is sent); [`Error::Unsupported`] on systemd < 228 (no transient slices);
+    /// [`Error::Dbus`] when systemd refuses the unit; [`Error::JobFailed`] when the start
+    /// job ends other than `done`; the connection's errors: [`Error::Connect`] when
+    /// (re)connecting fails, [`Error::Timeout`] when a call's or job's deadline or
+    /// [`Timeouts::operation`] passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn start_slice(&self, slice: &Slice) -> Result<Started> {
         self.bounded(Some(&slice.name), async {
             let build = |caps: &Capabilities| -> Result<PropertyPlan> {
@@ -321,6 +346,14 @@ impl AsyncClient {
     }
 
     /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name or limit (nothing is sent);
+    /// [`Error::Dbus`] when systemd refuses the change (`NoSuchUnit`, ...); the
+    /// connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
         self.bounded(Some(unit), async {
             check_any_unit(unit)?;
@@ -349,6 +382,14 @@ impl AsyncClient {
 
     /// Moves processes into a running unit (`AttachProcessesToUnit`, systemd >= 238; older
     /// releases give `Error::Unsupported` without a call).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name or pid list; [`Error::Unsupported`] on
+    /// systemd < 238; [`Error::Dbus`] when systemd refuses (a pid it cannot see, no such
+    /// unit); the connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
         self.bounded(Some(unit), async {
             check_any_unit(unit)?;
@@ -370,6 +411,14 @@ impl AsyncClient {
 
     /// Freezes every process of the unit (`FreezeUnit`, systemd >= 246, cgroup v2 freezer;
     /// older releases give `Error::Unsupported` without a call).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Unsupported`] on systemd < 246;
+    /// [`Error::Dbus`] when systemd refuses (no such unit, no cgroup v2 freezer); the
+    /// connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn freeze(&self, unit: &str) -> Result<()> {
         self.bounded(Some(unit), async {
             check_any_unit(unit)?;
@@ -383,6 +432,13 @@ impl AsyncClient {
     }
 
     /// Thaws a frozen unit (`ThawUnit`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Unsupported`] on systemd < 246;
+    /// [`Error::Dbus`] when systemd refuses; the connection's errors: [`Error::Connect`]
+    /// when (re)connecting fails, [`Error::Timeout`] when a call's or job's deadline or
+    /// [`Timeouts::operation`] passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn thaw(&self, unit: &str) -> Result<()> {
         self.bounded(Some(unit), async {
             check_any_unit(unit)?;
@@ -396,6 +452,14 @@ impl AsyncClient {
     }
 
     /// Sends `signal` to every process of the unit (`KillUnit(name, "all", signal)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name or a signal outside 1..=64;
+    /// [`Error::Dbus`] when systemd refuses (no such unit, no process to signal); the
+    /// connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn kill(&self, unit: &str, signal: i32) -> Result<()> {
         self.bounded(Some(unit), async {
             check_any_unit(unit)?;
@@ -412,6 +476,14 @@ impl AsyncClient {
 
     /// Stops the unit, waits for the job, then resets its failed state so nothing is left.
     /// A unit that does not exist counts as stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Dbus`] when systemd refuses the
+    /// stop (other than `NoSuchUnit`); [`Error::JobFailed`] when the stop job ends other
+    /// than `done`; the connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn stop(&self, unit: &str) -> Result<()> {
         self.bounded(Some(unit), async {
             check_any_unit(unit)?;
@@ -437,7 +509,15 @@ impl AsyncClient {
         .await
     }
 
-    /// `ResetFailedUnit`.
+    /// Resets the unit's failed state (`ResetFailedUnit`), so systemd can unload it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Dbus`] when systemd refuses
+    /// (`NoSuchUnit` for a unit it has not loaded); the connection's errors:
+    /// [`Error::Connect`] when (re)connecting fails, [`Error::Timeout`] when a call's or
+    /// job's deadline or [`Timeouts::operation`] passes, [`Error::Disconnected`] when the
+    /// connection is lost.
     pub async fn reset_failed(&self, unit: &str) -> Result<()> {
         self.bounded(Some(unit), async {
             check_any_unit(unit)?;
@@ -450,6 +530,14 @@ impl AsyncClient {
     }
 
     /// The unit's object path, `None` when systemd has no such unit loaded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Dbus`] when systemd answers
+    /// `GetUnit` with another error than `NoSuchUnit`; the connection's errors:
+    /// [`Error::Connect`] when (re)connecting fails, [`Error::Timeout`] when a call's or
+    /// job's deadline or [`Timeouts::operation`] passes, [`Error::Disconnected`] when the
+    /// connection is lost.
     pub async fn unit_path(&self, unit: &str) -> Result<Option<String>> {
         self.bounded(Some(unit), async {
             check_any_unit(unit)?;
@@ -528,6 +616,11 @@ impl AsyncClient {
     }
 
     /// The unit's cgroup path relative to systemd's cgroup root (`ControlGroup`).
+    ///
+    /// # Errors
+    ///
+    /// As [`unit_property`](AsyncClient::unit_property); [`Error::Protocol`] when the value
+    /// is not a string.
     pub async fn control_group(&self, unit: &str) -> Result<String> {
         self.bounded(Some(unit), async {
             let v = self
@@ -544,6 +637,11 @@ impl AsyncClient {
 
     /// A string property of `org.freedesktop.systemd1.Unit` (`ActiveState`,
     /// `FreezerState`, `SubState`, ...).
+    ///
+    /// # Errors
+    ///
+    /// As [`unit_property`](AsyncClient::unit_property); [`Error::Protocol`] when the value
+    /// is not a string.
     pub async fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
         self.bounded(Some(unit), async {
             let v = self

@@ -73,6 +73,10 @@ impl AsyncClient {
 
     /// The property list [`start_scope`](crate::Client::start_scope) would send (for a given
     /// systemd version), without sending anything.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid name, slice, pid list, description or limit.
     pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
         self.scope_plan(scope, &Capabilities::from_version(version))
     }

@@ -142,7 +142,7 @@ impl Timeouts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Options {
-    /// The deadlines.
+    /// The deadlines (see [`Timeouts`]).
     pub timeouts: Timeouts,
     /// Property names for v1/hybrid or v2. `None` = detect from `/sys/fs/cgroup` like runc.
     pub cgroup_mode: Option<CgroupMode>,
@@ -161,7 +161,7 @@ impl Options {
         self
     }
 
-    /// The deadlines.
+    /// The deadlines in force.
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
     }

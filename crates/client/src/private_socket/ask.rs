@@ -159,6 +159,11 @@ impl Peer {
     /// Connects to `path` (non-blocking) and sends `AUTH EXTERNAL` (our uid, hex-encoded as
     /// ASCII) and `BEGIN` in one write, all within `timeout`. Whether the server accepted
     /// is known at the first call.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerError`]: the socket fails ([`PeerError::Io`]), the peer rejects our
+    /// credentials, or the deadline passes ([`PeerError::Timeout`]).
     pub async fn connect(path: &Path, timeout: Duration) -> Result<Peer, PeerError> {
         let deadline = Deadline::new("connect", timeout);
         let mut stream = deadline.run(Async::<UnixStream>::connect(path)).await??;
@@ -176,6 +181,11 @@ impl Peer {
     /// `NO_AUTO_START` and waits up to `timeout` for the reply to that call (other messages
     /// are skipped). The call is sent again while nothing arrives (see the module docs);
     /// the first reply to any of them counts.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerError`]: the socket fails, the answer is malformed or a D-Bus error
+    /// ([`PeerError::Dbus`]), or the deadline passes ([`PeerError::Timeout`]).
     pub async fn get_property(
         &mut self,
         destination: &str,

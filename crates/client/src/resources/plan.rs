@@ -50,6 +50,10 @@ impl Resources {
     /// [`validate`].
     ///
     /// [`validate`]: Resources::validate
+    ///
+    /// # Errors
+    ///
+    /// The first [`InputError`] of [`validate`](Resources::validate).
     pub fn to_properties(
         &self,
         mode: CgroupMode,

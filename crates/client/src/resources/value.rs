@@ -12,15 +12,15 @@ use super::Skipped;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PropertyValue {
-    /// `b`.
+    /// `b`: a switch (`Delegate`, `MemoryAccounting`).
     Bool(bool),
-    /// `u`.
+    /// `u`: a 32-bit number.
     U32(u32),
-    /// `i`.
+    /// `i`: a signed 32-bit number.
     I32(i32),
     /// `t`: limits, weights, µs (`u64::MAX` is infinity).
     U64(u64),
-    /// `x`.
+    /// `x`: a signed 64-bit number.
     I64(i64),
     /// `s` (and object paths).
     Str(String),
