@@ -133,7 +133,10 @@ pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
     // Not argv: the description is world-readable and written into the unit file.
     scope.description = Some("a command run by sdcookie scope run".to_owned());
     scope.resources = res;
-    client.scope_properties(&scope, u32::MAX)?;
+    client.scope_properties(
+        &scope,
+        &sdbus_cgroup::releases::Capabilities::from_version(u32::MAX),
+    )?;
     client.version()?;
     let mut held = Held::spawn(&args.command)?;
     scope.pids = vec![held.pid()];

@@ -134,7 +134,12 @@ fn runtime_spec_example_converts_and_lists_what_systemd_cannot_take() {
     assert_eq!(huge.value, "2MB 9223372036854772000");
 
     // On cgroup v2 and systemd 252, what systemd receives.
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "MemoryMax"), Value::U64(536_870_912));
     assert_eq!(get(&p, "MemoryLow"), Value::U64(536_870_912));
     // swap == memory: no swap (runc's ConvertMemorySwapToCgroupV2Value: swap - memory).
@@ -187,12 +192,22 @@ fn shares_2_1024_262144_become_weights_1_100_10000() {
     // opencontainers/cgroups utils_test.go, TestConvertCPUSharesToCgroupV2Value.
     for (shares, weight) in [(2, 1), (1024, 100), (262_144, 10_000)] {
         let r = Resources::try_from(&cpu(Some(shares), None, None)).unwrap();
-        let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+        let p = r
+            .to_properties(
+                CgroupMode::Unified,
+                &sdbus_cgroup::releases::Capabilities::from_version(252),
+            )
+            .unwrap();
         assert_eq!(get(&p, "CPUWeight"), Value::U64(weight), "shares {shares}");
     }
     // On cgroup v1 the shares go through unchanged.
     let r = Resources::try_from(&cpu(Some(2), None, None)).unwrap();
-    let p = r.to_properties(CgroupMode::Legacy, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Legacy,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "CPUShares"), Value::U64(2));
     // 0 is unset (Go's zero value in runc).
     let r = Resources::try_from(&cpu(Some(0), None, None)).unwrap();
@@ -204,7 +219,10 @@ fn quota_with_and_without_period() {
     let plan = |q, p| {
         Resources::try_from(&cpu(None, q, p))
             .unwrap()
-            .to_properties(CgroupMode::Unified, 252)
+            .to_properties(
+                CgroupMode::Unified,
+                &sdbus_cgroup::releases::Capabilities::from_version(252),
+            )
             .unwrap()
     };
     // No period: runc's defCPUQuotaPeriod 100000. 50000/100000 of a second = 500000 µs/s.
@@ -275,7 +293,10 @@ fn swap_below_memory_is_an_error_naming_the_field() {
     ));
     let p = Resources::try_from(&r)
         .unwrap()
-        .to_properties(CgroupMode::Unified, 252)
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
         .unwrap();
     assert_eq!(get(&p, "MemorySwapMax"), Value::U64(u64::MAX));
 }
@@ -296,7 +317,12 @@ fn unified_keys_convert_like_runc_with_the_version_gates() {
         ("io.weight", "default 300"),
     ]))
     .unwrap();
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "MemoryHigh"), Value::U64(u64::MAX));
     assert_eq!(get(&p, "MemoryLow"), Value::U64(1_048_576));
     assert_eq!(get(&p, "MemoryMin"), Value::U64(4096));
@@ -313,28 +339,53 @@ fn unified_keys_convert_like_runc_with_the_version_gates() {
 
     // cpu.idle = 1 is CPUWeight=0 from systemd 252 (runc's cpuIdleSupportedVersion).
     let idle = Resources::try_from(&unified(&[("cpu.idle", "1"), ("cpu.weight", "42")])).unwrap();
-    let p = idle.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = idle
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     let weights: Vec<_> = p
         .properties()
         .into_iter()
         .filter(|(n, _)| *n == "CPUWeight")
         .collect();
     assert_eq!(weights, [("CPUWeight", Value::U64(0))]);
-    let p = idle.to_properties(CgroupMode::Unified, 251).unwrap();
+    let p = idle
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(251),
+        )
+        .unwrap();
     assert_eq!(get(&p, "CPUWeight"), Value::U64(42));
     assert!(p.skipped().iter().any(|s| s.property == "CPUWeight"));
 
     // cpu.max without a period: runc's defCPUQuotaPeriod (100000) is sent with it.
     let r = Resources::try_from(&unified(&[("cpu.max", "max")])).unwrap();
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(u64::MAX));
     assert_eq!(get(&p, "CPUQuotaPeriodUSec"), Value::U64(100_000));
 
     // memory.oom.group -> OOMPolicy when a scope starts, from systemd 253.
     let oom = Resources::try_from(&unified(&[("memory.oom.group", "1")])).unwrap();
-    let p = oom.to_properties(CgroupMode::Unified, 253).unwrap();
+    let p = oom
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(253),
+        )
+        .unwrap();
     assert_eq!(get(&p, "OOMPolicy"), Value::Str("kill".into()));
-    let p = oom.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = oom
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert!(p.names().all(|n| n != "OOMPolicy"));
     assert!(p.skipped().iter().any(|s| s.property == "OOMPolicy"));
 }

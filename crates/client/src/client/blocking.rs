@@ -78,8 +78,12 @@ impl Client {
     /// # Errors
     ///
     /// As [`AsyncClient::scope_properties`].
-    pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
-        self.inner.scope_properties(scope, version)
+    pub fn scope_properties(
+        &self,
+        scope: &Scope,
+        caps: &crate::releases::Capabilities,
+    ) -> Result<PropertyPlan> {
+        self.inner.scope_properties(scope, caps)
     }
 
     /// See [`AsyncClient::start_scope`].

@@ -71,14 +71,16 @@ impl AsyncClient {
         })
     }
 
-    /// The property list [`start_scope`](crate::Client::start_scope) would send (for a given
-    /// systemd version), without sending anything.
+    /// The property list [`start_scope`](crate::Client::start_scope) would send to a
+    /// systemd that accepts `caps`, without sending anything (the connected one's:
+    /// [`capabilities`](AsyncClient::capabilities); a release's by number:
+    /// [`Capabilities::from_version`]).
     ///
     /// # Errors
     ///
     /// [`Error::Input`] for an invalid name, slice, pid list, description or limit.
-    pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
-        self.scope_plan(scope, &Capabilities::from_version(version))
+    pub fn scope_properties(&self, scope: &Scope, caps: &Capabilities) -> Result<PropertyPlan> {
+        self.scope_plan(scope, caps)
     }
 
     /// The property list for `scope` on a systemd that accepts `caps`.

@@ -46,10 +46,10 @@ impl Skipped {
 }
 
 impl Resources {
-    /// Builds the property list for starting a scope in `mode` on systemd `version`, after
-    /// [`validate`].
-    ///
-    /// [`validate`]: Resources::validate
+    /// Builds the property list for starting a scope in `mode` on a systemd that accepts
+    /// `caps` (the connected one's: [`Client::capabilities`](crate::Client::capabilities);
+    /// a release's by number: [`Capabilities::from_version`]), after
+    /// [`validate`](Resources::validate).
     ///
     /// # Errors
     ///
@@ -57,13 +57,9 @@ impl Resources {
     pub fn to_properties(
         &self,
         mode: CgroupMode,
-        version: u32,
+        caps: &Capabilities,
     ) -> Result<PropertyPlan, InputError> {
-        self.plan(
-            mode,
-            &Capabilities::from_version(version),
-            Apply::ScopeStart,
-        )
+        self.plan(mode, caps, Apply::ScopeStart)
     }
 
     /// The property list for one use: what systemd accepts differs between creating a
