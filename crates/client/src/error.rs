@@ -185,6 +185,7 @@ pub enum InputError {
 /// net_cls, swappiness, unknown `unified` keys, ...): the caller writes it to cgroupfs
 /// itself, or refuses the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unconverted {
     /// The field, spelled as in `config.json`, e.g. `linux.resources.hugepageLimits[0]` or
     /// `linux.resources.unified["memory.oom.group"]`.

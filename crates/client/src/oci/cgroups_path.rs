@@ -6,6 +6,7 @@ use crate::names::{check_scope_name, check_slice_name};
 
 /// A parsed systemd-style `linux.cgroupsPath`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CgroupsPath {
     /// The parent slice (`system.slice` when the spec leaves it empty).
     pub slice: String,

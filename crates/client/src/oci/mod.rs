@@ -23,6 +23,7 @@ use unified::unified;
 
 /// The result of [`Resources::from_oci`]: what systemd will take, and what it cannot.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OciResources {
     /// The converted limits.
     pub resources: Resources,

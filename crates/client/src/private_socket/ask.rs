@@ -135,6 +135,7 @@ impl From<Malformed> for PeerError {
 
 /// A reply: its serial (the sender's cookie) and, for a `v` holding an `s`, the string.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reply {
     /// The serial in the reply's header.
     pub serial: u32,
