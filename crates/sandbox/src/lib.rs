@@ -99,6 +99,7 @@ mod live;
 mod options;
 mod plan;
 mod ready;
+mod release;
 mod spawn;
 mod units;
 
@@ -144,6 +145,8 @@ pub struct Sandbox {
     host: HostCgroups,
     version: String,
     console: Option<console::Console>,
+    /// On a v1 layout: the kernel's cgroup-empty news for PID 1 (see `release.rs`).
+    release_agent: Option<release::ReleaseAgent>,
 }
 
 /// Counts sandboxes booted by this process, for unique ids.
@@ -188,6 +191,7 @@ impl Sandbox {
             host,
             version: String::new(),
             console: None,
+            release_agent: None,
         };
         // Without a console systemd logs nowhere; that is worth a warning, not a failure.
         match console::Console::open(&name) {
@@ -217,6 +221,24 @@ impl Sandbox {
         drop(live);
         sandbox.pid1_raw = pid.as_raw() as u32;
         sandbox.version = sandbox.wait_ready(options.boot_timeout)?;
+        // Only Red Hat's 219 waits for the v1 release agent's news (see release.rs).
+        let before_v230 = sandbox
+            .version
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|v| v.parse::<u32>().ok())
+            .is_some_and(|v| v < 230);
+        if before_v230 && !sandbox.layout.is_unified() {
+            if let Some(named) = sandbox
+                .cgroups
+                .iter()
+                .find(|c| c.controllers.iter().any(|x| x == "name=systemd"))
+            {
+                let agent = release::ReleaseAgent::start(named.host_path.clone(), sandbox.pid1_raw)
+                    .map_err(|e| Error::io("starting the sandbox's release agent thread", e))?;
+                sandbox.release_agent = Some(agent);
+            }
+        }
         Ok(sandbox)
     }
 
@@ -348,6 +370,7 @@ impl Sandbox {
     }
 
     fn teardown(&mut self) -> Result<(), Error> {
+        self.release_agent = None;
         let mut live = live::lock(&self.live);
         // PID 1 first: the console closes once nothing in the sandbox holds it.
         let result = live.teardown();

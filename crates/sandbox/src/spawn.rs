@@ -142,11 +142,19 @@ impl SandboxCommand {
             source: Some(e),
         })?;
         match find_forked(&mut nsenter) {
-            Ok((host_pid, pid)) => Ok(SandboxChild {
+            Ok(Forked::Running(host_pid, pid)) => Ok(SandboxChild {
                 nsenter,
                 host_pid,
                 pid,
                 done: None,
+            }),
+            // A short command can end, and nsenter with it, between two looks: its status
+            // is nsenter's, and there is no pid left to name.
+            Ok(Forked::Ended(status)) => Ok(SandboxChild {
+                nsenter,
+                host_pid: 0,
+                pid: 0,
+                done: Some(status),
             }),
             Err(step) => {
                 let _ = nsenter.kill();
@@ -160,8 +168,16 @@ impl SandboxCommand {
     }
 }
 
-/// nsenter's only child is the command; returns its host pid and in-namespace pid.
-fn find_forked(nsenter: &mut Child) -> Result<(u32, u32), String> {
+/// What became of the command nsenter forks.
+enum Forked {
+    /// Running: its host pid and its pid inside the sandbox.
+    Running(u32, u32),
+    /// Already ended, and nsenter with it (nsenter exits with its child's status).
+    Ended(ExitStatus),
+}
+
+/// nsenter's only child is the command; finds its host pid and in-namespace pid.
+fn find_forked(nsenter: &mut Child) -> Result<Forked, String> {
     let id = nsenter.id();
     let children = format!("/proc/{id}/task/{id}/children");
     let deadline = Instant::now() + FORK_PATIENCE;
@@ -174,18 +190,14 @@ fn find_forked(nsenter: &mut Child) -> Result<(u32, u32), String> {
             {
                 let status = fs::read_to_string(format!("/proc/{host_pid}/status"))
                     .map_err(|e| format!("reading /proc/{host_pid}/status: {e}"))?;
-                return Ok((
+                return Ok(Forked::Running(
                     host_pid,
                     ns_pid(&status).ok_or("no NSpid line in /proc/<pid>/status")?,
                 ));
             }
         }
         match nsenter.try_wait() {
-            Ok(Some(status)) => {
-                return Err(format!(
-                    "nsenter ended ({status}) before its child could be seen"
-                ))
-            }
+            Ok(Some(status)) => return Ok(Forked::Ended(status)),
             Ok(None) => {}
             Err(e) => return Err(format!("waiting for nsenter: {e}")),
         }
@@ -219,12 +231,12 @@ pub struct SandboxChild {
 
 impl SandboxChild {
     /// The process's pid inside the sandbox (what systemd's `PIDs`/`AttachProcessesToUnit`
-    /// expect when called over the sandbox bus).
+    /// expect when called over the sandbox bus); 0 if it ended before it could be seen.
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
-    /// The process's pid on the host.
+    /// The process's pid on the host; 0 if it ended before it could be seen.
     pub fn host_pid(&self) -> u32 {
         self.host_pid
     }

@@ -536,3 +536,15 @@ fn unified_layout_boots_where_only_cgroup2_is_mounted() {
     );
     before.assert_unchanged();
 }
+
+#[test]
+fn a_command_that_ends_at_once_is_spawned_and_gives_its_status() {
+    let sandbox = boot(SandboxOptions::default());
+    // Short enough that nsenter often exits before its child can be seen.
+    for _ in 0..50 {
+        let mut ok = sandbox.command("true").spawn().unwrap();
+        assert!(ok.wait().unwrap().success());
+        let mut bad = sandbox.command("false").spawn().unwrap();
+        assert_eq!(bad.wait().unwrap().code(), Some(1));
+    }
+}

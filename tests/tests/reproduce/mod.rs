@@ -1,3 +1,6 @@
+// Shared by several test binaries; each uses the part its releases need.
+#![allow(dead_code, unused_macros)]
+
 //! The checks of `sdcookie-lab reproduce` on one release, shared by the per-release test
 //! binaries (`reproduce_v219.rs`, `reproduce_v241.rs`): `reproduce_tests!("N", "...")` runs
 //! the reproduction once on the two PID 1s of `systemd-patch/build-pid1 N` (stock upstream,
@@ -19,10 +22,18 @@ pub const DEADLINE: Duration = Duration::from_secs(5);
 pub const LIFECYCLES: u64 = 1000;
 /// Where gdb puts PID 1's API-bus cookie (`--cookie`'s default).
 pub const COOKIE: u64 = 0xffff_ff00;
+/// How long a runtime's command may run at the edge before the run ends it.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+/// Containers each runtime creates past the edge on the patched PID 1.
+pub const CONTAINERS: u64 = 20;
 
 /// One run's output and report, and the host's mount table around it.
 pub struct Reproduced {
     pub release: &'static str,
+    /// `Manager.Version` of its PID 1s.
+    pub version: &'static str,
+    /// The runtimes driven (none: `--no-runtimes`).
+    pub runtimes: Vec<&'static str>,
     pub out: Output,
     pub report: Value,
     pub mounts_before: Vec<String>,
@@ -39,29 +50,46 @@ impl Reproduced {
     }
 }
 
-/// `sdcookie-lab reproduce --stock S --patched P --format json` on `release`'s two PID 1s.
-pub fn reproduce(release: &'static str) -> Reproduced {
+/// `sdcookie-lab reproduce --stock S --patched P --format json` on the two PID 1s of
+/// `release` (a tag or a distribution's tree), with `runtimes` ("" for `--no-runtimes`).
+pub fn reproduce(
+    release: &'static str,
+    version: &'static str,
+    runtimes: &'static str,
+) -> Reproduced {
     let (stock, patched) = pid1s(release);
     let exe = sdcookie_lab();
     let mounts_before = host_mounts();
     let timeout = format!("{}s", DEADLINE.as_secs());
     let lifecycles = LIFECYCLES.to_string();
-    let out = run(
-        &exe,
-        &[
-            "reproduce".as_ref(),
-            "--stock".as_ref(),
-            stock.as_os_str(),
-            "--patched".as_ref(),
-            patched.as_os_str(),
-            "--timeout".as_ref(),
-            timeout.as_ref(),
-            "--lifecycles".as_ref(),
-            lifecycles.as_ref(),
-            "--format".as_ref(),
-            "json".as_ref(),
-        ],
-    );
+    let patience = format!("{}s", PATIENCE.as_secs());
+    let containers = CONTAINERS.to_string();
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "reproduce".as_ref(),
+        "--stock".as_ref(),
+        stock.as_os_str(),
+        "--patched".as_ref(),
+        patched.as_os_str(),
+        "--timeout".as_ref(),
+        timeout.as_ref(),
+        "--lifecycles".as_ref(),
+        lifecycles.as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ];
+    if runtimes.is_empty() {
+        args.push("--no-runtimes".as_ref());
+    } else {
+        args.extend::<[&std::ffi::OsStr; 6]>([
+            "--runtimes".as_ref(),
+            runtimes.as_ref(),
+            "--runtime-patience".as_ref(),
+            patience.as_ref(),
+            "--containers".as_ref(),
+            containers.as_ref(),
+        ]);
+    }
+    let out = run(&exe, &args);
     eprintln!("{}", out.stderr);
     let report = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -71,6 +99,8 @@ pub fn reproduce(release: &'static str) -> Reproduced {
     });
     Reproduced {
         release,
+        version,
+        runtimes: runtimes.split(',').filter(|r| !r.is_empty()).collect(),
         out,
         report,
         mounts_before,
@@ -94,6 +124,7 @@ pub fn report_has_exactly_the_documented_fields(r: &Reproduced) {
         "last_serial_before_edge",
         "lifecycles_after_edge",
         "private_socket_responsive",
+        "runtimes",
         "systemd_version",
     ];
     let mut want: Vec<String> = common.iter().map(|s| s.to_string()).collect();
@@ -114,7 +145,7 @@ pub fn report_has_exactly_the_documented_fields(r: &Reproduced) {
 
 pub fn both_runs_are_the_release_with_the_cookie_moved_by_gdb_to_the_same_value(r: &Reproduced) {
     for v in [r.stock(), r.patched()] {
-        assert_eq!(v["systemd_version"], r.release, "{v}");
+        assert_eq!(v["systemd_version"], r.version, "{v}");
         assert_eq!(v["cookie_set_to"], COOKIE, "{v}");
         assert_eq!(v["last_serial_before_edge"], 0xffff_ffffu64, "{v}");
     }
@@ -141,7 +172,7 @@ pub fn stock_doctor_sees_the_bus_dead_and_the_private_socket_alive(r: &Reproduce
 pub fn stock_does_at_the_edge_what_the_table_says(r: &Reproduced, at_the_edge: &str) {
     let want = format!(
         "[stock] ok   after the doctor's probe systemd {} {at_the_edge}:",
-        r.release
+        r.version
     );
     assert!(
         r.out.stderr.lines().any(|l| l.contains(&want)),
@@ -165,7 +196,7 @@ pub fn stock_daemon_reexec_of_the_same_binary_restores_the_bus_and_the_same_clie
     r: &Reproduced,
 ) {
     let x = &r.stock()["reexec"];
-    assert_eq!(x["systemd_version"], r.release, "{x}");
+    assert_eq!(x["systemd_version"], r.version, "{x}");
     assert_eq!(x["doctor_verdict"], "ok", "{x}");
     let cookie = x["cookie"].as_u64().expect("a cookie");
     assert!(
@@ -207,7 +238,13 @@ pub fn host_is_left_as_found_no_mount_and_no_sandbox_cgroup(r: &Reproduced) {
         .filter(|w| w.starts_with("sandbox-"))
         .map(|w| w.trim_end_matches(','))
         .collect();
-    assert_eq!(names.len(), 2, "two boots named in: {}", r.out.stderr);
+    // Two boots for the incident, four per runtime (two ways past the edge, two builds).
+    assert_eq!(
+        names.len(),
+        2 + 4 * r.runtimes.len(),
+        "boots named in: {}",
+        r.out.stderr
+    );
     for name in names {
         assert_eq!(
             sdbus_cookie_tests::cgroups_named(name),
@@ -217,13 +254,106 @@ pub fn host_is_left_as_found_no_mount_and_no_sandbox_cgroup(r: &Reproduced) {
     }
 }
 
+/// The runtimes of the run, on `build` ("stock" or "patched").
+fn runtimes_of<'a>(r: &'a Reproduced, build: &str) -> Vec<(&'static str, &'a Value)> {
+    let map = &r.report[build]["runtimes"];
+    let mut keys: Vec<&str> = map
+        .as_object()
+        .expect("runtimes")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    let mut want = r.runtimes.clone();
+    want.sort_unstable();
+    assert_eq!(keys, want, "{build}: the runtimes reported");
+    r.runtimes.iter().map(|&n| (n, &map[n])).collect()
+}
+
+pub fn every_runtime_creates_a_healthy_container_whose_limits_read_back(r: &Reproduced) {
+    for build in ["stock", "patched"] {
+        for (name, rt) in runtimes_of(r, build) {
+            assert_eq!(rt["healthy_ok"], true, "{build} {name}: {rt}");
+            assert!(
+                rt["version"].as_str().is_some_and(|v| !v.is_empty()),
+                "{build} {name}: {rt}"
+            );
+        }
+    }
+}
+
+pub fn patched_every_runtime_keeps_creating_containers_past_the_edge(r: &Reproduced) {
+    for (name, rt) in runtimes_of(r, "patched") {
+        for edge in ["edge_by_reply", "edge_by_call"] {
+            assert_eq!(rt[edge]["outcome"], "ok", "patched {name} {edge}: {rt}");
+            assert_eq!(
+                rt[edge]["sdbus_cgroup"]["outcome"], "ok",
+                "patched {name} {edge}: {rt}"
+            );
+        }
+        let t = &rt["patched_containers_after_edge"];
+        assert_eq!(t["ok"], CONTAINERS, "patched {name}: {t}");
+        assert_eq!(t["failed"], 0, "patched {name}: {t}");
+        let serial = t["serial_after"].as_u64().expect("a serial");
+        assert!(
+            (0x8000_0000..0xc000_0000).contains(&serial),
+            "patched {name}: serial {serial:#x}"
+        );
+    }
+}
+
+pub fn stock_sdbus_cgroup_beside_every_runtime_is_bounded_by_its_deadline(r: &Reproduced) {
+    let bound = DEADLINE.as_secs_f64() + 2.0;
+    for (name, rt) in runtimes_of(r, "stock") {
+        for edge in ["edge_by_reply", "edge_by_call"] {
+            let b = &rt[edge]["sdbus_cgroup"];
+            let s = b["seconds"].as_f64().expect("seconds");
+            assert!(
+                s <= bound,
+                "stock {name} {edge}: sdbus-cgroup took {s} s: {b}"
+            );
+            assert_ne!(b["outcome"], "blocked", "stock {name} {edge}: {b}");
+            assert!(
+                rt[edge]["seconds"].as_f64() <= Some(PATIENCE.as_secs_f64() + 1.0),
+                "stock {name} {edge}: {rt}"
+            );
+        }
+        // The runtime's own call is the one past the edge: it gets no answer in time.
+        assert_ne!(rt["edge_by_call"]["outcome"], "ok", "stock {name}: {rt}");
+    }
+}
+
+pub fn stock_daemon_reexec_keeps_every_runtimes_container_and_the_runtime_works_again(
+    r: &Reproduced,
+) {
+    for (name, rt) in runtimes_of(r, "stock") {
+        assert_eq!(rt["survived_reexec"], true, "stock {name}: {rt}");
+    }
+}
+
+pub fn every_process_the_runtimes_started_is_gone(r: &Reproduced) {
+    // Their command lines name the run's folder on the sandbox's /run.
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("sdcookie-runtimes"))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    assert!(!r.runtimes.is_empty());
+}
+
 /// The tests of one release: `reproduce_tests!("219", "stays on the bus, deaf")`, the
 /// second argument being what the run's table says the release does at the edge.
 macro_rules! reproduce_tests {
     ($release:literal, $at_the_edge:literal) => {
+        reproduce_tests!($release, $release, $at_the_edge, "");
+    };
+    ($release:literal, $version:literal, $at_the_edge:literal, $runtimes:literal) => {
         fn reproduced() -> &'static reproduce::Reproduced {
             static RUN: std::sync::OnceLock<reproduce::Reproduced> = std::sync::OnceLock::new();
-            RUN.get_or_init(|| reproduce::reproduce($release))
+            RUN.get_or_init(|| reproduce::reproduce($release, $version, $runtimes))
         }
 
         #[test]
@@ -285,6 +415,42 @@ macro_rules! reproduce_tests {
         #[test]
         fn host_is_left_as_found_no_mount_and_no_sandbox_cgroup() {
             reproduce::host_is_left_as_found_no_mount_and_no_sandbox_cgroup(reproduced());
+        }
+    };
+}
+
+/// The runtimes' tests, for a release whose `reproduce_tests!` names runtimes.
+macro_rules! runtime_tests {
+    () => {
+        #[test]
+        fn every_runtime_creates_a_healthy_container_whose_limits_read_back() {
+            reproduce::every_runtime_creates_a_healthy_container_whose_limits_read_back(
+                reproduced(),
+            );
+        }
+
+        #[test]
+        fn patched_every_runtime_keeps_creating_containers_past_the_edge() {
+            reproduce::patched_every_runtime_keeps_creating_containers_past_the_edge(reproduced());
+        }
+
+        #[test]
+        fn stock_sdbus_cgroup_beside_every_runtime_is_bounded_by_its_deadline() {
+            reproduce::stock_sdbus_cgroup_beside_every_runtime_is_bounded_by_its_deadline(
+                reproduced(),
+            );
+        }
+
+        #[test]
+        fn stock_daemon_reexec_keeps_every_runtimes_container_and_the_runtime_works_again() {
+            reproduce::stock_daemon_reexec_keeps_every_runtimes_container_and_the_runtime_works_again(
+                reproduced(),
+            );
+        }
+
+        #[test]
+        fn every_process_the_runtimes_started_is_gone() {
+            reproduce::every_process_the_runtimes_started_is_gone(reproduced());
         }
     };
 }

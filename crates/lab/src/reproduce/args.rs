@@ -10,6 +10,7 @@ use sdcookie::Format;
 use crate::CEILING;
 
 use super::release;
+use super::runtimes::RuntimeName;
 
 /// `sdcookie-lab reproduce`.
 #[derive(Debug, Args)]
@@ -21,8 +22,9 @@ pub struct ReproduceArgs {
     /// The PID 1 with our backport (same release as --stock).
     #[arg(long, value_name = "PATH", requires = "stock")]
     pub patched: Option<PathBuf>,
-    /// The systemd release systemd-patch/build-pid1 builds when no paths are given: 219
-    /// (RHEL/CentOS 7, the post-mortem's) or 241 (Debian 10).
+    /// The systemd release or distribution tree systemd-patch/build-pid1 builds when no
+    /// paths are given: 219 (the post-mortem's release), 241, xcp-ng-8.3 (XCP-ng 8.3 /
+    /// XenServer 8's 219-57.5) or debian-10 (241-7~deb10u8).
     #[arg(long, value_name = "N", default_value = "219", value_parser = parse_release)]
     pub release: String,
     /// The value gdb writes into PID 1's API-bus cookie.
@@ -34,6 +36,25 @@ pub struct ReproduceArgs {
     /// Deadline of every client call and job wait, and of each doctor step.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = sdcookie::parse::positive_duration)]
     pub timeout: Duration,
+    /// The runtimes driven on both PID 1s, comma-separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "runc,crun,containerd,dockerd"
+    )]
+    pub runtimes: Vec<RuntimeName>,
+    /// Drive no runtime: only sdbus-cgroup, busctl and the doctor.
+    #[arg(long, conflicts_with = "runtimes")]
+    pub no_runtimes: bool,
+    /// How long a runtime's command may run before it is ended by its pid (SIGTERM, then
+    /// SIGKILL 5 s later).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = sdcookie::parse::positive_duration)]
+    pub runtime_patience: Duration,
+    /// Containers each runtime creates, starts and deletes after the edge on the patched PID 1.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub containers: u32,
     /// Report format (text: side by side; json: one object, for scripts).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -41,8 +62,8 @@ pub struct ReproduceArgs {
 
 /// A release in the table (what it does at the edge was measured), as its number.
 pub(super) fn parse_release(s: &str) -> Result<String, String> {
-    match release::find(s) {
-        Some(r) if r.number == s => Ok(s.to_owned()),
+    match release::find(release::upstream_of(s)) {
+        Some(r) if r.number == release::upstream_of(s) => Ok(s.to_owned()),
         _ => Err(format!(
             "{s}: one of the releases whose edge was measured here: {}",
             release::known()
@@ -83,6 +104,9 @@ mod tests {
     fn release_is_one_the_table_knows_by_its_number() {
         assert_eq!(parse_release("241"), Ok("241".into()));
         assert_eq!(parse_release("219"), Ok("219".into()));
+        assert_eq!(parse_release("xcp-ng-8.3"), Ok("xcp-ng-8.3".into()));
+        assert_eq!(parse_release("debian-10"), Ok("debian-10".into()));
+        assert!(parse_release("debian-9").is_err());
         assert!(parse_release("v241").is_err());
         assert!(parse_release("241.1").is_err());
         assert!(parse_release("237").is_err());

@@ -71,6 +71,19 @@ pub enum ReproduceError {
         /// What failed.
         detail: String,
     },
+    /// A runtime could not be set up or driven (missing, unexpected version, a bundle that
+    /// does not start, a daemon that does not come up).
+    #[error("{build}: {runtime}: {step}: {detail}")]
+    Runtime {
+        /// stock or patched.
+        build: Build,
+        /// runc, crun, containerd or dockerd.
+        runtime: &'static str,
+        /// The step.
+        step: &'static str,
+        /// What failed.
+        detail: String,
+    },
     /// The operator's `sdcookie` is not beside this binary.
     #[error(transparent)]
     Doctor(DoctorError),

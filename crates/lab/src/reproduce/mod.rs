@@ -49,6 +49,7 @@ mod patched;
 mod reexec;
 mod release;
 mod report;
+mod runtimes;
 mod stock;
 mod text;
 
@@ -100,8 +101,15 @@ pub fn run(args: &ReproduceArgs) -> Result<u8, ReproduceError> {
             )));
         }
     }
-    let stock = drive(Build::Stock, &stock, &operator, args)?;
-    let patched = drive(Build::Patched, &patched, &operator, args)?;
+    let mut stock_run = drive(Build::Stock, &stock, &operator, args)?;
+    let mut patched_run = drive(Build::Patched, &patched, &operator, args)?;
+    for (run, build, binary) in [
+        (&mut stock_run, Build::Stock, &stock),
+        (&mut patched_run, Build::Patched, &patched),
+    ] {
+        run.runtimes = runtimes::measure(build, binary, &operator, args, &mut run.details.claims)?;
+    }
+    let (stock, patched) = (stock_run, patched_run);
     let report = Report { stock, patched };
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report).expect("serialises") + "\n",

@@ -86,6 +86,7 @@ pub(super) fn patched_after_edge(
         failed_calls,
         reexec: None,
         unbounded_caller_blocked_s: None,
+        runtimes: Default::default(),
         details: Details::default(),
     })
 }

@@ -77,17 +77,33 @@ pub const RELEASES: &[Release] = &[
     },
 ];
 
+/// The distributions' trees `systemd-patch/build-pid1` builds, with the upstream release
+/// whose entry they follow. Measured in the sandbox like the upstream tags (the run checks
+/// the entry's edge claims again): XCP-ng 8.3's 219-57.5 stays on the bus deaf and keeps an
+/// overlay, as upstream 219 does; Debian 10's 241-7~deb10u8 leaves the bus and keeps a
+/// bind mount, as upstream 241 does.
+pub const TREES: &[(&str, &str)] = &[("xcp-ng-8.3", "219"), ("debian-10", "241")];
+
+/// The upstream release a tree's name stands for, or the name itself.
+pub fn upstream_of(release_or_tree: &str) -> &str {
+    TREES
+        .iter()
+        .find(|(tree, _)| *tree == release_or_tree)
+        .map_or(release_or_tree, |(_, number)| number)
+}
+
 /// The entry for a release number ("219") or a `Manager.Version` that starts with one.
 pub fn find(version: &str) -> Option<&'static Release> {
     let number: String = version.chars().take_while(char::is_ascii_digit).collect();
     RELEASES.iter().find(|r| r.number == number)
 }
 
-/// The known numbers, for an error message.
+/// The known numbers and trees, for an error message.
 pub fn known() -> String {
     RELEASES
         .iter()
         .map(|r| r.number)
+        .chain(TREES.iter().map(|(tree, _)| *tree))
         .collect::<Vec<_>>()
         .join(", ")
 }

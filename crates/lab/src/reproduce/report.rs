@@ -1,7 +1,10 @@
 //! What a reproduction reports: one run per PID 1, its claims, and what the text report
 //! shows beyond the JSON fields (whose names are the report's contract).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use super::runtimes::RuntimeRun;
 
 use sdcookie::report::Verdict;
 use serde::Serialize;
@@ -126,6 +129,8 @@ pub struct Run {
     /// Stock only: how long the caller without a deadline was blocked before we ended it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unbounded_caller_blocked_s: Option<f64>,
+    /// The runtimes on this PID 1, by name.
+    pub runtimes: BTreeMap<String, RuntimeRun>,
     /// For the text report.
     #[serde(skip)]
     pub details: Details,

@@ -171,6 +171,7 @@ pub(super) fn stock_after_edge(
         failed_calls,
         reexec: Some(reexec),
         unbounded_caller_blocked_s: blocked,
+        runtimes: Default::default(),
         details: Details::default(),
     })
 }

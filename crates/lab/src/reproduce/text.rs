@@ -1,5 +1,6 @@
 //! The side-by-side text report.
 
+use super::runtimes::EdgeRun;
 use super::Report;
 
 pub(super) fn answers(b: bool) -> &'static str {
@@ -164,6 +165,7 @@ pub fn text(r: &Report) -> String {
         out += &format!("way out prepared: {m}\n");
     }
     out += "\n";
+    out += &runtimes_table(r);
     for (name, d) in [("stock", sd), ("patched", pd)] {
         for line in &d.systemd_log {
             out += &format!("{name} systemd log: {line}\n");
@@ -179,4 +181,84 @@ pub fn text(r: &Report) -> String {
         }
     }
     out
+}
+
+/// One line per runtime and PID 1: healthy, the two ways past the edge, then the way out
+/// (stock) or the containers after the edge (patched).
+fn runtimes_table(r: &Report) -> String {
+    let edge = |e: &EdgeRun| {
+        let mut t = format!("{:?} {:.1} s", e.outcome, e.seconds).to_lowercase();
+        if let Some(enough) = e.sigterm_was_enough {
+            t += if enough {
+                " (TERM ended it)"
+            } else {
+                " (needed KILL)"
+            };
+        }
+        t + &format!(
+            ", sdbus-cgroup {:?} {:.1} s",
+            e.sdbus_cgroup.outcome, e.sdbus_cgroup.seconds
+        )
+        .to_lowercase()
+    };
+    let mut rows = vec![[
+        "build".to_owned(),
+        "runtime".to_owned(),
+        "version".to_owned(),
+        "healthy".to_owned(),
+        "edge by a reply".to_owned(),
+        "edge by its call".to_owned(),
+        "list call".to_owned(),
+        "after".to_owned(),
+    ]];
+    for (build, run) in [("stock", &r.stock), ("patched", &r.patched)] {
+        for (name, rt) in &run.runtimes {
+            let after = match (&rt.patched_containers_after_edge, rt.survived_reexec) {
+                (Some(t), _) => format!(
+                    "{} ok, {} failed, serial {:#010x}",
+                    t.ok, t.failed, t.serial_after
+                ),
+                (None, Some(s)) => format!(
+                    "daemon-reexec: {}",
+                    if s { "survived" } else { "NOT survived" }
+                ),
+                (None, None) => "-".into(),
+            };
+            rows.push([
+                build.to_owned(),
+                name.clone(),
+                rt.version.clone(),
+                if rt.healthy_ok {
+                    format!("ok ({})", rt.limits)
+                } else {
+                    format!("FAILED ({})", rt.limits)
+                },
+                edge(&rt.edge_by_reply),
+                edge(&rt.edge_by_call),
+                match (rt.list_blocked_s, rt.list_answered) {
+                    (Some(s), Some(true)) => format!("answered {s:.1} s"),
+                    (Some(s), _) => format!("blocked {s:.1} s"),
+                    _ => "-".into(),
+                },
+                after,
+            ]);
+        }
+    }
+    if rows.len() == 1 {
+        return String::new();
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::from("runtimes on the same PID 1s:\n");
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out += line.join("  ").trim_end();
+        out += "\n";
+    }
+    out + "\n"
 }
