@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Target};
+use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Target, Timeouts};
 use sdbus_cookie_benches::measure::{paired_long, paired_wanted, Target as Goal};
 use sdbus_cookie_benches::{print_group_ratios, Row};
 use sdbus_sandbox::{Sandbox, SandboxChild, SandboxOptions};
@@ -124,9 +124,11 @@ fn client_lifecycle(c: &mut Criterion) {
         CgroupMode::Legacy
     };
     let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
-        Duration::from_secs(20),
-        Duration::from_secs(20),
-        Duration::from_secs(30),
+        Timeouts::default()
+            .connect(Duration::from_secs(20))
+            .call(Duration::from_secs(20))
+            .job(Duration::from_secs(30))
+            .operation(Duration::from_secs(70)),
     );
     let target = Target::Address {
         address: sb.bus_address(),
@@ -141,11 +143,9 @@ fn client_lifecycle(c: &mut Criterion) {
     let mut run_ours = |iters: u64| {
         lifecycles(&sb, iters, |unit, pid| {
             let mut scope = Scope::new(unit, vec![pid]);
-            scope.resources = Resources {
-                memory_limit: Some(MEMORY as i64),
-                pids_limit: Some(TASKS as i64),
-                ..Resources::default()
-            };
+            scope.resources = Resources::new()
+                .memory_limit(MEMORY as i64)
+                .pids_limit(TASKS as i64);
             ours.start_scope(&scope).expect("start_scope");
             ours.stop(unit).expect("stop");
         })
@@ -250,11 +250,9 @@ fn client_lifecycle(c: &mut Criterion) {
             let mut child = sleeper(&sb);
             let unit = unit_name("steps");
             let mut scope = Scope::new(&unit, vec![child.pid()]);
-            scope.resources = Resources {
-                memory_limit: Some(MEMORY as i64),
-                pids_limit: Some(TASKS as i64),
-                ..Resources::default()
-            };
+            scope.resources = Resources::new()
+                .memory_limit(MEMORY as i64)
+                .pids_limit(TASKS as i64);
             let t = Instant::now();
             ours.start_scope(&scope).expect("start_scope");
             start_o.push(t.elapsed());

@@ -7,7 +7,8 @@
 //!
 //! - The client: a scope with limits starts (nothing it sends is refused), the limits are
 //!   read back from the host's cgroup files, the ones the release does not accept are in
-//!   `Started::skipped` with the first release that has them, an update lands or is
+//!   `Started::skipped` (with the first release that has them, or as not exposed by the
+//!   running PID 1 for a cgroup property it does not list), an update lands or is
 //!   skipped the same way, kill/stop/reset-failed leave nothing; `AttachProcessesToUnit`,
 //!   `FreezeUnit` and transient slices work where the release has them and are
 //!   `Error::Unsupported` without a call where it does not; `UnitExists`, a missing unit and
@@ -19,9 +20,9 @@
 //! - `sdcookie-lab demo --systemd PATH`: exit 0.
 //!
 //! Debian 10's 241-7~deb10u8 runs the same suite as upstream 241, and XCP-ng 8.3's
-//! 219-57.5 (CentOS 7's 219 with backports) the doctor's part: the client decides what to
-//! send by the release number, and that tree's 219 accepts `TasksMax`, which upstream 219
-//! does not, so the client's limits there are not yet what the tree can do.
+//! 219-57.5 (CentOS 7's 219 with backports) the doctor's part and the client's limits:
+//! the client sends a cgroup property when PID 1's `-.slice` exposes it, so that tree's
+//! backported `TasksMax` is sent and lands in `pids.max`, where upstream 219 has none.
 //!
 //! v219 and v241 are the stock PID 1s of `systemd-patch/build-pid1` (cached builds; set
 //! SYSTEMD_SOURCES without network), 252 is `/usr/lib/systemd/systemd`. Needs root. A
@@ -35,7 +36,7 @@ use std::time::Duration;
 
 use sdbus_cgroup::{
     CgroupMode, Client, DeviceAllow, DevicePolicy, Error, Options, Resources, Scope, Slice, Step,
-    Target,
+    Target, Timeouts,
 };
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 use sdbus_test_support::sandbox;
@@ -139,7 +140,8 @@ fn u64_prop(c: &Client, unit: &str, name: &str) -> u64 {
     let v = c
         .cgroup_property(unit, name)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    u64::try_from(v).unwrap_or_else(|e| panic!("{name} is not a u64: {e}"))
+    v.as_u64()
+        .unwrap_or_else(|| panic!("{name} is not a number: {v:?}"))
 }
 
 fn unsupported(r: sdbus_cgroup::Result<impl std::fmt::Debug>, what: &str, needs: u32, found: u32) {
@@ -168,23 +170,29 @@ fn client_scope_limits_read_back_from_cgroup_files(release: Release) {
     let mut child = sb.command("sleep").arg("1000").spawn().expect("sleep");
     let unit = "release-limits.scope";
     let mut scope = Scope::new(unit, vec![child.pid()]);
-    scope.resources = Resources {
-        memory_limit: Some(64 << 20),
-        cpu_shares: Some(512),
-        cpu_quota: Some(33_333),
-        cpu_period: Some(100_000),
-        cpus: Some("0".into()),
-        pids_limit: Some(42),
-        device_policy: Some(DevicePolicy::Strict),
-        device_allow: vec![DeviceAllow::new("/dev/null", "rw")],
-        ..Resources::default()
-    };
+    scope.resources = Resources::new()
+        .memory_limit(64 << 20)
+        .cpu_shares(512)
+        .cpu_quota(33_333)
+        .cpu_period(100_000)
+        .cpus("0".into())
+        .pids_limit(42)
+        .device_policy(DevicePolicy::Strict)
+        .device_allow(vec![DeviceAllow::new("/dev/null", "rw")]);
     let started = c
         .start_scope(&scope)
         .unwrap_or_else(|e| panic!("start_scope on systemd {}: {e}", release.number));
     let skipped: Vec<_> = started.skipped.iter().map(|s| s.property).collect();
     assert_eq!(skipped, release.scope_skipped, "{:?}", started.skipped);
-    assert!(started.skipped.iter().all(|s| s.needs.is_some()));
+    // Each skip names its evidence: a cgroup property the PID 1 does not list on -.slice
+    // ("not exposed", no release), anything else by the first release that takes it.
+    let caps = c.capabilities().unwrap();
+    assert!(caps.introspected(), "systemd {}: {caps:?}", release.number);
+    for s in &started.skipped {
+        let by_release = s.needs.is_some() && s.reason.contains("release");
+        let not_exposed = s.needs.is_none() && s.reason.starts_with("not exposed");
+        assert!(by_release || not_exposed, "{s}");
+    }
 
     let cg = c.control_group(unit).unwrap();
     assert_eq!(cg, "/system.slice/release-limits.scope");
@@ -213,12 +221,10 @@ fn client_scope_limits_read_back_from_cgroup_files(release: Release) {
         "procs: {procs:?}"
     );
 
-    let update = Resources {
-        memory_limit: Some(128 << 20),
-        cpu_quota: Some(-1),
-        pids_limit: Some(0),
-        ..Resources::default()
-    };
+    let update = Resources::new()
+        .memory_limit(128 << 20)
+        .cpu_quota(-1)
+        .pids_limit(0);
     let skipped = c.set_resources(unit, &update).expect("set_resources");
     let skipped: Vec<_> = skipped.iter().map(|s| s.property).collect();
     let want: &[&str] = if release.tasks { &[] } else { &["TasksMax"] };
@@ -291,10 +297,7 @@ fn client_methods_exist_or_are_unsupported_without_a_call(release: Release) {
     }
 
     let mut slice = Slice::new("release-pod.slice");
-    slice.resources = Resources {
-        memory_limit: Some(32 << 20),
-        ..Resources::default()
-    };
+    slice.resources = Resources::new().memory_limit(32 << 20);
     if release.transient_slice {
         c.start_slice(&slice).expect("start_slice");
         let scg = c.control_group("release-pod.slice").unwrap();
@@ -333,7 +336,7 @@ fn client_errors_are_typed_the_same_on_every_release(release: Release) {
         .unwrap_err();
     assert!(e.is_unit_exists(), "{e:?}");
     assert!(
-        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit == "dup.scope"),
+        matches!(&e, Error::Dbus { step: Step::StartTransientUnit, unit, .. } if unit.as_deref() == Some("dup.scope")),
         "{e:?}"
     );
     // A unit that does not exist: no path, and stopping it is done already.
@@ -352,7 +355,7 @@ fn client_errors_are_typed_the_same_on_every_release(release: Release) {
             true,
         ) => {
             assert_eq!(
-                (*step, unit.as_str(), name.as_str()),
+                (*step, unit.as_deref().unwrap_or_default(), name.as_str()),
                 (
                     Step::StartTransientUnit,
                     "nopid.scope",
@@ -403,9 +406,10 @@ fn client_stalled_systemd_is_a_typed_timeout_then_recovers(release: Release) {
     let deadline = Duration::from_secs(2);
     let mode = CgroupMode::Legacy;
     let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
-        Duration::from_secs(20),
-        deadline,
-        deadline,
+        Timeouts::default()
+            .connect(Duration::from_secs(20))
+            .call(deadline)
+            .job(deadline),
     );
     let target = Target::Address {
         address: sb.bus_address(),
@@ -424,7 +428,7 @@ fn client_stalled_systemd_is_a_typed_timeout_then_recovers(release: Release) {
             unit: u,
             step: Step::StartTransientUnit,
             after,
-        }) => assert_eq!((u.as_str(), after), (unit, deadline)),
+        }) => assert_eq!((u.as_deref(), after), (Some(unit), deadline)),
         other => panic!("a stalled systemd {}: {other:?}", release.number),
     }
     assert_eq!(c.stats().quarantined, 1, "{:?}", c.stats());
@@ -632,22 +636,33 @@ releases! {
     };
 }
 
-/// XCP-ng 8.3 / XenServer 8 dom0 (systemd 219-57.5): the doctor on its stock PID 1.
+/// XCP-ng 8.3 / XenServer 8 dom0 (systemd 219-57.5): the doctor, and the client's limits,
+/// on its stock PID 1. Its 219 carries Red Hat's backports: its `-.slice` exposes
+/// `TasksAccounting`/`TasksMax` and `CPUQuotaPeriodUSec` (its `dbus-cgroup.c` takes them),
+/// so the client, gating by what PID 1 exposes, sends them; `AllowedCPUs` it has not. The
+/// manager methods are judged by the release number, so the method scenarios are upstream
+/// 219's and not repeated here.
 mod xcp_ng_8_3 {
-    #[test]
-    fn doctor_inside_reads_the_release_and_says_ok() {
-        // The doctor's test reads only `number` and `tree`. The client's fields are
-        // upstream 219's, not this tree's (it accepts TasksMax), which is why the client's
-        // tests do not run here yet.
-        super::doctor_inside_reads_the_release_and_says_ok(super::Release {
+    fn release() -> super::Release {
+        super::Release {
             number: 219,
             tree: Some("xcp-ng-8.3"),
-            scope_skipped: &[],
-            tasks: false,
+            scope_skipped: &["AllowedCPUs"],
+            tasks: true,
             attach: false,
             freeze: false,
             transient_slice: false,
             no_pid_refused: false,
-        });
+        }
+    }
+
+    #[test]
+    fn doctor_inside_reads_the_release_and_says_ok() {
+        super::doctor_inside_reads_the_release_and_says_ok(release());
+    }
+
+    #[test]
+    fn client_scope_limits_read_back_from_cgroup_files() {
+        super::client_scope_limits_read_back_from_cgroup_files(release());
     }
 }

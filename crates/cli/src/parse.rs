@@ -96,10 +96,7 @@ pub fn cpu_weight(s: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("'{s}' is not a CPU weight (an integer in 1..=10000)"))?;
-    let only_weight = sdbus_cgroup::Resources {
-        cpu_weight: Some(n),
-        ..sdbus_cgroup::Resources::default()
-    };
+    let only_weight = sdbus_cgroup::Resources::new().cpu_weight(n);
     only_weight.validate().map_err(|e| e.to_string())?;
     Ok(n)
 }
@@ -122,13 +119,13 @@ pub fn cpu_quota(s: &str) -> Result<u64, String> {
 }
 
 /// A cpuset list as in `cpuset.cpus`: `0`, `0-3`, `0,2,4-7`, checked by the client's own
-/// parser ([`sdbus_cgroup::cpuset_to_bits`], the one that turns it into `AllowedCPUs=`), so
+/// parser ([`sdbus_cgroup::convert::cpuset_to_bits`], the one that turns it into `AllowedCPUs=`), so
 /// the command line takes exactly the lists the client sends: none empty (systemd would read
 /// an empty set as "no restriction", the opposite of what someone typing a list meant), no
 /// CPU above systemd's limit of 8191. Kept as typed, without the surrounding whitespace.
 pub fn cpu_list(s: &str) -> Result<CpuList, String> {
     let t = s.trim();
-    sdbus_cgroup::cpuset_to_bits(t).map_err(|e| e.to_string())?;
+    sdbus_cgroup::convert::cpuset_to_bits(t).map_err(|e| e.to_string())?;
     Ok(CpuList(t.to_owned()))
 }
 
@@ -162,7 +159,7 @@ pub fn bus_address(s: &str) -> Result<String, String> {
 }
 
 /// A unit name for `scope`: the `.scope` suffix is added when missing, and the name is
-/// checked by the client's own rule ([`sdbus_cgroup::check_scope_name`], systemd's
+/// checked by the client's own rule ([`sdbus_cgroup::names::check_scope_name`], systemd's
 /// `unit_name_is_valid`), the one it applies before anything is sent.
 pub fn scope_name(s: &str) -> Result<String, String> {
     let name = if s.ends_with(".scope") {
@@ -170,7 +167,7 @@ pub fn scope_name(s: &str) -> Result<String, String> {
     } else {
         format!("{s}.scope")
     };
-    sdbus_cgroup::check_scope_name(&name).map_err(|e| e.to_string())?;
+    sdbus_cgroup::names::check_scope_name(&name).map_err(|e| e.to_string())?;
     Ok(name)
 }
 

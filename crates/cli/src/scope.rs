@@ -6,7 +6,7 @@
 //! so nothing is left behind whatever the command did. The pid must be one systemd can
 //! see: run `sdcookie` in systemd's PID namespace.
 
-use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Skipped, Target};
+use sdbus_cgroup::{CgroupMode, Client, Options, Resources, Scope, Skipped, Target, Timeouts};
 
 use crate::cli::{Connect, Limits, ScopeRunArgs, ScopeStopArgs, ScopeUpdateArgs};
 use crate::held::{Held, SpawnError};
@@ -62,7 +62,17 @@ pub fn client(connect: &Connect) -> Client {
         None => Target::SystemBus,
     };
     let t = connect.timeout;
-    Client::new(target, Options::default().with_timeouts(t, t, t))
+    // --timeout bounds each step; the operation as a whole gets their sum.
+    Client::new(
+        target,
+        Options::default().with_timeouts(
+            Timeouts::default()
+                .connect(t)
+                .call(t)
+                .job(t)
+                .operation(3 * t),
+        ),
+    )
 }
 
 /// The kernel's default CFS period; the client sends no `CPUQuotaPeriodUSec` when none is
@@ -90,19 +100,20 @@ pub fn resources(l: &Limits, mode: CgroupMode) -> Result<Resources, ScopeError> 
         (Some(w), CgroupMode::Legacy) => (None, Some(weight_to_shares(w))),
         (w, _) => (w, None),
     };
-    Ok(Resources {
-        memory_limit: l.memory_max.map(|v| oci("memory max", v)).transpose()?,
-        memory_high: l.memory_high.map(|v| oci("memory high", v)).transpose()?,
-        pids_limit: l.tasks_max.map(|v| oci("tasks max", v)).transpose()?,
-        cpu_weight,
-        cpu_shares,
+    Ok({
+        let mut r = Resources::default();
+        r.memory_limit = l.memory_max.map(|v| oci("memory max", v)).transpose()?;
+        r.memory_high = l.memory_high.map(|v| oci("memory high", v)).transpose()?;
+        r.pids_limit = l.tasks_max.map(|v| oci("tasks max", v)).transpose()?;
+        r.cpu_weight = cpu_weight;
+        r.cpu_shares = cpu_shares;
         // PERCENT of one CPU = PERCENT/100 of each period (CPUQuota= semantics).
-        cpu_quota: l
+        r.cpu_quota = l
             .cpu_quota
             .map(|p| oci("cpu quota", p * CFS_PERIOD_USEC / 100))
-            .transpose()?,
-        cpus: l.allowed_cpus.as_ref().map(|c| c.as_str().to_owned()),
-        ..Resources::default()
+            .transpose()?;
+        r.cpus = l.allowed_cpus.as_ref().map(|c| c.as_str().to_owned());
+        r
     })
 }
 
@@ -122,7 +133,10 @@ pub fn run(args: &ScopeRunArgs) -> Result<u8, ScopeError> {
     // Not argv: the description is world-readable and written into the unit file.
     scope.description = Some("a command run by sdcookie scope run".to_owned());
     scope.resources = res;
-    client.scope_properties(&scope, u32::MAX)?;
+    client.scope_properties(
+        &scope,
+        &sdbus_cgroup::releases::Capabilities::from_version(u32::MAX),
+    )?;
     client.version()?;
     let mut held = Held::spawn(&args.command)?;
     scope.pids = vec![held.pid()];

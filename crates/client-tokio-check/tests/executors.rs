@@ -13,10 +13,7 @@ use sdbus_test_support::sandbox::{boot, options_with_call_timeout as options, sl
 /// One scope's whole life through the async API; returns the pids.max systemd wrote.
 async fn lifecycle(c: &AsyncClient, sb: &Sandbox, unit: &str, pid: u32) -> String {
     let mut scope = Scope::new(unit, vec![pid]);
-    scope.resources = Resources {
-        pids_limit: Some(17),
-        ..Resources::default()
-    };
+    scope.resources = Resources::new().pids_limit(17);
     let started = c.start_scope(&scope).await.expect("start_scope");
     assert!(!started.existed);
     let cg = c.control_group(unit).await.expect("control_group");

@@ -28,6 +28,9 @@ pub enum Step {
     Subscribe,
     /// Reading `Manager.Version`.
     Version,
+    /// `org.freedesktop.DBus.Introspectable.Introspect` of the root slice, which says which
+    /// cgroup properties this systemd exposes.
+    Introspect,
     /// `Manager.StartTransientUnit`.
     StartTransientUnit,
     /// Waiting for the `JobRemoved` signal of a job.
@@ -52,6 +55,9 @@ pub enum Step {
     GetProperty,
     /// `org.freedesktop.DBus.Peer.Ping`.
     Ping,
+    /// A whole operation, whose deadline ([`Timeouts::operation`](crate::Timeouts::operation))
+    /// passed before any step's own.
+    Operation,
 }
 
 impl Step {
@@ -64,6 +70,7 @@ impl Step {
             Step::GetNameOwner => "GetNameOwner",
             Step::Subscribe => "Subscribe",
             Step::Version => "Version",
+            Step::Introspect => "Introspect",
             Step::StartTransientUnit => "StartTransientUnit",
             Step::JobWait => "JobRemoved wait",
             Step::StopUnit => "StopUnit",
@@ -76,6 +83,7 @@ impl Step {
             Step::GetUnit => "GetUnit",
             Step::GetProperty => "Properties.Get",
             Step::Ping => "Ping",
+            Step::Operation => "operation",
         }
     }
 }
@@ -126,14 +134,14 @@ pub enum InputError {
     SwapWithoutMemory,
     /// A memory value below -1.
     InvalidMemory {
-        /// Which field.
+        /// The field, by its `Resources` name (`memory_limit`, ...).
         what: &'static str,
         /// The value given.
         value: i64,
     },
     /// A weight, period or other bounded number out of its range.
     OutOfRange {
-        /// Which field.
+        /// The field, by its `Resources` name (`cpu_weight`, ...).
         what: &'static str,
         /// The value given.
         value: i64,
@@ -152,7 +160,7 @@ pub enum InputError {
     /// Kill signal outside 1..=64.
     InvalidSignal(i32),
     /// A unit `Description=` with control characters or too long
-    /// ([`check_description`](crate::check_description)).
+    /// ([`check_description`](crate::names::check_description)).
     InvalidDescription {
         /// The description given.
         description: String,
@@ -177,6 +185,7 @@ pub enum InputError {
 /// net_cls, swappiness, unknown `unified` keys, ...): the caller writes it to cgroupfs
 /// itself, or refuses the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unconverted {
     /// The field, spelled as in `config.json`, e.g. `linux.resources.hugepageLimits[0]` or
     /// `linux.resources.unified["memory.oom.group"]`.
@@ -263,8 +272,9 @@ pub enum Error {
     /// The deadline of a call or job wait passed. The call's cookie stays quarantined until
     /// its late reply arrives or the connection closes.
     Timeout {
-        /// The unit the operation was about ("" when none).
-        unit: String,
+        /// The unit the operation was about, `None` for a call about no unit (the
+        /// handshake, a ping).
+        unit: Option<String>,
         /// The step that did not complete.
         step: Step,
         /// The deadline that passed.
@@ -272,8 +282,9 @@ pub enum Error {
     },
     /// The connection was lost (or could not send). The next operation reconnects.
     Disconnected {
-        /// The unit the operation was about ("" when none).
-        unit: String,
+        /// The unit the operation was about, `None` for a call about no unit (the
+        /// handshake, a ping).
+        unit: Option<String>,
         /// The step that was in progress.
         step: Step,
         /// Why the connection closed: the source of this error when it is an error, else in
@@ -282,8 +293,9 @@ pub enum Error {
     },
     /// systemd (or the bus) answered with a D-Bus error.
     Dbus {
-        /// The unit the operation was about ("" when none).
-        unit: String,
+        /// The unit the operation was about, `None` for a call about no unit (the
+        /// handshake, a ping).
+        unit: Option<String>,
         /// The step that failed.
         step: Step,
         /// The D-Bus error name, e.g. `org.freedesktop.systemd1.NoSuchUnit`.
@@ -293,7 +305,7 @@ pub enum Error {
     },
     /// A job finished with a result other than `done`.
     JobFailed {
-        /// The unit.
+        /// The unit the job was for.
         unit: String,
         /// The job's object path.
         job: String,
@@ -302,9 +314,10 @@ pub enum Error {
     },
     /// A reply had a body we did not expect (or our own message could not be built).
     Protocol {
-        /// The unit the operation was about ("" when none).
-        unit: String,
-        /// The step.
+        /// The unit the operation was about, `None` for a call about no unit (the
+        /// handshake, a ping).
+        unit: Option<String>,
+        /// The step whose reply it was.
         step: Step,
         /// What was wrong: the source of this error when it is an error, else in the
         /// message.
@@ -321,7 +334,7 @@ pub enum Error {
     },
     /// The cookie allocator refused (every cycled cookie pending, or a bad sealed cookie).
     Cookie {
-        /// The step.
+        /// The step that needed a cookie.
         step: Step,
         /// The allocator's error, the source of this one.
         source: sdbus_cookie::Error,
@@ -335,11 +348,9 @@ pub enum Error {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Cause {
-    /// zbus failed: the socket (a [`zbus::Error::InputOutput`] holds its
-    /// [`std::io::Error`]), authentication, sending, building a message, or a body of
-    /// another type than expected. Boxed: zbus's error is large, and every `Result` of
-    /// this crate would carry its size.
-    Zbus(Box<zbus::Error>),
+    /// The D-Bus layer failed: the socket, authentication, sending, building a message, or
+    /// a body of another type than expected ([`BusError`]).
+    Bus(BusError),
     /// The operating system refused (starting the connection's reader thread).
     Io(Arc<std::io::Error>),
     /// A call of the handshake (`Hello`, `AddMatch`, `GetNameOwner`, `Version`) failed:
@@ -354,7 +365,7 @@ impl Cause {
     /// The error under this cause, if there is one.
     fn error(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Cause::Zbus(e) => Some(e.as_ref()),
+            Cause::Bus(e) => Some(e),
             Cause::Io(e) => Some(e.as_ref()),
             Cause::Call(e) => Some(e.as_ref()),
             Cause::Detail(_) => None,
@@ -366,7 +377,7 @@ impl Cause {
     fn in_message(&self) -> Detail<'_> {
         Detail(match self {
             Cause::Detail(d) => Some(d),
-            Cause::Zbus(_) | Cause::Io(_) | Cause::Call(_) => None,
+            Cause::Bus(_) | Cause::Io(_) | Cause::Call(_) => None,
         })
     }
 }
@@ -383,16 +394,50 @@ impl fmt::Display for Detail<'_> {
     }
 }
 
-impl From<zbus::Error> for Cause {
-    fn from(e: zbus::Error) -> Cause {
-        Cause::Zbus(Box::new(e))
+impl Cause {
+    /// The cause for an error of the D-Bus layer.
+    pub(crate) fn bus(e: impl Into<zbus::Error>) -> Cause {
+        Cause::Bus(BusError::new(e.into()))
+    }
+}
+
+/// An error of the D-Bus library underneath (zbus), kept opaque so that library's types
+/// are not part of this crate's API: its message is the library's, its
+/// [`source`](std::error::Error::source) the library's source, and [`io`](BusError::io)
+/// the operating system's error when the socket failed.
+#[derive(Debug, Clone)]
+pub struct BusError(Arc<zbus::Error>);
+
+impl BusError {
+    pub(crate) fn new(e: zbus::Error) -> BusError {
+        BusError(Arc::new(e))
+    }
+
+    /// The socket's I/O error, when that is what failed.
+    pub fn io(&self) -> Option<&std::io::Error> {
+        match self.0.as_ref() {
+            zbus::Error::InputOutput(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for BusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for BusError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Cause::Zbus(e) => write!(f, "{e}"),
+            Cause::Bus(e) => write!(f, "{e}"),
             Cause::Io(e) => write!(f, "{e}"),
             Cause::Call(e) => write!(f, "{e}"),
             Cause::Detail(d) => f.write_str(d),
@@ -456,12 +501,16 @@ pub(crate) fn job_outcome(
     })
 }
 
-fn unit_ctx(unit: &str) -> String {
-    if unit.is_empty() {
-        String::new()
-    } else {
-        format!(" for {unit}")
+fn unit_ctx(unit: &Option<String>) -> String {
+    match unit {
+        Some(unit) => format!(" for {unit}"),
+        None => String::new(),
     }
+}
+
+/// The `unit` of an error about a call: internally a call about no unit names "".
+pub(crate) fn unit_of(unit: &str) -> Option<String> {
+    (!unit.is_empty()).then(|| unit.to_owned())
 }
 
 impl fmt::Display for Error {
@@ -545,7 +594,7 @@ impl From<InputError> for Error {
     }
 }
 
-/// Result alias.
+/// `Result` with this crate's [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -12,6 +12,10 @@ fn valid_char(c: char) -> bool {
 }
 
 /// Checks `name` is a valid non-template unit name with the given suffix (e.g. `.scope`).
+///
+/// # Errors
+///
+/// [`InputError::InvalidUnitName`] saying which rule the name breaks.
 pub fn check_unit_name(name: &str, suffix: &str) -> Result<(), InputError> {
     let bad = |reason| InputError::InvalidUnitName {
         name: name.to_owned(),
@@ -48,12 +52,21 @@ pub fn check_unit_name(name: &str, suffix: &str) -> Result<(), InputError> {
 }
 
 /// Checks a scope name (`*.scope`).
+///
+/// # Errors
+///
+/// [`InputError::InvalidUnitName`] saying which rule the name breaks.
 pub fn check_scope_name(name: &str) -> Result<(), InputError> {
     check_unit_name(name, ".scope")
 }
 
 /// Checks a slice name: `-.slice` (the root) or dash-separated path components, no empty
 /// component (`a--b`, leading or trailing `-`), no `/`.
+///
+/// # Errors
+///
+/// [`InputError::InvalidSliceName`] or [`InputError::InvalidUnitName`] saying which rule
+/// the name breaks.
 pub fn check_slice_name(name: &str) -> Result<(), InputError> {
     let bad = |reason| InputError::InvalidSliceName {
         name: name.to_owned(),
@@ -87,6 +100,11 @@ pub const MAX_DESCRIPTION: usize = 1024;
 /// systemd writes it into the transient unit file as `Description=%s`, escaping only `%`, so
 /// a newline would add lines to the unit file; and it is a world-readable property, so
 /// callers must not put secrets (argv) in it.
+///
+/// # Errors
+///
+/// [`InputError::InvalidDescription`] for a control character or a description over
+/// [`MAX_DESCRIPTION`] bytes.
 pub fn check_description(description: &str) -> Result<(), InputError> {
     let bad = |reason| InputError::InvalidDescription {
         description: description.to_owned(),

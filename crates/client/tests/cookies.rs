@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use sdbus_cgroup::{Client, Error, PingTarget, Scope, Step};
+use sdbus_cgroup::testing::{Ping, PingTarget};
+use sdbus_cgroup::{Client, Error, Scope, Step};
 
 const EDGE: u32 = 0xffff_fff0;
 const CYCLED: u32 = 0x8000_0000;

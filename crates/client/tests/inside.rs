@@ -17,7 +17,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use sdbus_cgroup::{Client, Options, Scope, Target};
+use sdbus_cgroup::{Client, Options, Scope, Target, Timeouts};
 
 fn run_inside(target: &str) {
     let sb = boot();
@@ -84,9 +84,11 @@ fn inner_checks() {
     };
     let direct = target == Target::SystemdPrivate;
     let opts = Options::default().with_cgroup_mode(mode).with_timeouts(
-        Duration::from_secs(20),
-        Duration::from_secs(20),
-        Duration::from_secs(30),
+        Timeouts::default()
+            .connect(Duration::from_secs(20))
+            .call(Duration::from_secs(20))
+            .job(Duration::from_secs(30))
+            .operation(Duration::from_secs(70)),
     );
     let c = Client::connect(target, opts).expect("connect from inside");
     assert_eq!(c.version().unwrap(), 252.max(c.version().unwrap()));

@@ -37,19 +37,17 @@ fn io_limits_and_device_rules_land_over_dbus_and_in_host_cgroup_files() {
     let mut child = sleeper(&sb);
     let unit = "io.scope";
     let mut scope = Scope::new(unit, vec![child.pid()]);
-    scope.resources = Resources {
-        io_read_bps: vec![IoDeviceLimit::new(&dev, 1 << 20)],
-        io_write_bps: vec![IoDeviceLimit::new(&dev, 2 << 20)],
-        io_read_iops: vec![IoDeviceLimit::new(&dev, 100)],
-        io_write_iops: vec![IoDeviceLimit::new(&dev, 200)],
-        blkio_weight_device: vec![IoDeviceLimit::new(&dev, 500)],
-        device_policy: Some(DevicePolicy::Strict),
-        device_allow: vec![
+    scope.resources = Resources::new()
+        .io_read_bps(vec![IoDeviceLimit::new(&dev, 1 << 20)])
+        .io_write_bps(vec![IoDeviceLimit::new(&dev, 2 << 20)])
+        .io_read_iops(vec![IoDeviceLimit::new(&dev, 100)])
+        .io_write_iops(vec![IoDeviceLimit::new(&dev, 200)])
+        .blkio_weight_device(vec![IoDeviceLimit::new(&dev, 500)])
+        .device_policy(DevicePolicy::Strict)
+        .device_allow(vec![
             DeviceAllow::new("/dev/char/1:3", "rw"),
             DeviceAllow::new("char-136", "rwm"),
-        ],
-        ..Resources::default()
-    };
+        ]);
     let started = c.start_scope(&scope).expect("start_scope");
     let cg = c.control_group(unit).unwrap();
     let read = |file: &str| {
@@ -122,10 +120,7 @@ fn io_limits_and_device_rules_land_over_dbus_and_in_host_cgroup_files() {
     );
 
     // Update at runtime: a new read limit replaces the old one.
-    let update = Resources {
-        io_read_bps: vec![IoDeviceLimit::new(&dev, 4 << 20)],
-        ..Resources::default()
-    };
+    let update = Resources::new().io_read_bps(vec![IoDeviceLimit::new(&dev, 4 << 20)]);
     c.set_resources(unit, &update).expect("set_resources");
     if c.cgroup_mode() == CgroupMode::Legacy {
         let r = read("blkio.throttle.read_bps_device");

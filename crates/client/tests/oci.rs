@@ -8,11 +8,11 @@
 use std::collections::HashMap;
 
 use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxResources, Spec};
+use sdbus_cgroup::PropertyValue as Value;
 use sdbus_cgroup::{
     parse_cgroups_path, CgroupMode, DeviceAllow, DevicePolicy, InputError, IoDeviceLimit,
     PropertyPlan, Resources,
 };
-use zbus::zvariant::Value;
 
 fn spec(name: &str) -> Spec {
     let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -32,22 +32,13 @@ fn sd_devices(major: i64, minor: i64) -> Option<String> {
     }
 }
 
-fn get(p: &PropertyPlan, name: &str) -> Value<'static> {
-    p.properties
-        .iter()
-        .rev()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("{name} missing from {:?}", p.properties))
-        .1
-        .clone()
+fn get(p: &PropertyPlan, name: &str) -> Value {
+    p.get(name)
+        .unwrap_or_else(|| panic!("{name} missing from {:?}", p.properties()))
 }
 
-fn pairs(v: &[(&str, u64)]) -> Value<'static> {
-    Value::from(
-        v.iter()
-            .map(|(d, n)| ((*d).to_owned(), *n))
-            .collect::<Vec<_>>(),
-    )
+fn pairs(v: &[(&str, u64)]) -> Value {
+    Value::PathU64s(v.iter().map(|(d, n)| ((*d).to_owned(), *n)).collect())
 }
 
 fn cpu(shares: Option<u64>, quota: Option<i64>, period: Option<u64>) -> LinuxResources {
@@ -143,7 +134,12 @@ fn runtime_spec_example_converts_and_lists_what_systemd_cannot_take() {
     assert_eq!(huge.value, "2MB 9223372036854772000");
 
     // On cgroup v2 and systemd 252, what systemd receives.
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "MemoryMax"), Value::U64(536_870_912));
     assert_eq!(get(&p, "MemoryLow"), Value::U64(536_870_912));
     // swap == memory: no swap (runc's ConvertMemorySwapToCgroupV2Value: swap - memory).
@@ -152,8 +148,8 @@ fn runtime_spec_example_converts_and_lists_what_systemd_cannot_take() {
     // 1000000 µs per 500000 µs period = 2 CPUs = 2000000 µs per second.
     assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(2_000_000));
     assert_eq!(get(&p, "CPUQuotaPeriodUSec"), Value::U64(500_000));
-    assert_eq!(get(&p, "AllowedCPUs"), Value::from(vec![0b0000_1100u8]));
-    assert_eq!(get(&p, "AllowedMemoryNodes"), Value::from(vec![0xffu8]));
+    assert_eq!(get(&p, "AllowedCPUs"), Value::Bytes(vec![0b0000_1100u8]));
+    assert_eq!(get(&p, "AllowedMemoryNodes"), Value::Bytes(vec![0xffu8]));
     assert_eq!(get(&p, "TasksMax"), Value::U64(32_771));
     // blkio 10 -> io 1; blkio 500 -> 1 + 490*9999/990 = 4950 (ConvertBlkIOToIOWeightValue).
     assert_eq!(get(&p, "IOWeight"), Value::U64(1));
@@ -163,7 +159,7 @@ fn runtime_spec_example_converts_and_lists_what_systemd_cannot_take() {
     );
     assert_eq!(get(&p, "IOReadBandwidthMax"), pairs(&[("/dev/sda", 600)]));
     assert_eq!(get(&p, "IOWriteIOPSMax"), pairs(&[("/dev/sdb", 300)]));
-    assert_eq!(get(&p, "DevicePolicy"), Value::from("strict".to_owned()));
+    assert_eq!(get(&p, "DevicePolicy"), Value::Str("strict".into()));
 
     // The strict form refuses what is left over (here: the example without its block
     // devices, which TryFrom would look up on this host).
@@ -196,12 +192,22 @@ fn shares_2_1024_262144_become_weights_1_100_10000() {
     // opencontainers/cgroups utils_test.go, TestConvertCPUSharesToCgroupV2Value.
     for (shares, weight) in [(2, 1), (1024, 100), (262_144, 10_000)] {
         let r = Resources::try_from(&cpu(Some(shares), None, None)).unwrap();
-        let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+        let p = r
+            .to_properties(
+                CgroupMode::Unified,
+                &sdbus_cgroup::releases::Capabilities::from_version(252),
+            )
+            .unwrap();
         assert_eq!(get(&p, "CPUWeight"), Value::U64(weight), "shares {shares}");
     }
     // On cgroup v1 the shares go through unchanged.
     let r = Resources::try_from(&cpu(Some(2), None, None)).unwrap();
-    let p = r.to_properties(CgroupMode::Legacy, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Legacy,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "CPUShares"), Value::U64(2));
     // 0 is unset (Go's zero value in runc).
     let r = Resources::try_from(&cpu(Some(0), None, None)).unwrap();
@@ -213,13 +219,16 @@ fn quota_with_and_without_period() {
     let plan = |q, p| {
         Resources::try_from(&cpu(None, q, p))
             .unwrap()
-            .to_properties(CgroupMode::Unified, 252)
+            .to_properties(
+                CgroupMode::Unified,
+                &sdbus_cgroup::releases::Capabilities::from_version(252),
+            )
             .unwrap()
     };
     // No period: runc's defCPUQuotaPeriod 100000. 50000/100000 of a second = 500000 µs/s.
     let p = plan(Some(50_000), None);
     assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(500_000));
-    assert!(p.properties.iter().all(|(n, _)| *n != "CPUQuotaPeriodUSec"));
+    assert!(p.names().all(|n| n != "CPUQuotaPeriodUSec"));
     // With a period: 50000 * 1000000 / 200000 = 250000 µs/s.
     let p = plan(Some(50_000), Some(200_000));
     assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(250_000));
@@ -284,7 +293,10 @@ fn swap_below_memory_is_an_error_naming_the_field() {
     ));
     let p = Resources::try_from(&r)
         .unwrap()
-        .to_properties(CgroupMode::Unified, 252)
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
         .unwrap();
     assert_eq!(get(&p, "MemorySwapMax"), Value::U64(u64::MAX));
 }
@@ -305,7 +317,12 @@ fn unified_keys_convert_like_runc_with_the_version_gates() {
         ("io.weight", "default 300"),
     ]))
     .unwrap();
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "MemoryHigh"), Value::U64(u64::MAX));
     assert_eq!(get(&p, "MemoryLow"), Value::U64(1_048_576));
     assert_eq!(get(&p, "MemoryMin"), Value::U64(4096));
@@ -315,37 +332,62 @@ fn unified_keys_convert_like_runc_with_the_version_gates() {
     // 25000 * 1000000 / 50000 = 500000 µs/s.
     assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(500_000));
     assert_eq!(get(&p, "CPUQuotaPeriodUSec"), Value::U64(50_000));
-    assert_eq!(get(&p, "AllowedCPUs"), Value::from(vec![0b11u8]));
-    assert_eq!(get(&p, "AllowedMemoryNodes"), Value::from(vec![1u8]));
+    assert_eq!(get(&p, "AllowedCPUs"), Value::Bytes(vec![0b11u8]));
+    assert_eq!(get(&p, "AllowedMemoryNodes"), Value::Bytes(vec![1u8]));
     assert_eq!(get(&p, "TasksMax"), Value::U64(u64::MAX));
     assert_eq!(get(&p, "IOWeight"), Value::U64(300));
 
     // cpu.idle = 1 is CPUWeight=0 from systemd 252 (runc's cpuIdleSupportedVersion).
     let idle = Resources::try_from(&unified(&[("cpu.idle", "1"), ("cpu.weight", "42")])).unwrap();
-    let p = idle.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = idle
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     let weights: Vec<_> = p
-        .properties
-        .iter()
+        .properties()
+        .into_iter()
         .filter(|(n, _)| *n == "CPUWeight")
         .collect();
-    assert_eq!(weights, [&("CPUWeight", Value::U64(0))]);
-    let p = idle.to_properties(CgroupMode::Unified, 251).unwrap();
+    assert_eq!(weights, [("CPUWeight", Value::U64(0))]);
+    let p = idle
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(251),
+        )
+        .unwrap();
     assert_eq!(get(&p, "CPUWeight"), Value::U64(42));
-    assert!(p.skipped.iter().any(|s| s.property == "CPUWeight"));
+    assert!(p.skipped().iter().any(|s| s.property == "CPUWeight"));
 
     // cpu.max without a period: runc's defCPUQuotaPeriod (100000) is sent with it.
     let r = Resources::try_from(&unified(&[("cpu.max", "max")])).unwrap();
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(u64::MAX));
     assert_eq!(get(&p, "CPUQuotaPeriodUSec"), Value::U64(100_000));
 
     // memory.oom.group -> OOMPolicy when a scope starts, from systemd 253.
     let oom = Resources::try_from(&unified(&[("memory.oom.group", "1")])).unwrap();
-    let p = oom.to_properties(CgroupMode::Unified, 253).unwrap();
-    assert_eq!(get(&p, "OOMPolicy"), Value::from("kill".to_owned()));
-    let p = oom.to_properties(CgroupMode::Unified, 252).unwrap();
-    assert!(p.properties.iter().all(|(n, _)| *n != "OOMPolicy"));
-    assert!(p.skipped.iter().any(|s| s.property == "OOMPolicy"));
+    let p = oom
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(253),
+        )
+        .unwrap();
+    assert_eq!(get(&p, "OOMPolicy"), Value::Str("kill".into()));
+    let p = oom
+        .to_properties(
+            CgroupMode::Unified,
+            &sdbus_cgroup::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
+    assert!(p.names().all(|n| n != "OOMPolicy"));
+    assert!(p.skipped().iter().any(|s| s.property == "OOMPolicy"));
 }
 
 #[test]
@@ -536,10 +578,7 @@ fn a_pids_limit_below_minus_1_is_an_error_naming_the_field() {
     assert_eq!(pids(-1).unwrap().pids_limit, Some(-1));
     assert_eq!(pids(0).unwrap().pids_limit, Some(0));
     // The same rule on the client's own API.
-    let r = Resources {
-        pids_limit: Some(-2),
-        ..Resources::default()
-    };
+    let r = Resources::new().pids_limit(-2);
     assert!(matches!(
         r.validate(),
         Err(InputError::OutOfRange {

@@ -7,13 +7,23 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use nix::sys::signal::Signal;
-use sdbus_cgroup::{Error, Options, Scope, Step};
+use sdbus_cgroup::{Error, Options, Scope, Step, Timeouts};
+
+/// Step deadlines with an operation deadline above their sum, so each test below meets
+/// the step it is about.
+fn steps(connect: Duration, call: Duration, job: Duration) -> Timeouts {
+    Timeouts::default()
+        .connect(connect)
+        .call(call)
+        .job(job)
+        .operation(connect + call + job + Duration::from_secs(1))
+}
 
 #[test]
 fn sigstopped_systemd_gives_a_timeout_within_deadline_plus_one_second_then_recovers() {
     let sb = boot();
     let deadline = Duration::from_secs(2);
-    let opts = options(&sb).with_timeouts(Duration::from_secs(10), deadline, deadline);
+    let opts = options(&sb).with_timeouts(steps(Duration::from_secs(10), deadline, deadline));
     let c = client(&sb, opts);
     let mut child = sleeper(&sb);
     let unit = "stalled.scope";
@@ -31,7 +41,7 @@ fn sigstopped_systemd_gives_a_timeout_within_deadline_plus_one_second_then_recov
             step: Step::StartTransientUnit,
             after,
         } => {
-            assert_eq!(u, unit);
+            assert_eq!(u.as_deref(), Some(unit));
             assert_eq!(*after, deadline);
         }
         other => panic!("expected a StartTransientUnit timeout, got {other:?}"),
@@ -84,7 +94,11 @@ fn sigstopped_systemd_during_the_job_wait_names_the_job_step() {
     let deadline = Duration::from_secs(2);
     let c = client(
         &sb,
-        options(&sb).with_timeouts(Duration::from_secs(10), Duration::from_secs(10), deadline),
+        options(&sb).with_timeouts(steps(
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+            deadline,
+        )),
     );
     let mut child = sleeper(&sb);
     c.start_scope(&Scope::new("jobwait.scope", vec![child.pid()]))
@@ -120,11 +134,11 @@ fn killed_dbus_daemon_is_a_typed_error_and_the_client_reconnects_when_it_is_back
     let sb = boot();
     let c = client(
         &sb,
-        options(&sb).with_timeouts(
+        options(&sb).with_timeouts(steps(
             Duration::from_secs(5),
             Duration::from_secs(10),
             Duration::from_secs(10),
-        ),
+        )),
     );
     let before = c.stats();
     assert_eq!(before.connects, 1);
@@ -144,7 +158,7 @@ fn killed_dbus_daemon_is_a_typed_error_and_the_client_reconnects_when_it_is_back
             step: Step::GetUnit,
             unit,
             ..
-        }) => assert_eq!(unit, "anything.scope"),
+        }) => assert_eq!(unit.as_deref(), Some("anything.scope")),
         other => panic!("expected Disconnected at GetUnit, got {other:?}"),
     }
     assert!(!c.stats().connected);
@@ -218,7 +232,11 @@ fn reconnecting_to_a_stalled_systemd_fails_typed_within_the_connect_deadline() {
     let connect = Duration::from_secs(2);
     let c = client(
         &sb,
-        options(&sb).with_timeouts(connect, Duration::from_secs(10), Duration::from_secs(10)),
+        options(&sb).with_timeouts(steps(
+            connect,
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+        )),
     );
     c.disconnect();
     signal(sb.pid(), Signal::SIGSTOP);
@@ -256,11 +274,11 @@ fn private_socket_from_outside_the_pid_namespace_is_a_typed_connect_error() {
     // (ours, from the host's PID namespace): a typed error, not a hang.
     let sb = boot();
     let address = format!("unix:path={}", sb.private_socket().display());
-    let opts = options(&sb).with_timeouts(
+    let opts = options(&sb).with_timeouts(steps(
         Duration::from_secs(3),
         Duration::from_secs(3),
         Duration::from_secs(3),
-    );
+    ));
     let c = sdbus_cgroup::Client::new(
         sdbus_cgroup::Target::Address {
             address,
@@ -275,4 +293,47 @@ fn private_socket_from_outside_the_pid_namespace_is_a_typed_connect_error() {
         0,
         "nothing was sent before the handshake failed"
     );
+}
+
+/// One deadline bounds the whole operation: with systemd stalled, a `start_scope` whose
+/// call and job deadlines would allow 20 s ends at the operation's 1 s, as a timeout of
+/// the operation naming the unit, and the client works again once systemd is back.
+#[test]
+fn operation_timeout_bounds_a_whole_start_scope_below_its_steps_deadlines() {
+    let sb = boot();
+    let operation = Duration::from_secs(1);
+    let opts = options(&sb).with_timeouts(
+        Timeouts::default()
+            .connect(Duration::from_secs(10))
+            .call(Duration::from_secs(10))
+            .job(Duration::from_secs(10))
+            .operation(operation),
+    );
+    let c = client(&sb, opts);
+    let child = sleeper(&sb);
+    let unit = "bounded.scope";
+
+    signal(sb.pid(), Signal::SIGSTOP);
+    let cont = ContOnDrop(sb.pid());
+    let t0 = Instant::now();
+    let e = c
+        .start_scope(&Scope::new(unit, vec![child.pid()]))
+        .unwrap_err();
+    let took = t0.elapsed();
+    match &e {
+        Error::Timeout {
+            unit: u,
+            step: Step::Operation,
+            after,
+        } => {
+            assert_eq!(u.as_deref(), Some(unit));
+            assert_eq!(*after, operation);
+        }
+        other => panic!("expected the operation's timeout, got {other:?}"),
+    }
+    assert!(took <= operation + Duration::from_secs(1), "took {took:?}");
+    signal(sb.pid(), Signal::SIGCONT);
+    drop(cont);
+    // The abandoned call's late reply is absorbed; the next operation works.
+    c.stop(unit).expect("stop after SIGCONT");
 }

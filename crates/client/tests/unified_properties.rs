@@ -26,19 +26,17 @@ fn unified_properties_helper() {
     let mut child = sleeper(&sb);
     let unit = "v2.scope";
     let mut scope = Scope::new(unit, vec![child.pid()]);
-    scope.resources = Resources {
-        memory_limit: Some(64 << 20),
-        memory_swap_max: Some(0),
-        cpu_idle: Some(true),
-        cpu_weight: Some(300),
-        oom_kill_group: Some(true),
-        io_read_bps: vec![IoDeviceLimit::new(dev, 1 << 20)],
-        io_write_bps: vec![IoDeviceLimit::new(dev, 0)],
-        io_read_iops: vec![IoDeviceLimit::new(dev, 100)],
-        io_write_iops: vec![IoDeviceLimit::new(dev, 200)],
-        blkio_weight_device: vec![IoDeviceLimit::new(dev, 1000)],
-        ..Resources::default()
-    };
+    scope.resources = Resources::new()
+        .memory_limit(64 << 20)
+        .memory_swap_max(0)
+        .cpu_idle(true)
+        .cpu_weight(300)
+        .oom_kill_group(true)
+        .io_read_bps(vec![IoDeviceLimit::new(dev, 1 << 20)])
+        .io_write_bps(vec![IoDeviceLimit::new(dev, 0)])
+        .io_read_iops(vec![IoDeviceLimit::new(dev, 100)])
+        .io_write_iops(vec![IoDeviceLimit::new(dev, 200)])
+        .blkio_weight_device(vec![IoDeviceLimit::new(dev, 1000)]);
     let started = c.start_scope(&scope).expect("start_scope");
     // OOMPolicy for scopes arrived in systemd 253: reported, not sent.
     let skipped: Vec<_> = started.skipped.iter().map(|s| s.property).collect();

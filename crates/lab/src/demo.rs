@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
+use sdbus_cgroup::testing::{Ping, PingTarget};
+use sdbus_cgroup::{Client, Options, Resources, Scope, Target, Timeouts};
 use sdbus_sandbox::Sandbox;
 use sdcookie::report::Verdict;
 
@@ -77,7 +78,13 @@ fn client(sandbox: &Sandbox) -> Client {
     };
     Client::new(
         target,
-        Options::default().with_timeouts(DEADLINE, DEADLINE, DEADLINE),
+        Options::default().with_timeouts(
+            Timeouts::default()
+                .connect(DEADLINE)
+                .call(DEADLINE)
+                .job(DEADLINE)
+                .operation(3 * DEADLINE),
+        ),
     )
 }
 
@@ -153,13 +160,11 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
     let mut sleeper = sandbox.command("sleep").arg("300").spawn()?;
     let unit = "sdcookie-demo.scope";
     let mut scope = Scope::new(unit, vec![sleeper.pid()]);
-    scope.resources = Resources {
-        memory_limit: Some(64 << 20),
-        pids_limit: Some(16),
-        cpu_shares: Some(512),
-        cpu_quota: Some(50_000), // 50 ms per 100 ms period: half a CPU
-        ..Resources::default()
-    };
+    scope.resources = Resources::new()
+        .memory_limit(64 << 20)
+        .pids_limit(16)
+        .cpu_shares(512)
+        .cpu_quota(50_000); // 50 ms per 100 ms period: half a CPU
     let start = client.start_scope(&scope)?;
     let cgroup = client.control_group(unit)?;
     println!(
@@ -175,7 +180,7 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
     for s in &start.skipped {
         println!("      not sent to systemd {version}: {s}");
     }
-    let weight = sdbus_cgroup::shares_to_weight(512);
+    let weight = sdbus_cgroup::convert::shares_to_weight(512);
     // A limit this systemd release does not accept was not sent (v219 has no TasksMax):
     // its file is not checked.
     let sent = |property: &str| !start.skipped.iter().any(|s| s.property == property);
@@ -195,13 +200,7 @@ pub fn run(args: &DemoArgs) -> Result<u8, DemoError> {
         ("cpu.max", "50000 100000".into()),
     ]);
     let mut limits_ok = show_limits(&sandbox, &cgroup, &expected)?;
-    client.set_resources(
-        unit,
-        &Resources {
-            memory_limit: Some(128 << 20),
-            ..Resources::default()
-        },
-    )?;
+    client.set_resources(unit, &Resources::new().memory_limit(128 << 20))?;
     println!("      SetUnitProperties {unit}: MemoryMax=128M");
     limits_ok += show_limits(
         &sandbox,
@@ -296,10 +295,7 @@ fn lifecycle(sandbox: &Sandbox, client: &Client, n: u32) -> Result<(), DemoError
     let mut sleeper = sandbox.command("sleep").arg("300").spawn()?;
     let unit = format!("sdcookie-demo-{n}.scope");
     let mut scope = Scope::new(unit.clone(), vec![sleeper.pid()]);
-    scope.resources = Resources {
-        pids_limit: Some(8),
-        ..Resources::default()
-    };
+    scope.resources = Resources::new().pids_limit(8);
     client.start_scope(&scope)?;
     client.stop(&unit)?;
     let _ = sleeper.wait();

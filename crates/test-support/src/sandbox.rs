@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sdbus_cgroup::{CgroupMode, Client, Options, Target};
+use sdbus_cgroup::{CgroupMode, Client, Options, Target, Timeouts};
 use sdbus_sandbox::{Sandbox, SandboxChild, SandboxOptions};
 
 /// Boots a sandbox with the host's systemd or fails the test with the reason (never skips).
@@ -33,9 +33,12 @@ pub fn options(sb: &Sandbox) -> Options {
 /// [`options`] with the deadline of each call set to `call`.
 pub fn options_with_call_timeout(sb: &Sandbox, call: Duration) -> Options {
     Options::default().with_cgroup_mode(mode(sb)).with_timeouts(
-        Duration::from_secs(20),
-        call,
-        Duration::from_secs(30),
+        Timeouts::default()
+            .connect(Duration::from_secs(20))
+            .call(call)
+            .job(Duration::from_secs(30))
+            // The sum of the steps: a slow sandbox is bounded by them, not by this.
+            .operation(Duration::from_secs(20) + call + Duration::from_secs(30)),
     )
 }
 

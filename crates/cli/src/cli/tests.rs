@@ -97,7 +97,7 @@ fn cpu_lists_follow_the_clients_parser_where_the_cli_once_differed() {
     ] {
         assert_eq!(
             cpu_list(list).is_ok(),
-            sdbus_cgroup::cpuset_to_bits(list.trim()).is_ok(),
+            sdbus_cgroup::convert::cpuset_to_bits(list.trim()).is_ok(),
             "{list:?}"
         );
     }
@@ -107,10 +107,7 @@ fn cpu_lists_follow_the_clients_parser_where_the_cli_once_differed() {
 #[test]
 fn cpu_weights_follow_the_clients_range_check() {
     for w in [0u64, 1, 10_000, 10_001] {
-        let only_weight = sdbus_cgroup::Resources {
-            cpu_weight: Some(w),
-            ..sdbus_cgroup::Resources::default()
-        };
+        let only_weight = sdbus_cgroup::Resources::new().cpu_weight(w);
         assert_eq!(
             cpu_weight(&w.to_string()).is_ok(),
             only_weight.validate().is_ok(),
@@ -137,7 +134,7 @@ fn scope_names_follow_the_clients_rule_where_the_cli_once_differed() {
         let full = format!("{name}.scope");
         assert_eq!(
             scope_name(name).is_ok(),
-            sdbus_cgroup::check_scope_name(&full).is_ok(),
+            sdbus_cgroup::names::check_scope_name(&full).is_ok(),
             "{name:?}"
         );
     }

@@ -57,7 +57,7 @@ pub fn assess(obs: &Observation) -> Report {
         .map(|a| a.version.clone());
     let version = version_string
         .as_deref()
-        .and_then(sdbus_cgroup::parse_version);
+        .and_then(sdbus_cgroup::releases::parse_version);
     let vulnerable = version.map(|v| v < FIXED_IN);
     let cookie = latest.map(|a| a.serial);
     let headroom = cookie.map(|c| CEILING - c);

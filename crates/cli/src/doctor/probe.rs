@@ -14,7 +14,7 @@ use zbus::message::{Flags, Message, Type};
 use zbus::Connection;
 
 use super::{Answer, Options, ProbeErrorKind};
-use sdbus_cgroup::private::{Peer, PeerError};
+use sdbus_cgroup::private_socket::{Peer, PeerError};
 
 const SYSTEMD: &str = "org.freedesktop.systemd1";
 const SYSTEMD_PATH: &str = "/org/freedesktop/systemd1";
@@ -243,7 +243,7 @@ async fn connect_bus(address: Option<&str>, timeout: Duration) -> Result<Connect
     within(
         CONNECT_BUS,
         timeout,
-        sdbus_cgroup::private::capped_bus(&address),
+        sdbus_cgroup::private_socket::capped_bus(&address),
         dbus,
     )
     .await
@@ -310,7 +310,7 @@ pub(super) async fn probe_bus(opts: &Options) -> BusProbe {
 }
 
 /// The private socket speaks D-Bus peer to peer (EXTERNAL auth, no Hello, no daemon); see
-/// [`sdbus_cgroup::private`] for why this is not zbus.
+/// [`sdbus_cgroup::private_socket`] for why this is not zbus.
 pub(super) async fn probe_private(opts: &Options) -> Result<Answer, ProbeError> {
     let raw = |step, e| StepError::Private { step, source: e };
     let mut peer = within(

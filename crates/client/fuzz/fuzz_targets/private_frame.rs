@@ -4,5 +4,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    sdbus_cgroup::private::fuzz::private_frame(data);
+    sdbus_cgroup::private_socket::fuzz::private_frame(data);
 });

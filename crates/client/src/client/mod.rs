@@ -21,8 +21,12 @@ mod units;
 
 pub use blocking::Client;
 pub use stats::{PeerWatch, Stats};
-pub use target::{Options, Target};
-pub use units::{PingTarget, Scope, Slice, Started};
+pub use target::{Options, Target, Timeouts};
+#[cfg(feature = "test-support")]
+pub use units::PingTarget;
+#[cfg(not(feature = "test-support"))]
+use units::PingTarget;
+pub use units::{Scope, Slice, Started};
 
 use plan::{check_any_unit, unit_iface, valid_pids, Props};
 use session::Session;
@@ -36,8 +40,8 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use crate::conn::{Counters, Dest, Request, BUS_NAME, MANAGER_IFACE, SYSTEMD_PATH};
 use crate::error::{job_outcome, Cause, Error, InputError, Result, Step};
 use crate::names::{check_description, check_slice_name, parent_slice};
-use crate::releases::TRANSIENT_SLICE;
-use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, Resources, Skipped};
+use crate::releases::{Capabilities, TRANSIENT_SLICE};
+use crate::resources::{gate, Apply, CgroupMode, PropertyPlan, PropertyValue, Resources, Skipped};
 
 /// The systemd cgroup client as futures: every operation of [`Client`], with the same
 /// deadlines and errors, on any executor (tokio, async-io, smol, ...). `Send + Sync`; its
@@ -82,13 +86,39 @@ impl AsyncClient {
     }
 
     /// A client connected now (so connection errors surface here).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] when the socket, the authentication or a handshake call fails
+    /// or its deadline passes; [`Error::Timeout`] with [`Step::Operation`] when
+    /// [`Timeouts::operation`] passes first.
     pub async fn connect(target: Target, opts: Options) -> Result<AsyncClient> {
         let c = AsyncClient::new(target, opts);
-        c.session().await?;
+        c.bounded(None, c.session()).await?;
         Ok(c)
     }
 
-    /// The options.
+    /// Runs one operation under [`Timeouts::operation`]: whatever it is waiting for when
+    /// the deadline passes (a reconnect, a call, a job) is abandoned the way a dropped
+    /// future is (a call's cookie stays quarantined until its late reply).
+    async fn bounded<T>(
+        &self,
+        unit: Option<&str>,
+        op: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let after = self.opts.timeouts.operation;
+        let deadline = async {
+            async_io::Timer::after(after).await;
+            Err(Error::Timeout {
+                unit: unit.map(str::to_owned),
+                step: Step::Operation,
+                after,
+            })
+        };
+        futures_lite::future::or(op, deadline).await
+    }
+
+    /// The options the client was made with.
     pub fn options(&self) -> &Options {
         &self.opts
     }
@@ -118,7 +148,7 @@ impl AsyncClient {
                 body,
                 unit,
                 step,
-                timeout: self.opts.call_timeout,
+                timeout: self.opts.timeouts.call,
                 sealed: None,
             })
             .await
@@ -126,66 +156,108 @@ impl AsyncClient {
     }
 
     /// systemd's version (read once per connection).
+    ///
+    /// # Errors
+    ///
+    /// the connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn version(&self) -> Result<u32> {
-        Ok(self.session().await?.version)
+        self.bounded(None, async { Ok(self.session().await?.caps.version()) })
+            .await
+    }
+
+    /// What the connected systemd accepts: its release and, when the introspection of
+    /// `-.slice` worked, the cgroup properties it exposes (read once per connection; see
+    /// [`releases`](crate::releases)).
+    ///
+    /// # Errors
+    ///
+    /// Connecting fails ([`Error::Connect`]).
+    pub async fn capabilities(&self) -> Result<Capabilities> {
+        self.bounded(None, async { Ok(self.session().await?.caps.clone()) })
+            .await
     }
 
     /// Creates a transient scope for running processes, with limits, and waits for its job.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid name, slice, pid list, description or limit (nothing
+    /// is sent); [`Error::Dbus`] when systemd refuses the unit (a leftover unit of the
+    /// name, `UnitExists`, is reset and the start retried once first); [`Error::JobFailed`]
+    /// when the start job ends other than `done` (the failed unit is reset); the
+    /// connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn start_scope(&self, scope: &Scope) -> Result<Started> {
-        // Validate before connecting: bad input causes no traffic at all.
-        self.scope_properties(scope, u32::MAX)?;
-        let s = self.session().await?;
-        let plan = self.scope_properties(scope, s.version)?;
-        self.start_transient(&scope.name, plan).await
+        self.bounded(Some(&scope.name), async {
+            // Validate before connecting: bad input causes no traffic at all.
+            self.scope_plan(scope, &Capabilities::from_version(u32::MAX))?;
+            let s = self.session().await?;
+            let plan = self.scope_plan(scope, &s.caps)?;
+            self.start_transient(&scope.name, plan).await
+        })
+        .await
     }
 
     /// Creates a transient slice with limits and waits for its job. A slice of that name
     /// that already exists and is active is success (`Started::existed`, no job, limits
     /// unchanged: use [`set_resources`](AsyncClient::set_resources)); a failed one is
     /// reset and started again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid name, description or limit, or the root slice
+    /// (nothing is sent); [`Error::Unsupported`] on systemd < 228 (no transient slices);
+    /// [`Error::Dbus`] when systemd refuses the unit; [`Error::JobFailed`] when the start
+    /// job ends other than `done`; the connection's errors: [`Error::Connect`] when
+    /// (re)connecting fails, [`Error::Timeout`] when a call's or job's deadline or
+    /// [`Timeouts::operation`] passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn start_slice(&self, slice: &Slice) -> Result<Started> {
-        let build = |version| -> Result<PropertyPlan> {
-            check_slice_name(&slice.name)?;
-            if slice.name == "-.slice" {
-                return Err(InputError::InvalidSliceName {
-                    name: slice.name.clone(),
-                    reason: "the root slice always exists",
+        self.bounded(Some(&slice.name), async {
+            let build = |caps: &Capabilities| -> Result<PropertyPlan> {
+                check_slice_name(&slice.name)?;
+                if slice.name == "-.slice" {
+                    return Err(InputError::InvalidSliceName {
+                        name: slice.name.clone(),
+                        reason: "the root slice always exists",
+                    }
+                    .into());
                 }
-                .into());
-            }
-            if let Some(d) = &slice.description {
-                check_description(d)?;
-            }
-            let mut props: Props = vec![(
-                "Description",
-                Value::from(
-                    slice
-                        .description
-                        .clone()
-                        .unwrap_or_else(|| format!("sdbus-cgroup slice {}", slice.name)),
-                ),
-            )];
-            // runc: a slice's parent is pulled in with Wants= (its place is in the name).
-            if let Some(parent) = parent_slice(&slice.name).filter(|p| p != "-.slice") {
-                props.push(("Wants", Value::from(vec![parent])));
-            }
-            props.extend(self.accounting());
-            props.push(("DefaultDependencies", Value::Bool(false)));
-            let mut plan = slice
-                .resources
-                .plan(self.mode, version, Apply::SliceStart)?;
-            props.extend(plan.properties);
-            let properties = gate(props, version, &mut plan.skipped);
-            Ok(PropertyPlan {
-                properties,
-                skipped: plan.skipped,
-            })
-        };
-        build(u32::MAX)?;
-        let s = self.session().await?;
-        self.need(&s, TRANSIENT_SLICE)?;
-        let plan = build(s.version)?;
-        self.start_transient(&slice.name, plan).await
+                if let Some(d) = &slice.description {
+                    check_description(d)?;
+                }
+                let mut props: Props = vec![(
+                    "Description",
+                    Value::from(
+                        slice
+                            .description
+                            .clone()
+                            .unwrap_or_else(|| format!("sdbus-cgroup slice {}", slice.name)),
+                    ),
+                )];
+                // runc: a slice's parent is pulled in with Wants= (its place is in the name).
+                if let Some(parent) = parent_slice(&slice.name).filter(|p| p != "-.slice") {
+                    props.push(("Wants", Value::from(vec![parent])));
+                }
+                props.extend(self.accounting());
+                props.push(("DefaultDependencies", Value::Bool(false)));
+                let mut plan = slice.resources.plan(self.mode, caps, Apply::SliceStart)?;
+                props.extend(plan.properties);
+                let properties = gate(props, caps, &mut plan.skipped);
+                Ok(PropertyPlan {
+                    properties,
+                    skipped: plan.skipped,
+                })
+            };
+            build(&Capabilities::from_version(u32::MAX))?;
+            let s = self.session().await?;
+            self.need(&s, TRANSIENT_SLICE)?;
+            let plan = build(&s.caps)?;
+            self.start_transient(&slice.name, plan).await
+        })
+        .await
     }
 
     async fn start_transient(&self, unit: &str, plan: PropertyPlan) -> Result<Started> {
@@ -218,7 +290,7 @@ impl AsyncClient {
                     drop(interest);
                     return Ok(Started {
                         unit: unit.to_owned(),
-                        job: job.as_str().to_owned(),
+                        job: Some(job.as_str().to_owned()),
                         retried,
                         existed: false,
                         skipped: plan.skipped,
@@ -236,7 +308,7 @@ impl AsyncClient {
                     if active {
                         return Ok(Started {
                             unit: unit.to_owned(),
-                            job: String::new(),
+                            job: None,
                             retried,
                             existed: true,
                             skipped: plan.skipped,
@@ -269,235 +341,369 @@ impl AsyncClient {
     }
 
     async fn finish_job(&self, s: &Session, unit: &str, job: &str) -> Result<()> {
-        let done = s.conn.wait_job(job, unit, self.opts.job_timeout).await?;
+        let done = s.conn.wait_job(job, unit, self.opts.timeouts.job).await?;
         job_outcome(unit, job, done.unit, done.result)
     }
 
     /// Changes limits of a running unit (`SetUnitProperties`, runtime-only like runc).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name or limit (nothing is sent);
+    /// [`Error::Dbus`] when systemd refuses the change (`NoSuchUnit`, ...); the
+    /// connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<Vec<Skipped>> {
-        check_any_unit(unit)?;
-        resources.plan(self.mode, u32::MAX, Apply::Update)?;
-        let s = self.session().await?;
-        let plan = resources.plan(self.mode, s.version, Apply::Update)?;
-        if plan.properties.is_empty() {
-            return Ok(plan.skipped);
-        }
-        self.manager(
-            &s,
-            "SetUnitProperties",
-            &(unit, true, &plan.properties),
-            unit,
-            Step::SetUnitProperties,
-        )
-        .await?;
-        Ok(plan.skipped)
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            resources.plan(
+                self.mode,
+                &Capabilities::from_version(u32::MAX),
+                Apply::Update,
+            )?;
+            let s = self.session().await?;
+            let plan = resources.plan(self.mode, &s.caps, Apply::Update)?;
+            if plan.properties.is_empty() {
+                return Ok(plan.skipped);
+            }
+            self.manager(
+                &s,
+                "SetUnitProperties",
+                &(unit, true, &plan.properties),
+                unit,
+                Step::SetUnitProperties,
+            )
+            .await?;
+            Ok(plan.skipped)
+        })
+        .await
     }
 
     /// Moves processes into a running unit (`AttachProcessesToUnit`, systemd >= 238; older
     /// releases give `Error::Unsupported` without a call).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name or pid list; [`Error::Unsupported`] on
+    /// systemd < 238; [`Error::Dbus`] when systemd refuses (a pid it cannot see, no such
+    /// unit); the connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn attach(&self, unit: &str, pids: &[u32]) -> Result<()> {
-        check_any_unit(unit)?;
-        valid_pids(pids)?;
-        let s = self.session().await?;
-        self.need(&s, "AttachProcessesToUnit")?;
-        self.manager(
-            &s,
-            "AttachProcessesToUnit",
-            &(unit, "", pids),
-            unit,
-            Step::AttachProcessesToUnit,
-        )
-        .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            valid_pids(pids)?;
+            let s = self.session().await?;
+            self.need(&s, "AttachProcessesToUnit")?;
+            self.manager(
+                &s,
+                "AttachProcessesToUnit",
+                &(unit, "", pids),
+                unit,
+                Step::AttachProcessesToUnit,
+            )
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Freezes every process of the unit (`FreezeUnit`, systemd >= 246, cgroup v2 freezer;
     /// older releases give `Error::Unsupported` without a call).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Unsupported`] on systemd < 246;
+    /// [`Error::Dbus`] when systemd refuses (no such unit, no cgroup v2 freezer); the
+    /// connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn freeze(&self, unit: &str) -> Result<()> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        self.need(&s, "FreezeUnit")?;
-        self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)
-            .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            self.need(&s, "FreezeUnit")?;
+            self.manager(&s, "FreezeUnit", &(unit,), unit, Step::FreezeUnit)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Thaws a frozen unit (`ThawUnit`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Unsupported`] on systemd < 246;
+    /// [`Error::Dbus`] when systemd refuses; the connection's errors: [`Error::Connect`]
+    /// when (re)connecting fails, [`Error::Timeout`] when a call's or job's deadline or
+    /// [`Timeouts::operation`] passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn thaw(&self, unit: &str) -> Result<()> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        self.need(&s, "ThawUnit")?;
-        self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)
-            .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            self.need(&s, "ThawUnit")?;
+            self.manager(&s, "ThawUnit", &(unit,), unit, Step::ThawUnit)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Sends `signal` to every process of the unit (`KillUnit(name, "all", signal)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name or a signal outside 1..=64;
+    /// [`Error::Dbus`] when systemd refuses (no such unit, no process to signal); the
+    /// connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn kill(&self, unit: &str, signal: i32) -> Result<()> {
-        check_any_unit(unit)?;
-        if !(1..=64).contains(&signal) {
-            return Err(InputError::InvalidSignal(signal).into());
-        }
-        let s = self.session().await?;
-        self.manager(&s, "KillUnit", &(unit, "all", signal), unit, Step::KillUnit)
-            .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            if !(1..=64).contains(&signal) {
+                return Err(InputError::InvalidSignal(signal).into());
+            }
+            let s = self.session().await?;
+            self.manager(&s, "KillUnit", &(unit, "all", signal), unit, Step::KillUnit)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Stops the unit, waits for the job, then resets its failed state so nothing is left.
     /// A unit that does not exist counts as stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Dbus`] when systemd refuses the
+    /// stop (other than `NoSuchUnit`); [`Error::JobFailed`] when the stop job ends other
+    /// than `done`; the connection's errors: [`Error::Connect`] when (re)connecting fails,
+    /// [`Error::Timeout`] when a call's or job's deadline or [`Timeouts::operation`]
+    /// passes, [`Error::Disconnected`] when the connection is lost.
     pub async fn stop(&self, unit: &str) -> Result<()> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        let interest = s.conn.job_interest();
-        match self
-            .manager(&s, "StopUnit", &(unit, "replace"), unit, Step::StopUnit)
-            .await
-        {
-            Ok(reply) => {
-                let job: OwnedObjectPath = body(&reply, unit, Step::StopUnit)?;
-                self.finish_job(&s, unit, job.as_str()).await?;
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            let interest = s.conn.job_interest();
+            match self
+                .manager(&s, "StopUnit", &(unit, "replace"), unit, Step::StopUnit)
+                .await
+            {
+                Ok(reply) => {
+                    let job: OwnedObjectPath = body(&reply, unit, Step::StopUnit)?;
+                    self.finish_job(&s, unit, job.as_str()).await?;
+                }
+                Err(e) if e.is_no_such_unit() => {}
+                Err(e) => return Err(e),
             }
-            Err(e) if e.is_no_such_unit() => {}
-            Err(e) => return Err(e),
-        }
-        drop(interest);
-        match self.reset_failed(unit).await {
-            Err(e) if !e.is_no_such_unit() => Err(e),
-            _ => Ok(()),
-        }
+            drop(interest);
+            match self.reset_failed(unit).await {
+                Err(e) if !e.is_no_such_unit() => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 
-    /// `ResetFailedUnit`.
+    /// Resets the unit's failed state (`ResetFailedUnit`), so systemd can unload it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Dbus`] when systemd refuses
+    /// (`NoSuchUnit` for a unit it has not loaded); the connection's errors:
+    /// [`Error::Connect`] when (re)connecting fails, [`Error::Timeout`] when a call's or
+    /// job's deadline or [`Timeouts::operation`] passes, [`Error::Disconnected`] when the
+    /// connection is lost.
     pub async fn reset_failed(&self, unit: &str) -> Result<()> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        self.manager(&s, "ResetFailedUnit", &(unit,), unit, Step::ResetFailedUnit)
-            .await?;
-        Ok(())
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            self.manager(&s, "ResetFailedUnit", &(unit,), unit, Step::ResetFailedUnit)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The unit's object path, `None` when systemd has no such unit loaded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Dbus`] when systemd answers
+    /// `GetUnit` with another error than `NoSuchUnit`; the connection's errors:
+    /// [`Error::Connect`] when (re)connecting fails, [`Error::Timeout`] when a call's or
+    /// job's deadline or [`Timeouts::operation`] passes, [`Error::Disconnected`] when the
+    /// connection is lost.
     pub async fn unit_path(&self, unit: &str) -> Result<Option<String>> {
-        check_any_unit(unit)?;
-        let s = self.session().await?;
-        match self
-            .manager(&s, "GetUnit", &(unit,), unit, Step::GetUnit)
-            .await
-        {
-            Ok(reply) => {
-                let p: OwnedObjectPath = body(&reply, unit, Step::GetUnit)?;
-                Ok(Some(p.as_str().to_owned()))
+        self.bounded(Some(unit), async {
+            check_any_unit(unit)?;
+            let s = self.session().await?;
+            match self
+                .manager(&s, "GetUnit", &(unit,), unit, Step::GetUnit)
+                .await
+            {
+                Ok(reply) => {
+                    let p: OwnedObjectPath = body(&reply, unit, Step::GetUnit)?;
+                    Ok(Some(p.as_str().to_owned()))
+                }
+                Err(e) if e.is_no_such_unit() => Ok(None),
+                Err(e) => Err(e),
             }
-            Err(e) if e.is_no_such_unit() => Ok(None),
-            Err(e) => Err(e),
-        }
+        })
+        .await
     }
 
     /// One property of a unit (`GetUnit` + `Properties.Get`), e.g.
     /// `("org.freedesktop.systemd1.Unit", "ActiveState")`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid unit name; [`Error::Dbus`] with
+    /// `org.freedesktop.systemd1.NoSuchUnit` when systemd has no such unit loaded, or the
+    /// error systemd answers the `Get` with (`UnknownProperty`, ...); the connection's
+    /// errors ([`Error::Connect`], [`Error::Timeout`], [`Error::Disconnected`]).
     pub async fn unit_property(
         &self,
         unit: &str,
         interface: &str,
         name: &str,
-    ) -> Result<OwnedValue> {
-        let path = self.unit_path(unit).await?.ok_or_else(|| Error::Dbus {
-            unit: unit.to_owned(),
-            step: Step::GetUnit,
-            name: "org.freedesktop.systemd1.NoSuchUnit".into(),
-            message: format!("Unit {unit} not loaded."),
-        })?;
-        let s = self.session().await?;
-        let reply = s
-            .conn
-            .call(Request {
-                dest: Dest::Systemd,
-                path: &path,
-                iface: "org.freedesktop.DBus.Properties",
-                member: "Get",
-                body: &(interface, name),
-                unit,
-                step: Step::GetProperty,
-                timeout: self.opts.call_timeout,
-                sealed: None,
-            })
-            .await?;
-        body(&reply.message, unit, Step::GetProperty)
+    ) -> Result<PropertyValue> {
+        let v = self.raw_property(unit, interface, name).await?;
+        Ok(PropertyValue::from_zvariant(&v))
+    }
+
+    async fn raw_property(&self, unit: &str, interface: &str, name: &str) -> Result<OwnedValue> {
+        check_any_unit(unit)?;
+        self.bounded(Some(unit), async {
+            let path = self.unit_path(unit).await?.ok_or_else(|| Error::Dbus {
+                unit: crate::error::unit_of(unit),
+                step: Step::GetUnit,
+                name: "org.freedesktop.systemd1.NoSuchUnit".into(),
+                message: format!("Unit {unit} not loaded."),
+            })?;
+            let s = self.session().await?;
+            let reply = s
+                .conn
+                .call(Request {
+                    dest: Dest::Systemd,
+                    path: &path,
+                    iface: "org.freedesktop.DBus.Properties",
+                    member: "Get",
+                    body: &(interface, name),
+                    unit,
+                    step: Step::GetProperty,
+                    timeout: self.opts.timeouts.call,
+                    sealed: None,
+                })
+                .await?;
+            body(&reply.message, unit, Step::GetProperty)
+        })
+        .await
     }
 
     /// A property of the unit's type interface (`Scope`, `Slice`, `Service`, ...), where
-    /// the cgroup properties live.
-    pub async fn cgroup_property(&self, unit: &str, name: &str) -> Result<OwnedValue> {
+    /// the cgroup properties live (`MemoryMax`, `TasksMax`, `DeviceAllow`, ...).
+    ///
+    /// # Errors
+    ///
+    /// As [`unit_property`](AsyncClient::unit_property).
+    pub async fn cgroup_property(&self, unit: &str, name: &str) -> Result<PropertyValue> {
         self.unit_property(unit, unit_iface(unit), name).await
     }
 
     /// The unit's cgroup path relative to systemd's cgroup root (`ControlGroup`).
+    ///
+    /// # Errors
+    ///
+    /// As [`unit_property`](AsyncClient::unit_property); [`Error::Protocol`] when the value
+    /// is not a string.
     pub async fn control_group(&self, unit: &str) -> Result<String> {
-        let v = self.cgroup_property(unit, "ControlGroup").await?;
-        String::try_from(v).map_err(|e| Error::Protocol {
-            unit: unit.to_owned(),
-            step: Step::GetProperty,
-            cause: Cause::from(zbus::Error::from(e)),
+        self.bounded(Some(unit), async {
+            let v = self
+                .raw_property(unit, unit_iface(unit), "ControlGroup")
+                .await?;
+            String::try_from(v).map_err(|e| Error::Protocol {
+                unit: crate::error::unit_of(unit),
+                step: Step::GetProperty,
+                cause: Cause::bus(e),
+            })
         })
+        .await
     }
 
     /// A string property of `org.freedesktop.systemd1.Unit` (`ActiveState`,
     /// `FreezerState`, `SubState`, ...).
+    ///
+    /// # Errors
+    ///
+    /// As [`unit_property`](AsyncClient::unit_property); [`Error::Protocol`] when the value
+    /// is not a string.
     pub async fn unit_state(&self, unit: &str, name: &str) -> Result<String> {
-        let v = self
-            .unit_property(unit, "org.freedesktop.systemd1.Unit", name)
-            .await?;
-        String::try_from(v).map_err(|e| Error::Protocol {
-            unit: unit.to_owned(),
-            step: Step::GetProperty,
-            cause: Cause::from(zbus::Error::from(e)),
+        self.bounded(Some(unit), async {
+            let v = self
+                .raw_property(unit, "org.freedesktop.systemd1.Unit", name)
+                .await?;
+            String::try_from(v).map_err(|e| Error::Protocol {
+                unit: crate::error::unit_of(unit),
+                step: Step::GetProperty,
+                cause: Cause::bus(e),
+            })
         })
+        .await
     }
 
     /// A diagnostic call whose serial the caller may choose. With `sealed = Some(k)`, the
     /// message is sealed with cookie `k` and the connection adopts it the way sd-bus does
     /// (`cookie = max(cookie, k)`), which is how tests drive a connection to the edge of the
-    /// 32-bit space. Returns the serial used.
-    pub async fn ping(
+    /// 32-bit space. Returns the serial used. Public only through
+    /// [`testing`](crate::testing) (feature `test-support`).
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
+    pub(crate) async fn ping(
         &self,
         target: PingTarget,
         sealed: Option<u32>,
         timeout: Duration,
     ) -> Result<u32> {
-        let s = self.session().await?;
-        let dest = match target {
-            PingTarget::Systemd => Dest::Systemd,
-            PingTarget::Bus if s.conn.direct => {
-                return Err(Error::Unsupported {
-                    what: "a bus ping on a direct connection",
-                    needs: 0,
-                    found: 0,
+        self.bounded(None, async {
+            let s = self.session().await?;
+            let dest = match target {
+                PingTarget::Systemd => Dest::Systemd,
+                PingTarget::Bus if s.conn.direct => {
+                    return Err(Error::Unsupported {
+                        what: "a bus ping on a direct connection",
+                        needs: 0,
+                        found: 0,
+                    })
+                }
+                PingTarget::Bus => Dest::Bus,
+            };
+            // The system bus policy denies Peer.Ping to the driver; GetId is always allowed.
+            let (path, iface, member) = if dest == Dest::Bus {
+                ("/org/freedesktop/DBus", BUS_NAME, "GetId")
+            } else {
+                (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
+            };
+            let reply = s
+                .conn
+                .call(Request {
+                    dest,
+                    path,
+                    iface,
+                    member,
+                    body: &(),
+                    unit: "",
+                    step: Step::Ping,
+                    timeout,
+                    sealed,
                 })
-            }
-            PingTarget::Bus => Dest::Bus,
-        };
-        // The system bus policy denies Peer.Ping to the driver; GetId is always allowed.
-        let (path, iface, member) = if dest == Dest::Bus {
-            ("/org/freedesktop/DBus", BUS_NAME, "GetId")
-        } else {
-            (SYSTEMD_PATH, "org.freedesktop.DBus.Peer", "Ping")
-        };
-        let reply = s
-            .conn
-            .call(Request {
-                dest,
-                path,
-                iface,
-                member,
-                body: &(),
-                unit: "",
-                step: Step::Ping,
-                timeout,
-                sealed,
-            })
-            .await?;
-        Ok(reply.serial)
+                .await?;
+            Ok(reply.serial)
+        })
+        .await
     }
 
     /// Closes the connection now (the next operation reconnects).
@@ -513,7 +719,9 @@ impl AsyncClient {
     /// Health: connection, cookies both ways, reply checks.
     pub fn stats(&self) -> Stats {
         let guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let snap = guard.as_ref().map(|s| (s.conn.snapshot(), s.version));
+        let snap = guard
+            .as_ref()
+            .map(|s| (s.conn.snapshot(), s.caps.version()));
         drop(guard);
         let c = &self.counters;
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -566,9 +774,9 @@ where
     T: serde::de::DeserializeOwned + zbus::zvariant::Type,
 {
     msg.body().deserialize::<T>().map_err(|e| Error::Protocol {
-        unit: unit.to_owned(),
+        unit: crate::error::unit_of(unit),
         step,
-        cause: Cause::from(e),
+        cause: Cause::bus(e),
     })
 }
 

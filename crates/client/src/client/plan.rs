@@ -7,7 +7,7 @@ use super::session::Session;
 use super::{AsyncClient, Scope};
 use crate::error::{Error, InputError, Result};
 use crate::names::{check_description, check_scope_name, check_slice_name, check_unit_name};
-use crate::releases;
+use crate::releases::{self, Capabilities};
 use crate::resources::{gate, CgroupMode, PropertyPlan};
 
 pub(super) fn valid_pids(pids: &[u32]) -> Result<(), InputError> {
@@ -61,19 +61,30 @@ pub(super) type Props = Vec<(&'static str, Value<'static>)>;
 impl AsyncClient {
     /// `Error::Unsupported` unless this systemd accepts `what` (a row of `SINCE`).
     pub(super) fn need(&self, s: &Session, what: &'static str) -> Result<()> {
-        if releases::accepts(s.version, what) {
+        if s.caps.check(what).is_ok() {
             return Ok(());
         }
         Err(Error::Unsupported {
             what,
             needs: releases::first_release(what).unwrap_or(u32::MAX),
-            found: s.version,
+            found: s.caps.version(),
         })
     }
 
-    /// The property list [`start_scope`](crate::Client::start_scope) would send (for a given
-    /// systemd version), without sending anything.
-    pub fn scope_properties(&self, scope: &Scope, version: u32) -> Result<PropertyPlan> {
+    /// The property list [`start_scope`](crate::Client::start_scope) would send to a
+    /// systemd that accepts `caps`, without sending anything (the connected one's:
+    /// [`capabilities`](AsyncClient::capabilities); a release's by number:
+    /// [`Capabilities::from_version`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for an invalid name, slice, pid list, description or limit.
+    pub fn scope_properties(&self, scope: &Scope, caps: &Capabilities) -> Result<PropertyPlan> {
+        self.scope_plan(scope, caps)
+    }
+
+    /// The property list for `scope` on a systemd that accepts `caps`.
+    pub(super) fn scope_plan(&self, scope: &Scope, caps: &Capabilities) -> Result<PropertyPlan> {
         check_scope_name(&scope.name)?;
         if let Some(slice) = &scope.slice {
             check_slice_name(slice)?;
@@ -100,9 +111,12 @@ impl AsyncClient {
         props.push(("PIDs", Value::from(scope.pids.clone())));
         props.extend(self.accounting());
         props.push(("DefaultDependencies", Value::Bool(false)));
-        let mut plan = scope.resources.to_properties(self.mode, version)?;
+        let mut plan =
+            scope
+                .resources
+                .plan(self.mode, caps, crate::resources::Apply::ScopeStart)?;
         props.extend(plan.properties);
-        let properties = gate(props, version, &mut plan.skipped);
+        let properties = gate(props, caps, &mut plan.skipped);
         Ok(PropertyPlan {
             properties,
             skipped: plan.skipped,

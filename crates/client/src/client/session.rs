@@ -8,12 +8,14 @@ use zbus::zvariant::OwnedValue;
 use super::{body, AsyncClient};
 use crate::conn::{Conn, Dest, Request, MANAGER_IFACE, SYSTEMD_NAME, SYSTEMD_PATH};
 use crate::error::{Cause, Error, Result, Step};
-use crate::releases::parse_version;
+use crate::releases::{parse_version, Capabilities};
 
 #[derive(Debug)]
 pub(super) struct Session {
     pub(super) conn: Conn,
-    pub(super) version: u32,
+    /// What this PID 1 accepts, learnt once per connection (a reconnect may meet a
+    /// re-executed or different systemd).
+    pub(super) caps: Capabilities,
 }
 
 impl Drop for Session {
@@ -29,6 +31,28 @@ member='JobRemoved'";
 const OWNER_CHANGED_MATCH: &str = "type='signal',sender='org.freedesktop.DBus',\
 path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',\
 arg0='org.freedesktop.systemd1'";
+
+/// `-.slice`'s object: the root slice exists on every release, and its Slice interface lists
+/// the cgroup-context properties this PID 1 has.
+const ROOT_SLICE_PATH: &str = "/org/freedesktop/systemd1/unit/_2d_2eslice";
+
+/// The introspection XML of `-.slice`'s object (see [`Capabilities`]).
+async fn introspect_root_slice(conn: &Conn, timeout: std::time::Duration) -> Result<String> {
+    let reply = conn
+        .call(Request {
+            dest: Dest::Systemd,
+            path: ROOT_SLICE_PATH,
+            iface: "org.freedesktop.DBus.Introspectable",
+            member: "Introspect",
+            body: &(),
+            unit: "-.slice",
+            step: Step::Introspect,
+            timeout,
+            sealed: None,
+        })
+        .await?;
+    body(&reply.message, "-.slice", Step::Introspect)
+}
 
 impl AsyncClient {
     pub(super) fn live_session(&self) -> Option<Arc<Session>> {
@@ -60,11 +84,11 @@ impl AsyncClient {
     pub(super) async fn handshake(&self) -> Result<Session> {
         let (address, direct) = self.target.resolve();
         // One deadline for the whole handshake (socket, auth, Hello, AddMatch, GetNameOwner,
-        // Version), not one per step: a stalled peer costs connect_timeout, not four times it.
-        let deadline = std::time::Instant::now() + self.opts.connect_timeout;
+        // Version), not one per step: a stalled peer costs the connect deadline, not four times it.
+        let deadline = std::time::Instant::now() + self.opts.timeouts.connect;
         let left = || deadline.saturating_duration_since(std::time::Instant::now());
         let conn = Conn::open(&address, direct, Arc::clone(&self.counters), left()).await?;
-        conn.set_job_ttl(self.opts.call_timeout + self.opts.job_timeout);
+        conn.set_job_ttl(self.opts.timeouts.call + self.opts.timeouts.job);
         // A failed call of the handshake is a failed connect at that call's step, with
         // the call's error as its cause.
         let fail = |e: Error| {
@@ -81,7 +105,10 @@ impl AsyncClient {
                 cause: Cause::Call(Arc::new(e)),
             }
         };
-        let mut session = Session { conn, version: 0 };
+        let mut session = Session {
+            conn,
+            caps: Capabilities::from_version(0),
+        };
         let conn = &session.conn;
         if !direct {
             let hello = conn
@@ -139,19 +166,26 @@ impl AsyncClient {
         let v: OwnedValue = body(&v.message, "", Step::Version).map_err(fail)?;
         let vs: String = String::try_from(v).map_err(|e| {
             fail(Error::Protocol {
-                unit: String::new(),
+                unit: None,
                 step: Step::Version,
-                cause: Cause::from(zbus::Error::from(e)),
+                cause: Cause::bus(e),
             })
         })?;
         let version = parse_version(&vs).ok_or_else(|| {
             fail(Error::Protocol {
-                unit: String::new(),
+                unit: None,
                 step: Step::Version,
                 cause: Cause::Detail(format!("unparsable version {vs:?}")),
             })
         })?;
-        session.version = version;
+        session.caps = match introspect_root_slice(conn, left()).await {
+            Ok(xml) => Capabilities::from_introspection(version, &xml),
+            // An error reply (a policy that denies Introspect, a PID 1 that cannot load
+            // -.slice) leaves the release table to decide; a timeout or a lost connection
+            // is a failed connect like any other handshake call.
+            Err(Error::Dbus { .. } | Error::Protocol { .. }) => Capabilities::from_version(version),
+            Err(e) => return Err(fail(e)),
+        };
         Ok(session)
     }
 }

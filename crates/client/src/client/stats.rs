@@ -58,6 +58,7 @@ pub struct Stats {
 /// cookie for its bus connection — the counter that overflowed in systemd#11809. On a
 /// direct (private socket) connection it is the counter of that one connection instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct PeerWatch {
     /// Messages from systemd seen on the current connection.
     pub messages: u64,

@@ -67,43 +67,102 @@ fn current_uid() -> u32 {
         .unwrap_or(0)
 }
 
-/// Deadlines and the cgroup mode.
+/// The deadlines of [`Options`]: one per step, and one for a whole operation.
+///
+/// Each step's deadline bounds one wait (the connect handshake, one method call, one
+/// `JobRemoved`); [`operation`](Timeouts::operation) bounds everything one operation of
+/// [`Client`](crate::Client)/[`AsyncClient`](crate::AsyncClient) does together: a
+/// reconnect, its calls and its job waits (a `start_scope` that resets a leftover unit and
+/// retries makes five waits). Whichever passes first ends the operation with
+/// [`Error::Timeout`](crate::Error::Timeout); for the operation's deadline its step is
+/// [`Step::Operation`](crate::Step::Operation).
+///
+/// ```
+/// use std::time::Duration;
+/// use sdbus_cgroup::{Options, Timeouts};
+///
+/// let opts = Options::default().with_timeouts(
+///     Timeouts::default()
+///         .call(Duration::from_secs(5))
+///         .operation(Duration::from_secs(15)),
+/// );
+/// assert_eq!(opts.timeouts().job, Duration::from_secs(30));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Options {
-    /// Socket connect + authentication + handshake calls.
-    pub connect_timeout: Duration,
-    /// Each method call (systemd's own default method timeout is 25 s).
-    pub call_timeout: Duration,
-    /// Each wait for `JobRemoved` (runc waits 30 s).
-    pub job_timeout: Duration,
-    /// Property names for v1/hybrid or v2. `None` = detect from `/sys/fs/cgroup` like runc.
-    pub cgroup_mode: Option<CgroupMode>,
+pub struct Timeouts {
+    /// Socket connect, authentication and the handshake calls, together (default 10 s).
+    pub connect: Duration,
+    /// Each method call (default 25 s, systemd's own default method timeout).
+    pub call: Duration,
+    /// Each wait for a job's `JobRemoved` (default 30 s, as runc waits).
+    pub job: Duration,
+    /// A whole operation: connect, calls and job waits together (default 60 s).
+    pub operation: Duration,
 }
 
-impl Default for Options {
+impl Default for Timeouts {
     fn default() -> Self {
-        Options {
-            connect_timeout: Duration::from_secs(10),
-            call_timeout: Duration::from_secs(25),
-            job_timeout: Duration::from_secs(30),
-            cgroup_mode: None,
+        Timeouts {
+            connect: Duration::from_secs(10),
+            call: Duration::from_secs(25),
+            job: Duration::from_secs(30),
+            operation: Duration::from_secs(60),
         }
     }
 }
 
-impl Options {
-    /// Sets all three deadlines.
-    pub fn with_timeouts(mut self, connect: Duration, call: Duration, job: Duration) -> Self {
-        self.connect_timeout = connect;
-        self.call_timeout = call;
-        self.job_timeout = job;
+impl Timeouts {
+    /// Sets the deadline of the connect handshake.
+    pub fn connect(mut self, d: Duration) -> Self {
+        self.connect = d;
         self
     }
 
-    /// Forces the cgroup mode.
+    /// Sets the deadline of each method call.
+    pub fn call(mut self, d: Duration) -> Self {
+        self.call = d;
+        self
+    }
+
+    /// Sets the deadline of each job wait.
+    pub fn job(mut self, d: Duration) -> Self {
+        self.job = d;
+        self
+    }
+
+    /// Sets the deadline of a whole operation.
+    pub fn operation(mut self, d: Duration) -> Self {
+        self.operation = d;
+        self
+    }
+}
+
+/// How the client waits ([`Timeouts`]) and which cgroup property names it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// The deadlines (see [`Timeouts`]).
+    pub timeouts: Timeouts,
+    /// Property names for v1/hybrid or v2. `None` = detect from `/sys/fs/cgroup` like runc.
+    pub cgroup_mode: Option<CgroupMode>,
+}
+
+impl Options {
+    /// Sets the deadlines.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Forces the cgroup mode instead of detecting it.
     pub fn with_cgroup_mode(mut self, mode: CgroupMode) -> Self {
         self.cgroup_mode = Some(mode);
         self
+    }
+
+    /// The deadlines in force.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 }

@@ -2,7 +2,7 @@
 //! (what is sent, what is skipped and why), and input refused before anything connects.
 
 use super::*;
-use crate::releases::{self, parse_version};
+use crate::releases::{self, parse_version, Capabilities};
 
 fn offline(mode: CgroupMode) -> Client {
     Client::new(
@@ -50,11 +50,13 @@ fn a_description_with_control_characters_is_refused_before_sending() {
     let mut scope = full_scope();
     scope.description = Some("x\nExecStartPre=/bin/sh -c id".into());
     assert!(matches!(
-        c.scope_properties(&scope, 252),
+        c.scope_properties(&scope, &crate::releases::Capabilities::from_version(252)),
         Err(Error::Input(InputError::InvalidDescription { .. }))
     ));
     scope.description = Some("runc container 0123abc".into());
-    assert!(c.scope_properties(&scope, 252).is_ok());
+    assert!(c
+        .scope_properties(&scope, &crate::releases::Capabilities::from_version(252))
+        .is_ok());
     let mut slice = Slice::new("pod-x.slice");
     slice.description = Some("pod\rx".into());
     assert!(matches!(
@@ -65,7 +67,12 @@ fn a_description_with_control_characters_is_refused_before_sending() {
 
 fn sent_and_skipped(c: &Client, version: &str) -> (Vec<&'static str>, Vec<Skipped>) {
     let v = parse_version(version).expect("a release's own Version string");
-    let p = c.scope_properties(&full_scope(), v).unwrap();
+    let p = c
+        .scope_properties(
+            &full_scope(),
+            &crate::releases::Capabilities::from_version(v),
+        )
+        .unwrap();
     (p.properties.iter().map(|(n, _)| *n).collect(), p.skipped)
 }
 
@@ -178,7 +185,10 @@ fn unified_names_below_their_release_are_skipped_not_sent() {
 fn every_property_the_client_can_send_has_a_release_row() {
     for mode in [CgroupMode::Legacy, CgroupMode::Unified] {
         let p = offline(mode)
-            .scope_properties(&full_scope(), u32::MAX)
+            .scope_properties(
+                &full_scope(),
+                &crate::releases::Capabilities::from_version(u32::MAX),
+            )
             .unwrap();
         for (name, _) in &p.properties {
             assert!(releases::first_release(name).is_some(), "{name}");
@@ -277,5 +287,87 @@ fn bad_input_fails_without_connecting() {
             }
         ),
         "{e:?}"
+    );
+}
+
+/// [`Timeouts::operation`] bounds the whole operation, connect included: a peer that
+/// accepts the socket and never answers the authentication ends a `start_scope` at the
+/// operation's deadline, named `Step::Operation`, although the connect deadline is longer.
+#[test]
+fn operation_deadline_ends_a_start_scope_stuck_in_the_connect() {
+    let dir = std::env::temp_dir().join(format!("sdbus-cgroup-op-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("silent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let operation = std::time::Duration::from_millis(300);
+    let c = Client::new(
+        Target::Address {
+            address: format!("unix:path={}", path.display()),
+            direct: true,
+        },
+        Options::default()
+            .with_cgroup_mode(CgroupMode::Unified)
+            .with_timeouts(
+                Timeouts::default()
+                    .connect(std::time::Duration::from_secs(30))
+                    .operation(operation),
+            ),
+    );
+    let t0 = std::time::Instant::now();
+    let e = c.start_scope(&full_scope()).unwrap_err();
+    let took = t0.elapsed();
+    drop(listener);
+    std::fs::remove_dir_all(&dir).unwrap();
+    match e {
+        Error::Timeout { unit, step, after } => {
+            assert_eq!(
+                (unit.as_deref(), step, after),
+                (Some("gate.scope"), Step::Operation, operation)
+            );
+        }
+        other => panic!("expected the operation's timeout, got {other:?}"),
+    }
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}
+
+/// The measured gap: XCP-ng 8.3's systemd 219 exposes `TasksAccounting`/`TasksMax` on
+/// `-.slice` (Red Hat's backports), so a scope's tasks limit is sent there; upstream 219
+/// does not, and the skip says the running systemd does not expose it rather than naming a
+/// release. Without an introspection the release table decides, as before.
+#[test]
+fn tasks_max_is_sent_to_a_backported_219_and_skipped_as_not_exposed_on_upstream_219() {
+    let c = offline(CgroupMode::Legacy);
+    let xcp = Capabilities::from_introspection(219, include_str!("../releases/219-xcp-ng-8.3.xml"));
+    let p = c.scope_properties(&full_scope(), &xcp).unwrap();
+    assert_eq!(p.get("TasksMax"), Some(PropertyValue::U64(16)));
+    assert!(p.names().any(|n| n == "TasksAccounting"));
+    assert!(p.skipped().iter().all(|s| s.property != "TasksMax"));
+
+    let upstream =
+        Capabilities::from_introspection(219, include_str!("../releases/219-upstream.xml"));
+    let p = c.scope_properties(&full_scope(), &upstream).unwrap();
+    assert_eq!(p.get("TasksMax"), None);
+    let skip = p
+        .skipped()
+        .iter()
+        .find(|s| s.property == "TasksMax")
+        .unwrap();
+    assert_eq!(skip.needs, None);
+    assert!(
+        skip.to_string().contains("not exposed by this systemd"),
+        "{skip}"
+    );
+
+    let by_number = Capabilities::from_version(219);
+    let p = c.scope_properties(&full_scope(), &by_number).unwrap();
+    let skip = p
+        .skipped()
+        .iter()
+        .find(|s| s.property == "TasksMax")
+        .unwrap();
+    assert_eq!(skip.needs, Some(227));
+    assert!(
+        skip.to_string().contains("release does not accept it"),
+        "{skip}"
     );
 }

@@ -280,12 +280,12 @@ impl Conn {
         } = req;
         let deadline = Instant::now() + timeout;
         let timeout_err = || Error::Timeout {
-            unit: unit.to_owned(),
+            unit: crate::error::unit_of(unit),
             step,
             after: timeout,
         };
         let disc = |cause: Cause| Error::Disconnected {
-            unit: unit.to_owned(),
+            unit: crate::error::unit_of(unit),
             step,
             cause,
         };
@@ -322,9 +322,9 @@ impl Conn {
             Err(e) => {
                 release(self);
                 return Err(Error::Protocol {
-                    unit: unit.to_owned(),
+                    unit: crate::error::unit_of(unit),
                     step,
-                    cause: Cause::from(e),
+                    cause: Cause::bus(e),
                 });
             }
         };
@@ -347,8 +347,8 @@ impl Conn {
             Some(Err(e)) => {
                 guard.armed = false;
                 release(self);
-                self.mark_closed(Cause::from(e.clone()));
-                return Err(disc(Cause::from(e)));
+                self.mark_closed(Cause::bus(e.clone()));
+                return Err(disc(Cause::bus(e)));
             }
             None => {
                 // A half-written message leaves the stream unusable: drop the connection.
@@ -435,7 +435,7 @@ impl Conn {
                 }
                 if let Some(why) = &st.closed {
                     return Some(Err(Error::Disconnected {
-                        unit: unit.to_owned(),
+                        unit: crate::error::unit_of(unit),
                         step: Step::JobWait,
                         cause: why.clone(),
                     }));
@@ -445,7 +445,7 @@ impl Conn {
                 }
                 counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 Some(Err(Error::Timeout {
-                    unit: unit.to_owned(),
+                    unit: crate::error::unit_of(unit),
                     step: Step::JobWait,
                     after: timeout,
                 }))

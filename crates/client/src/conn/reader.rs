@@ -73,7 +73,7 @@ pub(super) fn build_and_read(
     let build = async {
         let builder = if direct {
             // Our own read half: see the private module for why.
-            let socket = crate::private::split::connect(address, true)
+            let socket = crate::private_socket::split::connect(address, true)
                 .await
                 .map_err(zbus::Error::from)?;
             zbus::connection::Builder::socket(socket)
@@ -93,7 +93,7 @@ pub(super) fn build_and_read(
     let zconn = match built {
         Some(Ok(c)) => c,
         Some(Err(e)) => {
-            hand(Err(connect_err(Cause::from(e))));
+            hand(Err(connect_err(Cause::bus(e))));
             return;
         }
         None => {
@@ -156,7 +156,7 @@ pub(super) fn reader(
                         shared.wake();
                     }
                 }
-                Some(Some(Err(e))) => break Cause::from(e),
+                Some(Some(Err(e))) => break Cause::bus(e),
                 Some(None) => {
                     if let Some(why) = shared.lock().closed.clone() {
                         break why;

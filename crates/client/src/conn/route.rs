@@ -59,7 +59,7 @@ impl State {
         let sender = header
             .sender()
             .map(|s| s.as_str())
-            .filter(|s| !(self.direct && *s == crate::private::split::DIRECT_SENDER));
+            .filter(|s| !(self.direct && *s == crate::private_socket::split::DIRECT_SENDER));
         if self.is_from_systemd(sender) {
             let serial = header.primary().serial_num().get();
             if self.peer.messages > 0 && serial < self.peer.last {
@@ -180,7 +180,7 @@ pub(super) fn check_reply(reply: Message, unit: &str, step: Step) -> Result<Mess
         drop(header);
         let message = reply.body().deserialize::<String>().unwrap_or_default();
         return Err(Error::Dbus {
-            unit: unit.to_owned(),
+            unit: crate::error::unit_of(unit),
             step,
             name,
             message,

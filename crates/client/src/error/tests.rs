@@ -6,7 +6,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{job_outcome, Cause, Error, InputError, Step};
+use crate::error::{job_outcome, BusError, Cause, Error, InputError, Step};
 use crate::Unconverted;
 
 const JOB: &str = "/org/freedesktop/systemd1/job/4711";
@@ -103,7 +103,7 @@ fn steps_are_named_by_their_dbus_members() {
 
 fn dbus(unit: &str, name: &str) -> Error {
     Error::Dbus {
-        unit: unit.into(),
+        unit: crate::error::unit_of(unit),
         step: Step::StartTransientUnit,
         name: name.into(),
         message: "Unit web.scope already exists.".into(),
@@ -123,7 +123,7 @@ fn no_such_unit_and_unit_exists_are_systemds_error_names() {
         Some("org.freedesktop.DBus.Error.AccessDenied")
     );
     let timeout = Error::Timeout {
-        unit: "web.scope".into(),
+        unit: Some("web.scope".into()),
         step: Step::StopUnit,
         after: Duration::from_secs(1),
     };
@@ -134,12 +134,12 @@ fn no_such_unit_and_unit_exists_are_systemds_error_names() {
 #[test]
 fn a_timeout_is_not_a_disconnect_and_a_failed_connect_is_one() {
     let timeout = Error::Timeout {
-        unit: String::new(),
+        unit: None,
         step: Step::JobWait,
         after: Duration::from_secs(1),
     };
     let lost = Error::Disconnected {
-        unit: String::new(),
+        unit: None,
         step: Step::StopUnit,
         cause: Cause::Detail("Broken pipe".into()),
     };
@@ -189,7 +189,7 @@ fn rejected_input_is_the_source_of_the_error_and_a_bare_detail_has_none() {
     // Said by the source, not again by the error around it.
     assert_eq!(e.to_string(), "rejected before sending");
     let lost = Error::Disconnected {
-        unit: String::new(),
+        unit: None,
         step: Step::Ping,
         cause: Cause::Detail("EOF".into()),
     };
@@ -201,15 +201,15 @@ fn a_lost_connection_keeps_the_transports_error_as_its_source() {
     use std::io::ErrorKind;
     let io = std::io::Error::from(ErrorKind::ConnectionReset);
     let lost = Error::Disconnected {
-        unit: "web.scope".into(),
+        unit: Some("web.scope".into()),
         step: Step::StopUnit,
-        cause: Cause::from(zbus::Error::InputOutput(Arc::new(io))),
+        cause: Cause::bus(zbus::Error::InputOutput(Arc::new(io))),
     };
-    let source = lost.source().expect("zbus's error is the source");
-    let zbus_error = source.downcast_ref::<zbus::Error>().expect("a zbus::Error");
-    let zbus::Error::InputOutput(io) = zbus_error else {
-        panic!("{zbus_error:?}")
-    };
+    let source = lost
+        .source()
+        .expect("the D-Bus layer's error is the source");
+    let zbus_error = source.downcast_ref::<BusError>().expect("a BusError");
+    let io = zbus_error.io().expect("the socket's error");
     assert_eq!(io.kind(), ErrorKind::ConnectionReset);
     // The message says what was lost and when; what happened is the source's to say.
     assert_eq!(
@@ -260,7 +260,7 @@ fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
     for (call, said) in [
         (
             Error::Timeout {
-                unit: String::new(),
+                unit: None,
                 step: Step::Version,
                 after: Duration::from_secs(2),
             },
@@ -268,7 +268,7 @@ fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
         ),
         (
             Error::Disconnected {
-                unit: String::new(),
+                unit: None,
                 step: Step::Version,
                 cause: Cause::Detail("connection closed by the peer".into()),
             },
@@ -290,7 +290,7 @@ fn a_failed_handshake_call_is_the_source_of_the_connect_error() {
     );
     // A protocol error with nothing underneath has no source, only its detail.
     let odd = Error::Protocol {
-        unit: String::new(),
+        unit: None,
         step: Step::Version,
         cause: Cause::Detail("unparsable version \"x\"".into()),
     };

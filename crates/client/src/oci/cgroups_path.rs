@@ -6,6 +6,7 @@ use crate::names::{check_scope_name, check_slice_name};
 
 /// A parsed systemd-style `linux.cgroupsPath`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CgroupsPath {
     /// The parent slice (`system.slice` when the spec leaves it empty).
     pub slice: String,
@@ -26,6 +27,12 @@ impl CgroupsPath {
 /// `.slice` is a slice, else the unit is `PREFIX-NAME.scope` (runc joins them even when
 /// PREFIX is empty: `-NAME.scope`). A cgroupfs path (`/kubepods/...`) or a bad unit name
 /// is an error.
+///
+/// # Errors
+///
+/// [`InputError::InvalidOciField`] for a cgroupfs path or a path without three fields,
+/// [`InputError::InvalidUnitName`]/[`InputError::InvalidSliceName`] for a name systemd
+/// would refuse.
 pub fn parse_cgroups_path(path: &str, container_id: &str) -> Result<CgroupsPath, InputError> {
     const FIELD: &str = "linux.cgroupsPath";
     let bad = |reason| invalid(FIELD, path, reason);

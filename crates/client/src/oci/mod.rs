@@ -23,6 +23,7 @@ use unified::unified;
 
 /// The result of [`Resources::from_oci`]: what systemd will take, and what it cannot.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OciResources {
     /// The converted limits.
     pub resources: Resources,
@@ -105,12 +106,21 @@ impl Resources {
     /// `unified` entry or a device rule systemd cannot express is an error naming the
     /// field. Per-device IO settings name devices by number; their `/dev` node is looked
     /// up in `/sys/dev/block` of this host.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError::InvalidOciField`] naming an out-of-range or malformed field (or a
+    /// device rule systemd cannot express).
     pub fn from_oci(r: &LinuxResources) -> Result<OciResources, InputError> {
         Resources::from_oci_with(r, &sys_block_device)
     }
 
     /// [`from_oci`](Resources::from_oci) with the device lookup given (MAJ, MIN → `/dev`
     /// node), for callers that resolve devices in another mount namespace.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_oci`](Resources::from_oci).
     pub fn from_oci_with(
         r: &LinuxResources,
         block_device: &dyn Fn(i64, i64) -> Option<String>,

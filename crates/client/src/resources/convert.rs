@@ -87,6 +87,11 @@ pub fn tasks_max(limit: i64) -> u64 {
 /// A cpuset list (`0-3,8`) → systemd's `AllowedCPUs` bytes: bit i in byte i/8
 /// (little-endian), as runc's `RangeToBits`. Extra spaces and empty elements are allowed
 /// like runc; an empty set, a reversed range or a non-number is an error.
+///
+/// # Errors
+///
+/// [`InputError::InvalidCpuset`](crate::InputError::InvalidCpuset) for an empty or
+/// malformed list or a number above systemd's limit.
 pub fn cpuset_to_bits(list: &str) -> Result<Vec<u8>, InputError> {
     /// systemd's CPU_SET limit is 8192 CPUs; the kernel's NR_CPUS max is the same order.
     const MAX_CPU: u64 = 8191;

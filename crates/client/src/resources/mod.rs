@@ -8,8 +8,6 @@
 
 use std::fmt;
 
-use zbus::zvariant::Value;
-
 /// `u64::MAX` is how systemd spells "infinity" for every limit here.
 pub const INFINITY: u64 = u64::MAX;
 
@@ -63,6 +61,7 @@ impl DevicePolicy {
 /// One `DeviceAllow=` entry: a `/dev/...` node or a `char-*`/`block-*` class, with `rwm`
 /// access.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeviceAllow {
     /// `/dev/null`, `char-pts`, `block-loop`, ...
     pub path: String,
@@ -71,7 +70,7 @@ pub struct DeviceAllow {
 }
 
 impl DeviceAllow {
-    /// A rule.
+    /// A rule for `path` with `access` (checked by [`Resources::validate`]).
     pub fn new(path: impl Into<String>, access: impl Into<String>) -> Self {
         DeviceAllow {
             path: path.into(),
@@ -84,6 +83,7 @@ impl DeviceAllow {
 /// resolves the node in its own mount namespace (`lookup_block_device()` in its
 /// `src/core/cgroup.c`), so the node must exist there.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IoDeviceLimit {
     /// An absolute path under `/dev/`.
     pub device: String,
@@ -93,7 +93,7 @@ pub struct IoDeviceLimit {
 }
 
 impl IoDeviceLimit {
-    /// A per-device setting.
+    /// A setting of `value` for the block device node `device`.
     pub fn new(device: impl Into<String>, value: u64) -> Self {
         IoDeviceLimit {
             device: device.into(),
@@ -103,8 +103,19 @@ impl IoDeviceLimit {
 }
 
 /// Resource limits, with OCI (`runtime-spec` `LinuxResources`) meanings. `None` leaves a
-/// property unset.
+/// property unset. Built with [`Resources::new`] and one setter per field (or from an OCI
+/// spec with the `oci-spec` feature); the fields stay readable and assignable.
+///
+/// ```
+/// use sdbus_cgroup::Resources;
+///
+/// let r = Resources::new().memory_limit(64 << 20).pids_limit(32);
+/// assert_eq!(r.pids_limit, Some(32));
+/// r.validate()?;
+/// # Ok::<(), sdbus_cgroup::InputError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Resources {
     /// Memory limit in bytes; -1 = unlimited. v2 `MemoryMax`, v1 `MemoryLimit`.
     pub memory_limit: Option<i64>,
@@ -160,14 +171,155 @@ pub struct Resources {
     pub device_allow: Vec<DeviceAllow>,
 }
 
-/// A property list ready to send, plus what was left out because this systemd or this
-/// cgroup mode has no such property (runc logs and ignores these; we report them).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PropertyPlan {
-    /// `(name, value)` pairs, in a stable order.
-    pub properties: Vec<(&'static str, Value<'static>)>,
-    /// Properties the input asked for that were left out, with the reason.
-    pub skipped: Vec<Skipped>,
+impl Resources {
+    /// No limits: every property unset.
+    pub fn new() -> Resources {
+        Resources::default()
+    }
+
+    /// Sets [`memory_limit`](Resources::memory_limit).
+    pub fn memory_limit(mut self, value: i64) -> Self {
+        self.memory_limit = Some(value);
+        self
+    }
+
+    /// Sets [`memory_reservation`](Resources::memory_reservation).
+    pub fn memory_reservation(mut self, value: i64) -> Self {
+        self.memory_reservation = Some(value);
+        self
+    }
+
+    /// Sets [`memory_swap`](Resources::memory_swap).
+    pub fn memory_swap(mut self, value: i64) -> Self {
+        self.memory_swap = Some(value);
+        self
+    }
+
+    /// Sets [`memory_swap_max`](Resources::memory_swap_max).
+    pub fn memory_swap_max(mut self, value: u64) -> Self {
+        self.memory_swap_max = Some(value);
+        self
+    }
+
+    /// Sets [`memory_min`](Resources::memory_min).
+    pub fn memory_min(mut self, value: u64) -> Self {
+        self.memory_min = Some(value);
+        self
+    }
+
+    /// Sets [`memory_high`](Resources::memory_high).
+    pub fn memory_high(mut self, value: i64) -> Self {
+        self.memory_high = Some(value);
+        self
+    }
+
+    /// Sets [`cpu_shares`](Resources::cpu_shares).
+    pub fn cpu_shares(mut self, value: u64) -> Self {
+        self.cpu_shares = Some(value);
+        self
+    }
+
+    /// Sets [`cpu_weight`](Resources::cpu_weight).
+    pub fn cpu_weight(mut self, value: u64) -> Self {
+        self.cpu_weight = Some(value);
+        self
+    }
+
+    /// Sets [`cpu_quota`](Resources::cpu_quota).
+    pub fn cpu_quota(mut self, value: i64) -> Self {
+        self.cpu_quota = Some(value);
+        self
+    }
+
+    /// Sets [`cpu_period`](Resources::cpu_period).
+    pub fn cpu_period(mut self, value: u64) -> Self {
+        self.cpu_period = Some(value);
+        self
+    }
+
+    /// Sets [`cpus`](Resources::cpus).
+    pub fn cpus(mut self, value: String) -> Self {
+        self.cpus = Some(value);
+        self
+    }
+
+    /// Sets [`mems`](Resources::mems).
+    pub fn mems(mut self, value: String) -> Self {
+        self.mems = Some(value);
+        self
+    }
+
+    /// Sets [`pids_limit`](Resources::pids_limit).
+    pub fn pids_limit(mut self, value: i64) -> Self {
+        self.pids_limit = Some(value);
+        self
+    }
+
+    /// Sets [`blkio_weight`](Resources::blkio_weight).
+    pub fn blkio_weight(mut self, value: u64) -> Self {
+        self.blkio_weight = Some(value);
+        self
+    }
+
+    /// Sets [`io_weight`](Resources::io_weight).
+    pub fn io_weight(mut self, value: u64) -> Self {
+        self.io_weight = Some(value);
+        self
+    }
+
+    /// Sets [`blkio_weight_device`](Resources::blkio_weight_device).
+    pub fn blkio_weight_device(mut self, value: Vec<IoDeviceLimit>) -> Self {
+        self.blkio_weight_device = value;
+        self
+    }
+
+    /// Sets [`io_read_bps`](Resources::io_read_bps).
+    pub fn io_read_bps(mut self, value: Vec<IoDeviceLimit>) -> Self {
+        self.io_read_bps = value;
+        self
+    }
+
+    /// Sets [`io_write_bps`](Resources::io_write_bps).
+    pub fn io_write_bps(mut self, value: Vec<IoDeviceLimit>) -> Self {
+        self.io_write_bps = value;
+        self
+    }
+
+    /// Sets [`io_read_iops`](Resources::io_read_iops).
+    pub fn io_read_iops(mut self, value: Vec<IoDeviceLimit>) -> Self {
+        self.io_read_iops = value;
+        self
+    }
+
+    /// Sets [`io_write_iops`](Resources::io_write_iops).
+    pub fn io_write_iops(mut self, value: Vec<IoDeviceLimit>) -> Self {
+        self.io_write_iops = value;
+        self
+    }
+
+    /// Sets [`cpu_idle`](Resources::cpu_idle).
+    pub fn cpu_idle(mut self, value: bool) -> Self {
+        self.cpu_idle = Some(value);
+        self
+    }
+
+    /// Sets [`oom_kill_group`](Resources::oom_kill_group).
+    pub fn oom_kill_group(mut self, value: bool) -> Self {
+        self.oom_kill_group = Some(value);
+        self
+    }
+
+    /// Sets [`device_policy`](Resources::device_policy).
+    pub fn device_policy(mut self, value: DevicePolicy) -> Self {
+        self.device_policy = Some(value);
+        self
+    }
+
+    /// Sets [`device_allow`](Resources::device_allow).
+    pub fn device_allow(mut self, value: Vec<DeviceAllow>) -> Self {
+        self.device_allow = value;
+        self
+    }
 }
 
 /// A property left out of a [`PropertyPlan`].
@@ -176,10 +328,11 @@ pub struct PropertyPlan {
 pub struct Skipped {
     /// The systemd property name.
     pub property: &'static str,
-    /// Why.
+    /// Why it was left out: the cgroup mode has no such property, this systemd does not
+    /// expose it, or its release does not accept it.
     pub reason: &'static str,
     /// The first systemd release that accepts it, when the release is why it was left out
-    /// (see [`SINCE`](crate::SINCE)).
+    /// (see [`SINCE`](crate::releases::SINCE)).
     pub needs: Option<u32>,
 }
 
@@ -196,9 +349,11 @@ impl fmt::Display for Skipped {
 mod convert;
 mod plan;
 mod validate;
+mod value;
 
 pub use convert::{blkio_to_io_weight, cpuset_to_bits, quota_per_sec, shares_to_weight, tasks_max};
 pub(crate) use plan::{gate, Apply};
+pub use value::{PropertyPlan, PropertyValue};
 
 #[cfg(test)]
 mod tests;

@@ -8,46 +8,58 @@ use super::convert::{
 };
 use super::{CgroupMode, IoDeviceLimit, PropertyPlan, Resources, Skipped, INFINITY};
 use crate::error::InputError;
-use crate::releases::{self, CPU_WEIGHT_IDLE};
+use crate::releases::{Capabilities, Refusal, CPU_WEIGHT_IDLE};
 
-/// Moves every property systemd `version` does not accept (by [`SINCE`](crate::SINCE)) from
+/// Moves every property the running systemd does not accept ([`Capabilities::check`]) from
 /// `props` to `skipped`, keeping the order of both. Every property list the client sends
 /// passes through here last, so nothing reaches a systemd that would refuse it.
 pub(crate) fn gate(
     props: Vec<(&'static str, Value<'static>)>,
-    version: u32,
+    caps: &Capabilities,
     skipped: &mut Vec<Skipped>,
 ) -> Vec<(&'static str, Value<'static>)> {
     let mut kept = Vec::with_capacity(props.len());
     for (name, value) in props {
-        if releases::accepts(version, name) {
-            kept.push((name, value));
-        } else {
-            let needs = releases::first_release(name);
-            skipped.push(Skipped {
-                property: name,
-                reason: match needs {
-                    Some(_) => "this systemd release does not accept it",
-                    None => "not in the client's release table, so never sent",
-                },
-                needs,
-            });
+        match caps.check(name) {
+            Ok(()) => kept.push((name, value)),
+            Err(refusal) => skipped.push(Skipped::refused(name, refusal)),
         }
     }
     kept
 }
 
+impl Skipped {
+    /// The entry for a property [`Capabilities::check`] refused, saying which evidence
+    /// refused it: the running systemd's own list, or the release table.
+    pub(crate) fn refused(property: &'static str, refusal: Refusal) -> Skipped {
+        let (reason, needs) = match refusal {
+            Refusal::NotExposed => ("not exposed by this systemd (absent from -.slice)", None),
+            Refusal::NeedsRelease(n) => ("this systemd release does not accept it", Some(n)),
+            Refusal::Unknown => ("not in the client's release table, so never sent", None),
+        };
+        Skipped {
+            property,
+            reason,
+            needs,
+        }
+    }
+}
+
 impl Resources {
-    /// Builds the property list for starting a scope in `mode` on systemd `version`, after
-    /// [`validate`].
+    /// Builds the property list for starting a scope in `mode` on a systemd that accepts
+    /// `caps` (the connected one's: [`Client::capabilities`](crate::Client::capabilities);
+    /// a release's by number: [`Capabilities::from_version`]), after
+    /// [`validate`](Resources::validate).
     ///
-    /// [`validate`]: Resources::validate
+    /// # Errors
+    ///
+    /// The first [`InputError`] of [`validate`](Resources::validate).
     pub fn to_properties(
         &self,
         mode: CgroupMode,
-        version: u32,
+        caps: &Capabilities,
     ) -> Result<PropertyPlan, InputError> {
-        self.plan(mode, version, Apply::ScopeStart)
+        self.plan(mode, caps, Apply::ScopeStart)
     }
 
     /// The property list for one use: what systemd accepts differs between creating a
@@ -55,7 +67,7 @@ impl Resources {
     pub(crate) fn plan(
         &self,
         mode: CgroupMode,
-        version: u32,
+        caps: &Capabilities,
         apply: Apply,
     ) -> Result<PropertyPlan, InputError> {
         self.validate()?;
@@ -141,13 +153,13 @@ impl Resources {
 
         // CPU. runc: cpu.idle = 1 is CPUWeight=0 on systemd >= 252 and then no other weight
         // is sent (systemd would take the last one).
-        let idle = self.cpu_idle == Some(true) && v2 && releases::accepts(version, CPU_WEIGHT_IDLE);
+        let idle = self.cpu_idle == Some(true) && v2 && caps.check(CPU_WEIGHT_IDLE).is_ok();
         if self.cpu_idle == Some(true) && !idle {
             if v2 {
                 skip(
                     "CPUWeight",
                     "this systemd release refuses CPUWeight=0 (cpu.idle)",
-                    releases::first_release(CPU_WEIGHT_IDLE),
+                    crate::releases::first_release(CPU_WEIGHT_IDLE),
                 );
             } else {
                 skip("CPUWeight", "cgroup v1 has no cpu.idle", None);
@@ -252,7 +264,7 @@ impl Resources {
         }
 
         // Devices.
-        if version < 240 {
+        if caps.version() < 240 {
             // Before v240 systemd stat()s /dev/{char,block}/M:m and wants char-NAME
             // (runc's devices/systemd.go); such rules would silently not apply.
             if let Some(d) = self.device_allow.iter().find(|d| needs_240(&d.path)) {
@@ -273,7 +285,7 @@ impl Resources {
                 .collect();
             props.push(("DeviceAllow", Value::from(rules)));
         }
-        let properties = gate(props, version, &mut skipped);
+        let properties = gate(props, caps, &mut skipped);
         Ok(PropertyPlan {
             properties,
             skipped,

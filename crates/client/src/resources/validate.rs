@@ -7,6 +7,13 @@ use crate::error::InputError;
 
 impl Resources {
     /// Checks every field, independent of systemd version and cgroup mode.
+    ///
+    /// # Errors
+    ///
+    /// The first rule the limits break:
+    /// [`InputError::OutOfRange`](crate::InputError::OutOfRange),
+    /// [`InputError::InvalidMemory`](crate::InputError::InvalidMemory), a swap limit
+    /// without or below the memory limit, an invalid cpuset or device rule.
     pub fn validate(&self) -> Result<(), InputError> {
         if let Some(m) = self.memory_limit {
             mem("memory_limit", m)?;

@@ -49,7 +49,10 @@ pub fn run(data: &[u8]) -> Outcome {
     }
     for mode in [CgroupMode::Legacy, CgroupMode::Unified] {
         for version in [219, 237, 241, 252, u32::MAX] {
-            let _ = res.to_properties(mode, version);
+            let _ = res.to_properties(
+                mode,
+                &sdbus_cgroup::releases::Capabilities::from_version(version),
+            );
         }
     }
     Outcome::Converted

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use sdbus_cgroup::{Client, Options, PingTarget, Resources, Scope, Target};
+use sdbus_cgroup::testing::{Ping, PingTarget};
+use sdbus_cgroup::{Client, Options, Resources, Scope, Target, Timeouts};
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
 use sdcookie::exit::chain;
@@ -202,10 +203,7 @@ impl Ctx<'_> {
 /// cgroup v1, `MemoryMax` on v2; v219 has no `TasksMax`).
 pub(super) fn scope(unit: &str, pid: u32) -> Scope {
     let mut scope = Scope::new(unit.to_owned(), vec![pid]);
-    scope.resources = Resources {
-        memory_limit: Some(64 << 20),
-        ..Resources::default()
-    };
+    scope.resources = Resources::new().memory_limit(64 << 20);
     scope
 }
 
@@ -240,7 +238,13 @@ pub(super) fn drive(
             address: sandbox.bus_address(),
             direct: false,
         },
-        Options::default().with_timeouts(t, t, t),
+        Options::default().with_timeouts(
+            Timeouts::default()
+                .connect(t)
+                .call(t)
+                .job(t)
+                .operation(3 * t),
+        ),
     );
     let mut cx = Ctx {
         build,

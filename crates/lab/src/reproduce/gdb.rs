@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use sdbus_cgroup::{Client, Options, PingTarget, Target};
+use sdbus_cgroup::testing::{Ping, PingTarget};
+use sdbus_cgroup::{Client, Options, Target, Timeouts};
 
 use super::drive::Ctx;
 use super::ReproduceError;
@@ -26,9 +27,11 @@ pub(super) fn move_cookie(cx: &Ctx<'_>, value: u32) -> Result<GdbOutcome, Reprod
             direct: false,
         },
         Options::default().with_timeouts(
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-            Duration::from_secs(1),
+            Timeouts::default()
+                .connect(Duration::from_secs(1))
+                .call(Duration::from_secs(1))
+                .job(Duration::from_secs(1))
+                .operation(Duration::from_secs(3)),
         ),
     );
     let moved = cx.sandbox.set_api_bus_cookie(value, || {

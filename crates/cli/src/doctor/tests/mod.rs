@@ -5,7 +5,7 @@ use crate::doctor::assess::*;
 use crate::doctor::probe::StepError;
 use crate::doctor::render::*;
 use crate::doctor::*;
-use sdbus_cgroup::private::PeerError;
+use sdbus_cgroup::private_socket::PeerError;
 use std::time::UNIX_EPOCH;
 
 fn answer(serial: u32, version: &str, at: Instant) -> Answer {

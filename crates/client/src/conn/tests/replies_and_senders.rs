@@ -92,7 +92,7 @@ fn an_error_reply_is_a_dbus_error_naming_unit_step_name_and_message() {
             name,
             message,
         }) => {
-            assert_eq!(unit, "web.scope");
+            assert_eq!(unit.as_deref(), Some("web.scope"));
             assert_eq!(step, Step::StopUnit);
             assert_eq!(name, "org.freedesktop.systemd1.NoSuchUnit");
             assert_eq!(message, "Unit web.scope not loaded.");
@@ -181,7 +181,11 @@ fn on_the_private_socket_only_the_peer_itself_answers() {
     }
     assert_eq!(c.wrong_sender_replies.load(Ordering::Relaxed), 4);
     // systemd's own sender, as the read half rewrites it, is the peer.
-    let real = reply(&call(), Some(crate::private::split::DIRECT_SENDER), 12);
+    let real = reply(
+        &call(),
+        Some(crate::private_socket::split::DIRECT_SENDER),
+        12,
+    );
     assert!(st.dispatch(&c, real));
     assert!(st.calls.has_reply(5));
 }
@@ -207,7 +211,7 @@ fn a_job_removed_from_a_foreign_sender_neither_answers_nor_overwrites_the_real_o
     assert_eq!(c.foreign_signals.load(Ordering::Relaxed), 1);
     let real = job_removed_on(
         MANAGER_IFACE,
-        crate::private::split::DIRECT_SENDER,
+        crate::private_socket::split::DIRECT_SENDER,
         3,
         job,
         "done",

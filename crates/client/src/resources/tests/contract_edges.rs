@@ -7,8 +7,9 @@
 
 use zbus::zvariant::Value;
 
+use crate::resources::INFINITY;
 use crate::resources::{cpuset_to_bits, Apply, CgroupMode, IoDeviceLimit, PropertyPlan};
-use crate::{DeviceAllow, Resources, INFINITY};
+use crate::{DeviceAllow, Resources};
 
 fn get(p: &PropertyPlan, name: &str) -> Option<Value<'static>> {
     p.properties
@@ -78,11 +79,26 @@ fn memory_min_needs_systemd_240_and_cgroup_v2() {
         memory_min: Some(64 << 20),
         ..Resources::default()
     };
-    let p = r.to_properties(CgroupMode::Unified, 240).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(240),
+        )
+        .unwrap();
     assert_eq!(get(&p, "MemoryMin"), Some(Value::U64(64 << 20)));
-    let p = r.to_properties(CgroupMode::Unified, 239).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(239),
+        )
+        .unwrap();
     assert_eq!((names(&p), skipped(&p)), (vec![], vec!["MemoryMin"]));
-    let p = r.to_properties(CgroupMode::Legacy, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Legacy,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!((names(&p), skipped(&p)), (vec![], vec!["MemoryMin"]));
 }
 
@@ -93,7 +109,12 @@ fn unlimited_swap_on_v2_is_infinity() {
         memory_swap: Some(-1),
         ..Resources::default()
     };
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "MemorySwapMax"), Some(Value::U64(INFINITY)));
 }
 
@@ -103,7 +124,12 @@ fn a_quota_without_a_period_uses_the_100ms_default_and_sends_no_period() {
         cpu_quota: Some(25_000),
         ..Resources::default()
     };
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     // 25 ms per 100 ms = 250 ms per second.
     assert_eq!(names(&p), ["CPUQuotaPerSecUSec"]);
     assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Some(Value::U64(250_000)));
@@ -115,9 +141,19 @@ fn cpu_idle_on_v1_or_before_252_is_reported_and_on_252_sends_only_weight_0() {
         cpu_idle: Some(true),
         ..Resources::default()
     };
-    let p = r.to_properties(CgroupMode::Legacy, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Legacy,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!((names(&p), skipped(&p)), (vec![], vec!["CPUWeight"]));
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "CPUWeight"), Some(Value::U64(0)));
     assert!(p.skipped.is_empty(), "{:?}", p.skipped);
 }
@@ -138,13 +174,23 @@ fn per_device_blkio_weights_are_kept_on_v1_and_converted_on_v2() {
                 .collect::<Vec<_>>(),
         )
     };
-    let p = r.to_properties(CgroupMode::Legacy, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Legacy,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(
         get(&p, "BlockIODeviceWeight"),
         Some(pairs([("/dev/vda", 10), ("/dev/vdb", 1000)]))
     );
     // runc: 1 + (10 - 10) * 9999 / 990 = 1 and 1 + 990 * 9999 / 990 = 10000.
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(
         get(&p, "IODeviceWeight"),
         Some(pairs([("/dev/vda", 1), ("/dev/vdb", 10_000)]))
@@ -163,12 +209,22 @@ fn device_rules_need_a_node_below_dev_and_major_minor_needs_both_numbers() {
         device_allow: vec![DeviceAllow::new("/dev/char/136:x", "rw")],
         ..Resources::default()
     };
-    assert!(named.to_properties(CgroupMode::Unified, 239).is_ok());
+    assert!(named
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(239)
+        )
+        .is_ok());
     let numbered = Resources {
         device_allow: vec![DeviceAllow::new("/dev/char/136:0", "rw")],
         ..Resources::default()
     };
-    assert!(numbered.to_properties(CgroupMode::Unified, 239).is_err());
+    assert!(numbered
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(239)
+        )
+        .is_err());
 }
 
 #[test]
@@ -179,7 +235,13 @@ fn a_slice_or_an_update_gets_the_same_limits_as_a_scope() {
         ..Resources::default()
     };
     for apply in [Apply::ScopeStart, Apply::SliceStart, Apply::Update] {
-        let p = r.plan(CgroupMode::Unified, 252, apply).unwrap();
+        let p = r
+            .plan(
+                CgroupMode::Unified,
+                &crate::releases::Capabilities::from_version(252),
+                apply,
+            )
+            .unwrap();
         assert_eq!(names(&p), ["MemoryMax", "TasksMax"], "{apply:?}");
         assert_eq!(get(&p, "TasksMax"), Some(Value::U64(INFINITY)));
     }

@@ -103,7 +103,12 @@ fn v2_names_and_swap_is_total_minus_memory() {
         blkio_weight: Some(1000),
         ..Resources::default()
     };
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "MemoryMax"), Value::U64(256 << 20));
     assert_eq!(get(&p, "MemorySwapMax"), Value::U64(256 << 20));
     assert_eq!(get(&p, "MemoryLow"), Value::U64(128 << 20));
@@ -127,7 +132,12 @@ fn v1_names_and_v2_only_properties_are_reported_skipped() {
         blkio_weight: Some(300),
         ..Resources::default()
     };
-    let p = r.to_properties(CgroupMode::Legacy, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Legacy,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "MemoryLimit"), Value::U64(INFINITY));
     assert_eq!(get(&p, "CPUShares"), Value::U64(512));
     assert_eq!(get(&p, "BlockIOWeight"), Value::U64(300));
@@ -144,16 +154,31 @@ fn version_gates_period_and_cpuset() {
         mems: Some("0".into()),
         ..Resources::default()
     };
-    let old = r.to_properties(CgroupMode::Unified, 241).unwrap();
+    let old = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(241),
+        )
+        .unwrap();
     assert_eq!(names(&old), ["CPUQuotaPerSecUSec"]);
     let skipped: Vec<_> = old.skipped.iter().map(|s| s.property).collect();
     assert_eq!(
         skipped,
         ["CPUQuotaPeriodUSec", "AllowedCPUs", "AllowedMemoryNodes"]
     );
-    let mid = r.to_properties(CgroupMode::Unified, 243).unwrap();
+    let mid = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(243),
+        )
+        .unwrap();
     assert_eq!(names(&mid), ["CPUQuotaPeriodUSec", "CPUQuotaPerSecUSec"]);
-    let new = r.to_properties(CgroupMode::Unified, 244).unwrap();
+    let new = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(244),
+        )
+        .unwrap();
     assert_eq!(
         names(&new),
         [
@@ -173,7 +198,12 @@ fn period_alone_sets_infinite_quota() {
         cpu_period: Some(20_000),
         ..Resources::default()
     };
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Value::U64(INFINITY));
 }
 
@@ -304,7 +334,11 @@ fn bad_input_is_rejected() {
     ];
     for (r, what) in cases {
         assert!(
-            r.to_properties(CgroupMode::Unified, 252).is_err(),
+            r.to_properties(
+                CgroupMode::Unified,
+                &crate::releases::Capabilities::from_version(252)
+            )
+            .is_err(),
             "{what} accepted"
         );
     }
@@ -313,7 +347,12 @@ fn bad_input_is_rejected() {
         memory_swap: Some(100),
         ..Default::default()
     };
-    let p = swap_equal.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = swap_equal
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(
         get(&p, "MemorySwapMax"),
         Value::U64(0),
@@ -331,7 +370,12 @@ fn devices_become_policy_and_allow_list() {
         ],
         ..Default::default()
     };
-    let p = r.to_properties(CgroupMode::Legacy, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Legacy,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert_eq!(get(&p, "DevicePolicy"), Value::from("strict".to_owned()));
     let want: Vec<(String, String)> = vec![
         ("/dev/null".into(), "rw".into()),

@@ -24,7 +24,12 @@ fn io() -> Resources {
 
 #[test]
 fn io_limits_on_v2_use_io_names_and_zero_rate_is_no_limit() {
-    let p = io().to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = io()
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     let pairs = |v: Vec<(&str, u64)>| {
         Value::from(
             v.into_iter()
@@ -58,7 +63,12 @@ fn io_limits_on_v2_use_io_names_and_zero_rate_is_no_limit() {
 
 #[test]
 fn io_limits_on_v1_use_blockio_names_and_report_iops_skipped() {
-    let p = io().to_properties(CgroupMode::Legacy, 252).unwrap();
+    let p = io()
+        .to_properties(
+            CgroupMode::Legacy,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     assert!(get(&p, "BlockIODeviceWeight").is_some());
     assert!(get(&p, "BlockIOReadBandwidth").is_some());
     assert!(get(&p, "BlockIOWriteBandwidth").is_some());
@@ -110,14 +120,24 @@ fn cpu_idle_is_weight_zero_from_252_and_wins_over_weight() {
         cpu_weight: Some(300),
         ..Resources::default()
     };
-    let p = r.to_properties(CgroupMode::Unified, 252).unwrap();
+    let p = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(252),
+        )
+        .unwrap();
     let weights: Vec<_> = p
         .properties
         .iter()
         .filter(|(n, _)| *n == "CPUWeight")
         .collect();
     assert_eq!(weights, [&("CPUWeight", Value::U64(0))]);
-    let old = r.to_properties(CgroupMode::Unified, 251).unwrap();
+    let old = r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(251),
+        )
+        .unwrap();
     assert_eq!(get(&old, "CPUWeight"), Some(Value::U64(300)));
     assert_eq!(old.skipped[0].property, "CPUWeight");
 }
@@ -128,7 +148,14 @@ fn oom_group_is_oom_policy_only_when_a_scope_starts_on_253() {
         oom_kill_group: Some(true),
         ..Resources::default()
     };
-    let at = |v, a| r.plan(CgroupMode::Unified, v, a).unwrap();
+    let at = |v, a| {
+        r.plan(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(v),
+            a,
+        )
+        .unwrap()
+    };
     assert_eq!(
         get(&at(253, Apply::ScopeStart), "OOMPolicy"),
         Some(Value::from("kill".to_owned()))
@@ -150,9 +177,17 @@ fn major_minor_device_rules_are_refused_before_240() {
         device_allow: vec![DeviceAllow::new("/dev/char/1:3", "rw")],
         ..Resources::default()
     };
-    assert!(r.to_properties(CgroupMode::Unified, 240).is_ok());
+    assert!(r
+        .to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(240)
+        )
+        .is_ok());
     assert!(matches!(
-        r.to_properties(CgroupMode::Unified, 239),
+        r.to_properties(
+            CgroupMode::Unified,
+            &crate::releases::Capabilities::from_version(239)
+        ),
         Err(InputError::InvalidDevice { .. })
     ));
     assert!(needs_240("char-136") && needs_240("/dev/block/8:0"));

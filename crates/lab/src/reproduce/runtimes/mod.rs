@@ -24,7 +24,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sdbus_cgroup::{Client, Options, PingTarget, Target};
+use sdbus_cgroup::testing::{Ping, PingTarget};
+use sdbus_cgroup::{Client, Options, Target, Timeouts};
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 use sdcookie::exit::chain;
 use serde::Serialize;
@@ -213,7 +214,13 @@ fn boot(
             address: sandbox.bus_address(),
             direct: false,
         },
-        Options::default().with_timeouts(t, t, t),
+        Options::default().with_timeouts(
+            Timeouts::default()
+                .connect(t)
+                .call(t)
+                .job(t)
+                .operation(3 * t),
+        ),
     );
     let mut cx = Ctx {
         build,

@@ -75,7 +75,7 @@ pub enum PeerError {
         message: Option<String>,
     },
     /// Building our message failed.
-    Build(zbus::Error),
+    Build(crate::BusError),
     /// The call did not finish within its deadline (whether or not the peer was sending).
     Timeout {
         /// `connect` or `get_property`.
@@ -121,9 +121,9 @@ impl From<std::io::Error> for PeerError {
     }
 }
 
-impl From<zbus::Error> for PeerError {
-    fn from(e: zbus::Error) -> PeerError {
-        PeerError::Build(e)
+impl PeerError {
+    fn build(e: zbus::Error) -> PeerError {
+        PeerError::Build(crate::BusError::new(e))
     }
 }
 
@@ -135,6 +135,7 @@ impl From<Malformed> for PeerError {
 
 /// A reply: its serial (the sender's cookie) and, for a `v` holding an `s`, the string.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reply {
     /// The serial in the reply's header.
     pub serial: u32,
@@ -159,6 +160,11 @@ impl Peer {
     /// Connects to `path` (non-blocking) and sends `AUTH EXTERNAL` (our uid, hex-encoded as
     /// ASCII) and `BEGIN` in one write, all within `timeout`. Whether the server accepted
     /// is known at the first call.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerError`]: the socket fails ([`PeerError::Io`]), the peer rejects our
+    /// credentials, or the deadline passes ([`PeerError::Timeout`]).
     pub async fn connect(path: &Path, timeout: Duration) -> Result<Peer, PeerError> {
         let deadline = Deadline::new("connect", timeout);
         let mut stream = deadline.run(Async::<UnixStream>::connect(path)).await??;
@@ -176,6 +182,11 @@ impl Peer {
     /// `NO_AUTO_START` and waits up to `timeout` for the reply to that call (other messages
     /// are skipped). The call is sent again while nothing arrives (see the module docs);
     /// the first reply to any of them counts.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerError`]: the socket fails, the answer is malformed or a D-Bus error
+    /// ([`PeerError::Dbus`]), or the deadline passes ([`PeerError::Timeout`]).
     pub async fn get_property(
         &mut self,
         destination: &str,
@@ -190,16 +201,18 @@ impl Peer {
         loop {
             let serial = self.next_serial;
             self.next_serial += 1;
-            let msg = zbus::message::Message::method_call(path, "Get")?
-                .with_flags(zbus::message::Flags::NoAutoStart)?
-                .destination(destination)?
-                .interface("org.freedesktop.DBus.Properties")?
-                .serial(
-                    serial
-                        .try_into()
-                        .map_err(|_| PeerError::Malformed("serial 0"))?,
-                )
-                .build(&(interface, property))?;
+            let serial_nz = serial
+                .try_into()
+                .map_err(|_| PeerError::Malformed("serial 0"))?;
+            let msg = (|| {
+                zbus::message::Message::method_call(path, "Get")?
+                    .with_flags(zbus::message::Flags::NoAutoStart)?
+                    .destination(destination)?
+                    .interface("org.freedesktop.DBus.Properties")?
+                    .serial(serial_nz)
+                    .build(&(interface, property))
+            })()
+            .map_err(PeerError::build)?;
             if let Err(e) = deadline.run(self.stream.write_all(&msg.data()[..])).await? {
                 return Err(self.rejection_after_hangup().unwrap_or(e.into()));
             }

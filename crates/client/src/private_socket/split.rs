@@ -225,6 +225,11 @@ fn unix_path(address: &str) -> Option<&str> {
 /// private socket's are (see the module docs): for a caller that must not buffer what a
 /// hostile listener sends, such as `sdcookie doctor`. The handshake and `Hello` are
 /// zbus's; the caller bounds them with its deadline.
+///
+/// # Errors
+///
+/// zbus's error when the address is not `unix:path=`, the socket cannot be connected, or
+/// the authentication or `Hello` fails.
 pub async fn capped_bus(address: &str) -> zbus::Result<zbus::Connection> {
     let socket = connect(address, false).await.map_err(zbus::Error::from)?;
     zbus::connection::Builder::socket(socket).build().await

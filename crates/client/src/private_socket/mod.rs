@@ -34,3 +34,9 @@ pub(crate) mod split;
 
 pub use ask::{Peer, PeerError, Reply};
 pub use split::capped_bus;
+
+/// The zbus crate [`capped_bus`] builds its connection with, re-exported so a caller names
+/// the same version: `capped_bus` hands out a `zbus::Connection`, the one zbus type in this
+/// crate's API, for a caller that talks to the bus itself (the doctor). Nothing else in
+/// the API depends on it.
+pub use zbus;
