@@ -19,10 +19,11 @@
 //!   exposed to the overflow, and `ok` (exit 0) on a healthy PID 1.
 //! - `sdcookie-lab demo --systemd PATH`: exit 0.
 //!
-//! Debian 10's 241-7~deb10u8 runs the same suite as upstream 241, and XCP-ng 8.3's
-//! 219-57.5 (CentOS 7's 219 with backports) the doctor's part and the client's limits:
-//! the client sends a cgroup property when PID 1's `-.slice` exposes it, so that tree's
-//! backported `TasksMax` is sent and lands in `pids.max`, where upstream 219 has none.
+//! Debian 10's 241-7~deb10u8 and XCP-ng 8.3's 219-57.5 (CentOS 7's 219 with backports) run
+//! the same suite: the client sends a cgroup property when PID 1's `-.slice` exposes it, so
+//! XCP-ng's backported `TasksMax` is sent and lands in `pids.max`, where upstream 219 has
+//! none. XCP-ng's PID 1 waits for the cgroup v1 release agent's news before a scope's stop
+//! completes; the sandbox stands in for it (crates/sandbox/src/release.rs).
 //!
 //! v219 and v241 are the stock PID 1s of `systemd-patch/build-pid1` (cached builds; set
 //! SYSTEMD_SOURCES without network), 252 is `/usr/lib/systemd/systemd`. Needs root. A
@@ -624,6 +625,21 @@ releases! {
         transient_slice: true,
         no_pid_refused: true,
     };
+    // XCP-ng 8.3 / XenServer 8 dom0's systemd 219-57.5, built from its packaging with its
+    // whole series: CentOS 7's 219 with Red Hat's backports. Its `-.slice` exposes
+    // `TasksAccounting`/`TasksMax` and `CPUQuotaPeriodUSec` (its `dbus-cgroup.c` takes
+    // them), so the client, gating by what PID 1 exposes, sends them; `AllowedCPUs` it has
+    // not. The manager methods are judged by the release number: upstream 219's.
+    xcp_ng_8_3 => Release {
+        number: 219,
+        tree: Some("xcp-ng-8.3"),
+        scope_skipped: &["AllowedCPUs"],
+        tasks: true,
+        attach: false,
+        freeze: false,
+        transient_slice: false,
+        no_pid_refused: false,
+    };
     systemd_252 => Release {
         number: 252,
         tree: None,
@@ -634,35 +650,4 @@ releases! {
         transient_slice: true,
         no_pid_refused: true,
     };
-}
-
-/// XCP-ng 8.3 / XenServer 8 dom0 (systemd 219-57.5): the doctor, and the client's limits,
-/// on its stock PID 1. Its 219 carries Red Hat's backports: its `-.slice` exposes
-/// `TasksAccounting`/`TasksMax` and `CPUQuotaPeriodUSec` (its `dbus-cgroup.c` takes them),
-/// so the client, gating by what PID 1 exposes, sends them; `AllowedCPUs` it has not. The
-/// manager methods are judged by the release number, so the method scenarios are upstream
-/// 219's and not repeated here.
-mod xcp_ng_8_3 {
-    fn release() -> super::Release {
-        super::Release {
-            number: 219,
-            tree: Some("xcp-ng-8.3"),
-            scope_skipped: &["AllowedCPUs"],
-            tasks: true,
-            attach: false,
-            freeze: false,
-            transient_slice: false,
-            no_pid_refused: false,
-        }
-    }
-
-    #[test]
-    fn doctor_inside_reads_the_release_and_says_ok() {
-        super::doctor_inside_reads_the_release_and_says_ok(release());
-    }
-
-    #[test]
-    fn client_scope_limits_read_back_from_cgroup_files() {
-        super::client_scope_limits_read_back_from_cgroup_files(release());
-    }
 }
