@@ -106,7 +106,7 @@ fn which(name: &str) -> Option<PathBuf> {
 }
 
 /// The version in the first line of `<runtime> --version`: "runc version 1.1.5+ds1",
-/// "crun version 1.8.1", "containerd github.com/containerd/containerd 1.6.20~ds1 <rev>",
+/// "crun version 1.8.1", "containerd github.com/containerd/containerd 1.6.20~ds1 REV",
 /// "Docker version 20.10.24+dfsg1, build 297e128".
 fn parse_version(rt: RuntimeName, first: &str) -> Option<String> {
     let v = match rt {
