@@ -230,14 +230,7 @@ pub fn host_is_left_as_found_no_mount_and_no_sandbox_cgroup(r: &Reproduced) {
         r.mounts_after, r.mounts_before,
         "the host's mount table changed"
     );
-    // The run names each sandbox's cgroup ("... in cgroup sandbox-<id>, ...").
-    let names: Vec<&str> = r
-        .out
-        .stderr
-        .split_whitespace()
-        .filter(|w| w.starts_with("sandbox-"))
-        .map(|w| w.trim_end_matches(','))
-        .collect();
+    let names = sandbox_names(r);
     // Two boots for the incident, four per runtime (two ways past the edge, two builds).
     assert_eq!(
         names.len(),
@@ -252,6 +245,16 @@ pub fn host_is_left_as_found_no_mount_and_no_sandbox_cgroup(r: &Reproduced) {
             "{name} left behind"
         );
     }
+}
+
+/// The cgroup name of every sandbox the run booted ("... in cgroup sandbox-<id>, ...").
+fn sandbox_names(r: &Reproduced) -> Vec<&str> {
+    r.out
+        .stderr
+        .split_whitespace()
+        .filter(|w| w.starts_with("sandbox-"))
+        .map(|w| w.trim_end_matches(','))
+        .collect()
 }
 
 /// The runtimes of the run, on `build` ("stock" or "patched").
@@ -332,16 +335,28 @@ pub fn stock_daemon_reexec_keeps_every_runtimes_container_and_the_runtime_works_
 }
 
 pub fn every_process_the_runtimes_started_is_gone(r: &Reproduced) {
-    // Their command lines name the run's folder on the sandbox's /run.
+    // Every process the run started inside a sandbox (and the nsenter before it) was in
+    // that sandbox's cgroups; their command lines name the run's folder on its /run.
+    let names = sandbox_names(r);
+    assert!(
+        names.len() > 2 && !r.runtimes.is_empty(),
+        "{}",
+        r.out.stderr
+    );
     let left: Vec<String> = std::fs::read_dir("/proc")
         .expect("/proc")
         .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("cgroup")).is_ok_and(|cg| {
+                names
+                    .iter()
+                    .any(|n| cg.contains(&format!("/{n}/")) || cg.contains(&format!("/{n}\n")))
+            })
+        })
         .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
         .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("sdcookie-runtimes"))
         .collect();
     assert!(left.is_empty(), "left running: {left:?}");
-    assert!(!r.runtimes.is_empty());
 }
 
 /// The tests of one release: `reproduce_tests!("219", "stays on the bus, deaf")`, the

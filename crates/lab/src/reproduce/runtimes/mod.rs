@@ -210,6 +210,12 @@ fn boot(
         source,
     })?;
     let release = release_entry(sandbox.systemd_version())?;
+    progress(format!(
+        "[{build}] systemd {} up as host pid {} in cgroup sandbox-{}",
+        sandbox.systemd_version(),
+        sandbox.pid(),
+        sandbox.id()
+    ));
     let t = args.timeout;
     let client = Client::new(
         Target::Address {
