@@ -528,7 +528,7 @@ fn healthy(
     tag: &str,
     args: &ReproduceArgs,
 ) -> Result<(), String> {
-    let id = format!("{tag}-1");
+    let mut id = format!("{tag}-1");
     let mut r = run_container(cx, engine, &id, args).map_err(|e| e.to_string())?;
     if let Err(e) = r.clone() {
         if engine.pids && e.contains("Tasks") {
@@ -539,12 +539,12 @@ fn healthy(
             ));
             let _ = engine.delete(&id, args.timeout * 2);
             engine.pids = false;
-            r = run_container(cx, engine, &format!("{tag}-2"), args).map_err(|e| e.to_string())?;
+            id = format!("{tag}-2");
+            r = run_container(cx, engine, &id, args).map_err(|e| e.to_string())?;
             r = r.map_err(|e2| format!("{e}; then {e2}"));
         }
     }
     r?;
-    let id = if engine.pids { id } else { format!("{tag}-2") };
     let read = engine
         .pid(&id, args.timeout * 2)
         .and_then(|pid| limits_of(cx.sandbox, pid));
