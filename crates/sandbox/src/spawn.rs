@@ -188,12 +188,14 @@ fn find_forked(nsenter: &mut Child) -> Result<Forked, String> {
                 .next()
                 .and_then(|p| p.parse::<u32>().ok())
             {
-                let status = fs::read_to_string(format!("/proc/{host_pid}/status"))
-                    .map_err(|e| format!("reading /proc/{host_pid}/status: {e}"))?;
-                return Ok(Forked::Running(
-                    host_pid,
-                    ns_pid(&status).ok_or("no NSpid line in /proc/<pid>/status")?,
-                ));
+                // Gone between the two reads: it ended and nsenter reaped it, so nsenter's
+                // own end (below, at a later look) gives its status.
+                if let Ok(status) = fs::read_to_string(format!("/proc/{host_pid}/status")) {
+                    return Ok(Forked::Running(
+                        host_pid,
+                        ns_pid(&status).ok_or("no NSpid line in /proc/<pid>/status")?,
+                    ));
+                }
             }
         }
         match nsenter.try_wait() {

@@ -540,8 +540,9 @@ fn unified_layout_boots_where_only_cgroup2_is_mounted() {
 #[test]
 fn a_command_that_ends_at_once_is_spawned_and_gives_its_status() {
     let sandbox = boot(SandboxOptions::default());
-    // Short enough that nsenter often exits before its child can be seen.
-    for _ in 0..50 {
+    // Short enough that nsenter often exits before its child can be seen, or that the
+    // child is gone between finding it and reading its status.
+    for _ in 0..200 {
         let mut ok = sandbox.command("true").spawn().unwrap();
         assert!(ok.wait().unwrap().success());
         let mut bad = sandbox.command("false").spawn().unwrap();
