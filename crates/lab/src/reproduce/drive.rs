@@ -207,13 +207,8 @@ pub(super) fn scope(unit: &str, pid: u32) -> Scope {
     scope
 }
 
-/// Boots `binary`, moves its cookie, drives it across the edge and checks the claims.
-pub(super) fn drive(
-    build: Build,
-    binary: &Path,
-    operator: &Path,
-    args: &ReproduceArgs,
-) -> Result<Run, ReproduceError> {
+/// Boots `binary` as PID 1 of a sandbox and names it (its cgroup, its host pid).
+pub(super) fn boot(build: Build, binary: &Path) -> Result<Sandbox, ReproduceError> {
     let started = Instant::now();
     progress(format!("[{build}] booting {} as PID 1", binary.display()));
     let opts = SandboxOptions::default()
@@ -224,40 +219,67 @@ pub(super) fn drive(
         step: "boot",
         source,
     })?;
-    let boot_seconds = started.elapsed().as_secs_f64();
-    let release = release_entry(sandbox.systemd_version())?;
     progress(format!(
-        "[{build}] systemd {} up as host pid {} in cgroup sandbox-{}, {boot_seconds:.1} s",
+        "[{build}] systemd {} up as host pid {} in cgroup sandbox-{}, {:.1} s",
         sandbox.systemd_version(),
         sandbox.pid(),
-        sandbox.id()
+        sandbox.id(),
+        started.elapsed().as_secs_f64()
     ));
-    let t = args.timeout;
-    let client = Client::new(
-        Target::Address {
-            address: sandbox.bus_address(),
-            direct: false,
-        },
-        Options::default().with_timeouts(
-            Timeouts::default()
-                .connect(t)
-                .call(t)
-                .job(t)
-                .operation(3 * t),
-        ),
-    );
-    let mut cx = Ctx {
-        build,
-        release,
-        sandbox: &sandbox,
-        binary,
-        operator,
-        client,
-        timeout: t,
-        step: "boot",
-        n: 0,
-        claims: Vec::new(),
-    };
+    Ok(sandbox)
+}
+
+impl<'a> Ctx<'a> {
+    /// A run's context on a booted sandbox: its release's table entry, and a client on its
+    /// bus whose every call and job wait has `timeout` (a whole operation three times it).
+    pub(super) fn new(
+        build: Build,
+        sandbox: &'a Sandbox,
+        binary: &'a Path,
+        operator: &'a Path,
+        timeout: Duration,
+    ) -> Result<Ctx<'a>, ReproduceError> {
+        let release = release_entry(sandbox.systemd_version())?;
+        let t = timeout;
+        let client = Client::new(
+            Target::Address {
+                address: sandbox.bus_address(),
+                direct: false,
+            },
+            Options::default().with_timeouts(
+                Timeouts::default()
+                    .connect(t)
+                    .call(t)
+                    .job(t)
+                    .operation(3 * t),
+            ),
+        );
+        Ok(Ctx {
+            build,
+            release,
+            sandbox,
+            binary,
+            operator,
+            client,
+            timeout: t,
+            step: "boot",
+            n: 0,
+            claims: Vec::new(),
+        })
+    }
+}
+
+/// Boots `binary`, moves its cookie, drives it across the edge and checks the claims.
+pub(super) fn drive(
+    build: Build,
+    binary: &Path,
+    operator: &Path,
+    args: &ReproduceArgs,
+) -> Result<Run, ReproduceError> {
+    let started = Instant::now();
+    let sandbox = boot(build, binary)?;
+    let boot_seconds = started.elapsed().as_secs_f64();
+    let mut cx = Ctx::new(build, &sandbox, binary, operator, args.timeout)?;
     let mut details = Details {
         binary: binary.to_path_buf(),
         boot_seconds,

@@ -25,18 +25,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sdbus_cgroup::testing::{Ping, PingTarget};
-use sdbus_cgroup::{Client, Options, Target, Timeouts};
-use sdbus_sandbox::{Sandbox, SandboxOptions};
+use sdbus_sandbox::Sandbox;
 use sdcookie::exit::chain;
 use serde::Serialize;
 
 use crate::{CEILING, CYCLED};
 
-use super::drive::{scope, Ctx};
+use super::drive::{boot as boot_sandbox, scope, Ctx};
 use super::gdb::move_cookie;
 use super::reexec::{bind_binary, overlay_binary, way_out};
 use super::release::BinaryAt;
-use super::{progress, release_entry, Build, Claim, Details, ReproduceArgs, ReproduceError};
+use super::{progress, Build, Claim, Details, ReproduceArgs, ReproduceError};
 
 use engine::{bounded, finish, start, Engine, MEMORY, PIDS};
 
@@ -197,51 +196,9 @@ fn boot(
     by: By,
     claims: &mut Vec<Claim>,
 ) -> Result<Half, ReproduceError> {
-    progress(format!(
-        "[{build}] {}: booting for the edge by {by:?}",
-        rt.as_str()
-    ));
-    let opts = SandboxOptions::default()
-        .systemd(binary)
-        .boot_timeout(Duration::from_secs(60));
-    let sandbox = Sandbox::boot(opts).map_err(|source| ReproduceError::Sandbox {
-        build,
-        step: "boot",
-        source,
-    })?;
-    let release = release_entry(sandbox.systemd_version())?;
-    progress(format!(
-        "[{build}] systemd {} up as host pid {} in cgroup sandbox-{}",
-        sandbox.systemd_version(),
-        sandbox.pid(),
-        sandbox.id()
-    ));
-    let t = args.timeout;
-    let client = Client::new(
-        Target::Address {
-            address: sandbox.bus_address(),
-            direct: false,
-        },
-        Options::default().with_timeouts(
-            Timeouts::default()
-                .connect(t)
-                .call(t)
-                .job(t)
-                .operation(3 * t),
-        ),
-    );
-    let mut cx = Ctx {
-        build,
-        release,
-        sandbox: &sandbox,
-        binary,
-        operator,
-        client,
-        timeout: t,
-        step: "boot",
-        n: 0,
-        claims: Vec::new(),
-    };
+    progress(format!("[{build}] {}: the edge by {by:?}", rt.as_str()));
+    let sandbox = boot_sandbox(build, binary)?;
+    let mut cx = Ctx::new(build, &sandbox, binary, operator, args.timeout)?;
     let half = cross(&mut cx, rt, by, args);
     claims.append(&mut cx.claims);
     drop(cx);
