@@ -8,7 +8,7 @@
 //!
 //! Memory: only [`Allocator::insert_pending`] and [`Allocator::quarantine`] allocate, and
 //! both report an exhausted heap as [`Error::OutOfMemory`] with nothing changed; removals,
-//! `next()` and `release_quarantined` never allocate (see `runs.rs` for the invariant that
+//! `next()` and `release_quarantined` never allocate (see `runs/mod.rs` for the invariant that
 //! guarantees it), so no operation aborts the process. The quarantine is a second set of
 //! runs with the same guarantees, so every operation is O(log n) in the worst case.
 

@@ -3,6 +3,7 @@
 //! rebalance nodes at every level. `check` is the oracle the model checks and proptests
 //! trust: each broken shape must be named, and every well-formed set must pass.
 
+use super::arena::grow;
 use super::*;
 use alloc::collections::BTreeSet;
 use alloc::vec;
