@@ -21,9 +21,11 @@ impl Inner {
     /// The child whose subtree holds the last run starting at or before `k` (the first
     /// child if there is none).
     pub(super) fn route(&self, k: u32) -> usize {
-        // A binary search: inner nodes are few and stay in cache, where it costs fewer
-        // instructions than a count.
-        self.mins[1..self.len as usize].partition_point(|&s| s <= k)
+        // Counting `mins[0]` too: it is at or below `k` unless `k` sorts before every run,
+        // and then child 0 is the answer anyway; the padding counts only for `u32::MAX`.
+        super::leaf::at_or_below(&self.mins, k)
+            .saturating_sub(1)
+            .min(self.len as usize - 1)
     }
 
     /// Restores the padding after `len` went down.

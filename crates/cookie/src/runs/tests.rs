@@ -458,3 +458,17 @@ fn the_arenas_grow_by_an_eighth_or_to_what_is_needed() {
     assert_eq!(grow(&mut v, 2001), Ok(()));
     assert_eq!(v.capacity(), 2254);
 }
+
+#[test]
+fn at_or_below_counts_like_a_partition_point_for_every_length_and_key() {
+    for n in 0..=20u32 {
+        // Sorted with repeats (the padding repeats `u32::MAX`), keys between and on them.
+        let v: Vec<u32> = (0..n).map(|i| 2 * (i / 2) + 1).collect();
+        for k in (0..=2 * n + 2).chain([u32::MAX - 1, u32::MAX]) {
+            let want = v.partition_point(|&x| x <= k);
+            assert_eq!(super::leaf::at_or_below(&v, k), want, "n {n} k {k}");
+        }
+        let padded: Vec<u32> = v.iter().copied().chain([u32::MAX; 3]).collect();
+        assert_eq!(super::leaf::at_or_below(&padded, u32::MAX), n as usize + 3);
+    }
+}
