@@ -185,7 +185,9 @@ impl Allocator {
         if !self.pending.remove(k) {
             return Err(Error::NotPending(c));
         }
-        self.quarantined.remove(k);
+        if self.quarantined.len() > 0 {
+            self.quarantined.remove(k);
+        }
         if u64::from(k) == self.fast_limit {
             self.refresh_fast_limit();
         }

@@ -140,3 +140,40 @@ fn quarantine_with_the_heap_exhausted_is_out_of_memory_and_release_still_works()
     assert_eq!(a.pending_len(), 500 - n);
     assert_eq!(a.check_invariants(), Ok(()));
 }
+
+#[test]
+fn after_a_burst_inserts_succeed_with_the_heap_exhausted_and_keep_the_storage_they_cannot_shrink() {
+    let mut a = Allocator::new();
+    for k in (1..=200_001).step_by(2) {
+        a.insert_pending(k).unwrap();
+    }
+    // The burst is over; the storage would shrink on the next insert, but the heap
+    // cannot give it the smaller copy: the insert goes ahead in the storage it has.
+    with_heap_exhausted(|| {
+        for k in (21..=200_001).step_by(2) {
+            a.remove_pending(k).unwrap();
+        }
+        for k in (300_001..=300_101).step_by(2) {
+            a.insert_pending(k).unwrap();
+        }
+    });
+    assert_eq!(a.pending_len(), 10 + 51);
+    assert_eq!(a.check_invariants(), Ok(()));
+}
+
+#[test]
+fn the_removal_that_empties_a_burst_succeeds_with_the_heap_exhausted() {
+    let mut a = Allocator::new();
+    for k in (1..=20_001).step_by(2) {
+        a.insert_pending(k).unwrap();
+    }
+    with_heap_exhausted(|| {
+        for k in (1..=20_001).step_by(2) {
+            a.remove_pending(k).unwrap();
+        }
+    });
+    assert_eq!(a.pending_len(), 0);
+    assert_eq!(a.check_invariants(), Ok(()));
+    a.insert_pending(5).unwrap();
+    assert!(a.is_pending(5));
+}

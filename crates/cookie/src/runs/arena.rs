@@ -59,6 +59,79 @@ pub(super) fn grow<T>(v: &mut Vec<T>, need: usize) -> Result<(), OutOfMemory> {
     if v.capacity() >= need {
         return Ok(());
     }
-    let step = need.max(v.capacity() + v.capacity() / 8 + 4);
+    let step = need.max(target(v.capacity()));
     v.try_reserve_exact(step - v.len()).map_err(|_| OutOfMemory)
+}
+
+/// Nodes an arena may hold beyond twice what the set requires before an insert gives the
+/// rest back: with the factor two, the set must lose about half its reserve after a
+/// compaction before the next one, so churn at any size does not compact over and over.
+pub(super) const SLACK: usize = 16;
+
+/// Whether an arena of `capacity` nodes holds more than the shrink bound allows for a
+/// set that requires `need`.
+pub(super) fn oversized(capacity: usize, need: usize) -> bool {
+    capacity > 2 * need + SLACK
+}
+
+/// The capacity a compaction or a growth aims at for `need` nodes: the growth step.
+fn target(need: usize) -> usize {
+    need + need / 8 + 4
+}
+
+impl Runs {
+    /// Copies the live nodes into arenas sized for [`Runs::required`] plus the growth
+    /// step, leaves in key order, and frees the old ones. Only an insert calls it, before
+    /// it changes the set; the copy's allocation is fallible and on failure nothing
+    /// changes. O(nodes), paid for by the removals that emptied the old arenas.
+    pub(super) fn compact(&mut self) -> Result<(), OutOfMemory> {
+        let (need_leaves, need_inners) = self.required();
+        let mut leaves = Vec::new();
+        leaves
+            .try_reserve_exact(target(need_leaves))
+            .map_err(|_| OutOfMemory)?;
+        let mut inners = Vec::new();
+        inners
+            .try_reserve_exact(if need_inners == 0 {
+                0
+            } else {
+                target(need_inners)
+            })
+            .map_err(|_| OutOfMemory)?;
+        if let Some(root) = self.root {
+            let root = self.copy_node(root, self.height, &mut leaves, &mut inners);
+            self.root = Some(root);
+        }
+        // Leaves went in in key order, so each one's right neighbour is the next index.
+        let n = leaves.len();
+        for (i, l) in leaves.iter_mut().enumerate() {
+            l.next = if i + 1 < n { (i + 1) as u32 } else { NIL };
+        }
+        self.leaves = leaves;
+        self.inners = inners;
+        self.free_leaf = None;
+        self.free_inner = None;
+        Ok(())
+    }
+
+    /// Copies the subtree of `node` at `height` into the new arenas, depth first; returns
+    /// the new index of `node`. The recursion is as deep as the tree.
+    fn copy_node(
+        &self,
+        node: u32,
+        height: u32,
+        leaves: &mut Vec<Leaf>,
+        inners: &mut Vec<Inner>,
+    ) -> u32 {
+        if height == 0 {
+            leaves.push(self.leaves[node as usize].clone());
+            return (leaves.len() - 1) as u32;
+        }
+        let mut copy = self.inners[node as usize].clone();
+        for kid in &mut copy.kids[..copy.len as usize] {
+            *kid = self.copy_node(*kid, height - 1, leaves, inners);
+        }
+        inners.push(copy);
+        (inners.len() - 1) as u32
+    }
 }

@@ -1,7 +1,7 @@
 //! Changes to the set: insert and remove, the edit of one leaf they route to, and the
 //! splits, merges and rebalancing that keep every node but the root at least half full.
 
-use super::arena::grow;
+use super::arena::{grow, oversized, SLACK};
 use super::inner::Inner;
 use super::leaf::Leaf;
 use super::{
@@ -33,8 +33,16 @@ impl Runs {
             _ => (self.run_count, self.leaves_used),
         };
         let leaves = leaves_required(self.len + 1, runs_after, leaves_after).max(1);
+        let inners = inners_required(leaves, FANOUT);
+        if (oversized(self.leaves.capacity(), leaves) || oversized(self.inners.capacity(), inners))
+            && self.compact().is_ok()
+        {
+            // The set is unchanged and the nodes moved: route again. The arenas now hold
+            // about what the set requires, so this does not come back here.
+            return self.insert(k);
+        }
         grow(&mut self.leaves, leaves)?;
-        grow(&mut self.inners, inners_required(leaves, FANOUT))?;
+        grow(&mut self.inners, inners)?;
         self.run_count = runs_after;
         self.len += 1;
         if let Some((leaf, rank)) = at {
@@ -128,6 +136,11 @@ impl Runs {
                     self.edit(k + 1, Edit::Insert((k + 1, e)));
                 }
             }
+        }
+        if self.len == 0 && self.leaves.capacity() > SLACK {
+            // The burst is over: give the arenas back (a deallocation, which cannot fail).
+            // Small arenas stay, so that one call coming and going does not allocate.
+            *self = Runs::default();
         }
         true
     }

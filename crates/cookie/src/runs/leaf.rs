@@ -66,7 +66,8 @@ impl Leaf {
         self.starts.copy_within(i + 1..n, i);
         self.ends.copy_within(i + 1..n, i);
         self.len -= 1;
-        self.pad();
+        // Only the slot the last run left needs the padding back.
+        (self.starts[n - 1], self.ends[n - 1]) = (u32::MAX, u32::MAX);
     }
 
     /// Copies `count` runs from `src` at `from` to `dst` at `to`.

@@ -141,6 +141,7 @@ fn removals_never_grow_the_arenas_whatever_they_split() {
         while !rest.is_empty() {
             ks.push(rest.swap_remove(rng.below(rest.len() as u32) as usize));
         }
+        let last = ks.pop().unwrap();
         for k in ks {
             assert!(r.remove(k));
             assert_eq!(r.check(), Ok(()));
@@ -151,7 +152,10 @@ fn removals_never_grow_the_arenas_whatever_they_split() {
                 "no reallocation"
             );
         }
+        // The removal that empties the set only frees the arenas.
+        assert!(r.remove(last));
         assert_eq!(r.len(), 0);
+        assert_eq!((r.leaves.capacity(), r.inners.capacity()), (0, 0));
     }
 }
 
@@ -471,4 +475,127 @@ fn at_or_below_counts_like_a_partition_point_for_every_length_and_key() {
         let padded: Vec<u32> = v.iter().copied().chain([u32::MAX; 3]).collect();
         assert_eq!(super::leaf::at_or_below(&padded, u32::MAX), n as usize + 3);
     }
+}
+
+/// The shrink bound that holds after every insert: each arena holds at most twice what
+/// removals from the current set may need, plus `SLACK` nodes.
+fn assert_shrink_bound(r: &Runs) {
+    let (leaves, inners) = r.required();
+    assert!(
+        r.leaves.capacity() <= 2 * leaves + super::arena::SLACK
+            && r.inners.capacity() <= 2 * inners + super::arena::SLACK,
+        "capacities ({}, {}) for required ({leaves}, {inners})",
+        r.leaves.capacity(),
+        r.inners.capacity()
+    );
+}
+
+#[test]
+fn after_a_burst_the_next_insert_gives_the_arenas_back_down_to_the_shrink_bound() {
+    let mut rng = Rng(0x5eed_0001);
+    let mut model = BTreeSet::new();
+    let mut r = Runs::default();
+    for _ in 0..3000 {
+        let k = 2 * rng.below(100_000);
+        r.insert(k).unwrap();
+        model.insert(k);
+    }
+    let burst = r.leaves.capacity();
+    // The burst is over: all but 20 replies arrive. Removals give nothing back...
+    let keep: Vec<u32> = model.iter().copied().step_by(model.len() / 20).collect();
+    for k in model.clone() {
+        if !keep.contains(&k) {
+            assert!(r.remove(k));
+            model.remove(&k);
+        }
+    }
+    assert_eq!(r.leaves.capacity(), burst, "a removal never reallocates");
+    // ...the next insert does, and the set and the tree are as they were.
+    r.insert(1).unwrap();
+    model.insert(1);
+    r.check().unwrap();
+    assert_shrink_bound(&r);
+    assert!(
+        r.leaves.capacity() * 10 < burst,
+        "{} of {burst}",
+        r.leaves.capacity()
+    );
+    assert_eq!(r.iter_runs().collect::<Vec<_>>(), runs_of(&model));
+    // Leaves were copied in key order, so the chain is the arena's order.
+    let chain: Vec<u32> = (1..r.leaves_used as u32).chain([NIL]).collect();
+    let mut leaf = r.leftmost();
+    for want in chain {
+        leaf = r.leaves[leaf as usize].next;
+        assert_eq!(leaf, want);
+    }
+}
+
+#[test]
+fn the_shrink_bound_holds_after_every_insert_of_random_bursts() {
+    let mut rng = Rng(0x5eed_0002);
+    let mut model = BTreeSet::new();
+    let mut r = Runs::default();
+    for round in 0..40 {
+        // Bursts of inserts and of removals of varying size, over runs and scattered values.
+        let inserts = rng.below(400) + 1;
+        for _ in 0..inserts {
+            let k = if round % 2 == 0 {
+                rng.below(500)
+            } else {
+                rng.below(50_000)
+            };
+            assert_eq!(r.insert(k).unwrap(), model.insert(k));
+            r.check().unwrap();
+            assert_shrink_bound(&r);
+        }
+        let removals = rng.below(model.len() as u32 + 1);
+        for _ in 0..removals {
+            let k = *model
+                .iter()
+                .nth(rng.below(model.len() as u32) as usize)
+                .unwrap();
+            assert!(r.remove(k));
+            model.remove(&k);
+            r.check().unwrap();
+        }
+        assert_eq!(r.iter_runs().collect::<Vec<_>>(), runs_of(&model));
+    }
+}
+
+#[test]
+fn the_removal_that_empties_a_large_set_frees_its_arenas_and_a_small_one_keeps_them() {
+    let mut r = built((1..=2000).step_by(2));
+    assert!(r.leaves.capacity() > super::arena::SLACK);
+    for k in (1..=2000).step_by(2) {
+        assert!(r.remove(k));
+    }
+    assert_eq!((r.leaves.capacity(), r.inners.capacity()), (0, 0));
+    r.check().unwrap();
+    assert_eq!(r.len(), 0);
+    // One call coming and going keeps its one leaf.
+    r.insert(7).unwrap();
+    let small = r.leaves.capacity();
+    assert!(r.remove(7));
+    assert_eq!(r.leaves.capacity(), small);
+    assert!(small > 0);
+    r.insert(9).unwrap();
+    assert_eq!(r.iter_runs().collect::<Vec<_>>(), vec![(9, 9)]);
+}
+
+#[test]
+fn churn_just_below_the_shrink_bound_compacts_once_not_every_insert() {
+    // A set that keeps its size: after one compaction, inserts and removals that keep the
+    // required count steady must not copy the arenas again.
+    let mut r = built((1..=4000).step_by(2));
+    for k in (1..=3600).step_by(2) {
+        assert!(r.remove(k));
+    }
+    r.insert(10_001).unwrap();
+    let compacted = r.leaves.as_ptr();
+    for i in 0..2000u32 {
+        r.insert(20_001 + 2 * i).unwrap();
+        assert!(r.remove(20_001 + 2 * i));
+    }
+    assert_eq!(r.leaves.as_ptr(), compacted, "the arenas were copied again");
+    r.check().unwrap();
 }
