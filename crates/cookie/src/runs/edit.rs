@@ -122,6 +122,12 @@ impl Runs {
                 } else {
                     self.edit(s, Edit::Delete);
                 }
+                if self.len == 0 && self.leaves.capacity() > SLACK {
+                    // The burst is over: give the arenas back (a deallocation, which
+                    // cannot fail). Small arenas stay, so that one call coming and going
+                    // does not allocate.
+                    *self = Runs::default();
+                }
             }
             (true, false) if keeps_min => l.starts[i] = k + 1,
             (true, false) => self.edit(s, Edit::SetStart(k + 1)),
@@ -136,11 +142,6 @@ impl Runs {
                     self.edit(k + 1, Edit::Insert((k + 1, e)));
                 }
             }
-        }
-        if self.len == 0 && self.leaves.capacity() > SLACK {
-            // The burst is over: give the arenas back (a deallocation, which cannot fail).
-            // Small arenas stay, so that one call coming and going does not allocate.
-            *self = Runs::default();
         }
         true
     }

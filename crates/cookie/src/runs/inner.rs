@@ -22,10 +22,8 @@ impl Inner {
     /// child if there is none).
     pub(super) fn route(&self, k: u32) -> usize {
         // Counting `mins[0]` too: it is at or below `k` unless `k` sorts before every run,
-        // and then child 0 is the answer anyway; the padding counts only for `u32::MAX`.
-        super::leaf::at_or_below(&self.mins, k)
-            .saturating_sub(1)
-            .min(self.len as usize - 1)
+        // and then child 0 is the answer anyway.
+        super::leaf::rank_in(&self.mins, self.len as usize, k).saturating_sub(1)
     }
 
     /// Restores the padding after `len` went down.

@@ -465,16 +465,33 @@ fn the_arenas_grow_by_an_eighth_or_to_what_is_needed() {
 
 #[test]
 fn at_or_below_counts_like_a_partition_point_for_every_length_and_key() {
-    for n in 0..=20u32 {
-        // Sorted with repeats (the padding repeats `u32::MAX`), keys between and on them.
-        let v: Vec<u32> = (0..n).map(|i| 2 * (i / 2) + 1).collect();
-        for k in (0..=2 * n + 2).chain([u32::MAX - 1, u32::MAX]) {
-            let want = v.partition_point(|&x| x <= k);
-            assert_eq!(super::leaf::at_or_below(&v, k), want, "n {n} k {k}");
+    fn check<const N: usize>() {
+        for n in 0..=N {
+            // Sorted with repeats, padded with `u32::MAX`; keys between and on them.
+            let mut v = [u32::MAX; N];
+            for (i, x) in v[..n].iter_mut().enumerate() {
+                *x = 2 * (i as u32 / 2) + 1;
+            }
+            for k in (0..=2 * N as u32 + 2).chain([u32::MAX - 1, u32::MAX]) {
+                let want = v.partition_point(|&x| x <= k);
+                assert_eq!(super::leaf::at_or_below(&v, k), want, "N {N} n {n} k {k}");
+                let live = v[..n].partition_point(|&x| x <= k);
+                assert_eq!(super::leaf::rank_in(&v, n, k), live, "N {N} n {n} k {k}");
+            }
         }
-        let padded: Vec<u32> = v.iter().copied().chain([u32::MAX; 3]).collect();
-        assert_eq!(super::leaf::at_or_below(&padded, u32::MAX), n as usize + 3);
     }
+    check::<0>();
+    check::<1>();
+    check::<2>();
+    check::<3>();
+    check::<4>();
+    check::<5>();
+    check::<7>();
+    check::<8>();
+    check::<10>();
+    check::<13>();
+    check::<16>();
+    check::<64>();
 }
 
 /// The shrink bound that holds after every insert: each arena holds at most twice what
