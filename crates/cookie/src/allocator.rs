@@ -185,9 +185,7 @@ impl Allocator {
         if !self.pending.remove(k) {
             return Err(Error::NotPending(c));
         }
-        if self.quarantined.len() > 0 {
-            self.quarantined.remove(k);
-        }
+        self.quarantined.remove(k);
         if u64::from(k) == self.fast_limit {
             self.refresh_fast_limit();
         }

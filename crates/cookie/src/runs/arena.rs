@@ -75,7 +75,7 @@ pub(super) fn oversized(capacity: usize, need: usize) -> bool {
 }
 
 /// The capacity a compaction or a growth aims at for `need` nodes: the growth step.
-fn target(need: usize) -> usize {
+pub(super) fn target(need: usize) -> usize {
     need + need / 8 + 4
 }
 
@@ -92,11 +92,7 @@ impl Runs {
             .map_err(|_| OutOfMemory)?;
         let mut inners = Vec::new();
         inners
-            .try_reserve_exact(if need_inners == 0 {
-                0
-            } else {
-                target(need_inners)
-            })
+            .try_reserve_exact(target(need_inners))
             .map_err(|_| OutOfMemory)?;
         if let Some(root) = self.root {
             let root = self.copy_node(root, self.height, &mut leaves, &mut inners);

@@ -616,3 +616,47 @@ fn churn_just_below_the_shrink_bound_compacts_once_not_every_insert() {
     assert_eq!(r.leaves.as_ptr(), compacted, "the arenas were copied again");
     r.check().unwrap();
 }
+
+#[test]
+fn an_arena_is_oversized_from_twice_the_need_plus_slack_and_one() {
+    use super::arena::{oversized, SLACK};
+    for need in [0, 1, 7, 100, 12_345] {
+        assert!(!oversized(2 * need + SLACK, need), "need {need}");
+        assert!(oversized(2 * need + SLACK + 1, need), "need {need}");
+    }
+}
+
+#[test]
+fn the_removal_that_empties_the_set_frees_arenas_above_slack_leaves_only() {
+    use super::arena::SLACK;
+    for (capacity, freed) in [(SLACK, false), (SLACK + 1, true)] {
+        let mut r = built([7]);
+        let len = r.leaves.len();
+        r.leaves.reserve_exact(capacity - len);
+        assert_eq!(r.leaves.capacity(), capacity);
+        assert!(r.remove(7));
+        let want = if freed { 0 } else { capacity };
+        assert_eq!(r.leaves.capacity(), want, "capacity {capacity}");
+        r.check().unwrap();
+    }
+}
+
+#[test]
+fn a_compaction_sizes_both_arenas_by_the_growth_step_of_what_removals_need() {
+    let mut r = Runs::default();
+    for k in (1..=4001).step_by(2) {
+        r.insert(k).unwrap();
+    }
+    for k in (1..=3801).step_by(2) {
+        assert!(r.remove(k));
+    }
+    r.compact().unwrap();
+    let (leaves, inners) = r.required();
+    assert_eq!(
+        (r.leaves.capacity(), r.inners.capacity()),
+        (super::arena::target(leaves), super::arena::target(inners))
+    );
+    assert_eq!(r.leaves.len(), r.leaves_used);
+    assert_eq!(r.inners.len(), r.inners_used);
+    r.check().unwrap();
+}
