@@ -189,6 +189,7 @@ impl Runs {
     }
 
     /// [`locate`](Self::locate), and whether `k` is in the set.
+    #[inline]
     fn find(&self, k: u32) -> Option<(u32, usize, bool)> {
         let mut node = self.root?;
         for _ in 0..self.height {
