@@ -145,6 +145,67 @@ fn footprint_reference(state: &State) -> (sdbus_cookie_upstream::UpstreamV242, F
     (b, f)
 }
 
+/// Memory once a burst is over: 100,000 scattered cookies pending, then every reply but
+/// one in a hundred arrives, then one new call (an insert is where ours gives memory
+/// back). Bytes per cookie still pending, 1,001 of them.
+fn after_burst() -> String {
+    let shape = "after_burst_100000_to_1001";
+    let burst = scenario::scattered(RUN as usize, CYCLED + 1, 0xffff_ffff, 0x5eed_0005);
+    let state = State {
+        ceiling: 0xffff_ffff,
+        current: CYCLED,
+        pending: burst.clone(),
+    };
+    let gone: Vec<u64> = burst
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 100 != 0)
+        .map(|(_, &k)| k)
+        .collect();
+    let fresh = (CYCLED + 1..)
+        .find(|k| !burst.contains(k))
+        .expect("a free cookie");
+
+    let (live, count, mal) = (
+        LIVE_BYTES.load(Relaxed),
+        ALLOCATIONS.load(Relaxed),
+        malloc_in_use(),
+    );
+    let mut a = state.ours();
+    for &k in &gone {
+        a.remove_pending(k).expect("pending");
+    }
+    a.insert_pending(fresh).expect("free");
+    let fo = Footprint {
+        requested: LIVE_BYTES.load(Relaxed) - live,
+        malloc: malloc_in_use() - mal,
+        allocations: Some(ALLOCATIONS.load(Relaxed) - count),
+        inline: size_of::<Allocator>(),
+    };
+    let before = malloc_in_use();
+    let mut b = State {
+        pending: Vec::new(),
+        ..state
+    }
+    .reference();
+    for &k in &burst {
+        assert!(b.pending_add(k));
+    }
+    for &k in &gone {
+        assert!(b.pending_remove(k));
+    }
+    assert!(b.pending_add(fresh));
+    let m = malloc_in_use() - before;
+    let fr = Footprint {
+        requested: m,
+        malloc: m,
+        allocations: None,
+        inline: size_of::<sdbus_cookie_upstream::UpstreamV242>(),
+    };
+    assert_eq!(a.pending_len(), b.pending_len());
+    report(shape, a.pending_len(), fo, fr)
+}
+
 /// The pending sets measured: (name, state).
 fn shapes() -> Vec<(&'static str, State)> {
     let at = |pending: Vec<u64>| State {
@@ -268,6 +329,7 @@ fn memory(c: &mut Criterion) {
         tsv += &report(shape, state.pending.len(), fo, fr);
         drop((a, b));
     }
+    tsv += &after_burst();
     let home = criterion_home();
     let _ = std::fs::create_dir_all(&home);
     let _ = std::fs::write(home.join("sdbus-cookie-memory.tsv"), tsv);

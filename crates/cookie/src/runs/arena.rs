@@ -74,25 +74,33 @@ pub(super) fn oversized(capacity: usize, need: usize) -> bool {
     capacity > 2 * need + SLACK
 }
 
-/// The capacity a compaction or a growth aims at for `need` nodes: the growth step.
+/// The capacity a growth aims at for `need` nodes: an eighth more, and at least 4 more so
+/// that a small set does not grow one node at a time.
 pub(super) fn target(need: usize) -> usize {
     need + need / 8 + 4
 }
 
+/// The capacity a compaction leaves for `need` nodes: an eighth more, so that the next
+/// inserts do not grow it at once; without the growth step's 4, which in a set of a few
+/// hundred cookies left after a burst would be 2 KiB of the few it keeps.
+pub(super) fn compacted(need: usize) -> usize {
+    need + need / 8
+}
+
 impl Runs {
-    /// Copies the live nodes into arenas sized for [`Runs::required`] plus the growth
-    /// step, leaves in key order, and frees the old ones. Only an insert calls it, before
-    /// it changes the set; the copy's allocation is fallible and on failure nothing
-    /// changes. O(nodes), paid for by the removals that emptied the old arenas.
+    /// Copies the live nodes into arenas sized for [`Runs::required`] plus an eighth,
+    /// leaves in key order, and frees the old ones. Only an insert calls it, before it
+    /// changes the set; the copy's allocation is fallible and on failure nothing changes.
+    /// O(nodes), paid for by the removals that emptied the old arenas.
     pub(super) fn compact(&mut self) -> Result<(), OutOfMemory> {
         let (need_leaves, need_inners) = self.required();
         let mut leaves = Vec::new();
         leaves
-            .try_reserve_exact(target(need_leaves))
+            .try_reserve_exact(compacted(need_leaves))
             .map_err(|_| OutOfMemory)?;
         let mut inners = Vec::new();
         inners
-            .try_reserve_exact(target(need_inners))
+            .try_reserve_exact(compacted(need_inners))
             .map_err(|_| OutOfMemory)?;
         if let Some(root) = self.root {
             let root = self.copy_node(root, self.height, &mut leaves, &mut inners);

@@ -642,7 +642,7 @@ fn the_removal_that_empties_the_set_frees_arenas_above_slack_leaves_only() {
 }
 
 #[test]
-fn a_compaction_sizes_both_arenas_by_the_growth_step_of_what_removals_need() {
+fn a_compaction_sizes_both_arenas_an_eighth_above_what_removals_need() {
     let mut r = Runs::default();
     for k in (1..=4001).step_by(2) {
         r.insert(k).unwrap();
@@ -654,7 +654,10 @@ fn a_compaction_sizes_both_arenas_by_the_growth_step_of_what_removals_need() {
     let (leaves, inners) = r.required();
     assert_eq!(
         (r.leaves.capacity(), r.inners.capacity()),
-        (super::arena::target(leaves), super::arena::target(inners))
+        (
+            super::arena::compacted(leaves),
+            super::arena::compacted(inners)
+        )
     );
     assert_eq!(r.leaves.len(), r.leaves_used);
     assert_eq!(r.inners.len(), r.inners_used);
