@@ -11,6 +11,8 @@
 //! `next()` and `release_quarantined` never allocate (see `runs/mod.rs` for the invariant that
 //! guarantees it), so no operation aborts the process. The quarantine is a second set of
 //! runs with the same guarantees, so every operation is O(log n) in the worst case.
+//! Memory goes back after a burst: an insert shrinks storage that holds more than twice
+//! what the set needs (plus 16 nodes), and the removal that empties a large set frees it.
 
 use crate::runs::Runs;
 use crate::{Config, Cookie, Error};

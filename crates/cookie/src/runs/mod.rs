@@ -23,17 +23,30 @@
 //! leaf in the common case (two or three when a node splits or merges, or a run joins one
 //! in the next leaf), a shift of at most 64 entries inside one node, and a split or a merge
 //! per level. A node is searched by a binary search over its whole fixed-size array whose
-//! steps add instead of branch (`leaf::at_or_below`): seven steps for 64 entries, about a
-//! fifth of the instructions of counting every start and end with vector compares.
-//! Arena growth (in steps of an eighth, so at most about an eighth is ever unused) copies
-//! the arena, amortized O(1) per insert; removals never grow anything.
+//! steps add instead of branch (`leaf::at_or_below`; a node of at most 8 entries over its
+//! first 8): seven steps for 64 entries, about a fifth of the instructions of counting
+//! every start and end with vector compares. Arena growth (in steps of an eighth, so at
+//! most about an eighth is ever unused) copies the arena, amortized O(1) per insert;
+//! removals never grow anything.
+//!
+//! Giving memory back: the arenas would otherwise keep a burst's size for good. An insert
+//! that finds an arena above `2 × required + 16` nodes first copies the live nodes into
+//! arenas of `required` plus an eighth (leaves in key order), then inserts; the copy's
+//! allocation is fallible, and when the heap refuses it the insert goes ahead in the old
+//! arenas. So after every insert that succeeds, each arena holds at most
+//! `2 × required + 16` nodes (tests: `the_shrink_bound_holds_after_every_insert_...`). The
+//! factor two is the hysteresis: after a compaction the requirement must fall by about half
+//! again before the next one, so a compaction's O(nodes) copy is paid for by the removals
+//! before it, and churn at a steady size never compacts twice. A removal never shrinks
+//! (`Vec::shrink_to` reallocates, and may abort), except that the removal that empties
+//! a set whose arenas exceed 16 leaves drops them: a deallocation, which cannot fail.
 //!
 //! Memory: 8 bytes per run in a leaf; leaves are at least half full, about 70 % full after
 //! random inserts, so a scattered set costs about 12–15 bytes per value. The worst shape
 //! the tree allows is every leaf half full (520 bytes for 32 runs): 16.25 bytes per run,
 //! plus inner nodes (about 3 % of that) and the growth step; scattered cookies inserted in
-//! ascending order come close, since a leaf that splits at its end keeps half. A long run costs little in the tree but its reserve does
-//! not: any subset of a run of `k` cookies can be reached by removals, so a set that
+//! ascending order come close, since a leaf that splits at its end keeps half. A long run
+//! costs little in the tree but its reserve does not: any subset of a run of `k` cookies can be reached by removals, so a set that
 //! promises allocation-free removals must hold at least `k` bits in reserve for it (here
 //! ⌈k/2⌉ runs in half-full leaves: 8 bytes per cookie). O(1) memory for a run and removals
 //! that cannot fail exclude each other.
