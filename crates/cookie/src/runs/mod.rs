@@ -22,12 +22,14 @@
 //! Cost: every operation is O(log r) in the number r of runs — one walk from the root to a
 //! leaf in the common case (two or three when a node splits or merges, or a run joins one
 //! in the next leaf), a shift of at most 64 entries inside one node, and a split or a merge
-//! per level. A node is searched by a binary search over its whole fixed-size array whose
-//! steps add instead of branch (`leaf::at_or_below`; a node of at most 8 entries over its
-//! first 8): seven steps for 64 entries, about a fifth of the instructions of counting
-//! every start and end with vector compares. Arena growth (in steps of an eighth, so at
-//! most about an eighth is ever unused) copies the arena, amortized O(1) per insert;
-//! removals never grow anything.
+//! per level. An inner node (they stay in cache) is searched by a binary search over its
+//! whole fixed-size array whose steps add instead of branch (`leaf::at_or_below`; a node
+//! of at most 8 entries over its first 8). A leaf is searched by counting the starts at or
+//! below `k` (and the ends below it) over its live chunks of eight: more instructions than
+//! the binary search, but the loads do not wait for each other, so a leaf out of cache
+//! costs one miss, not four (measured: benches/README.md, instructions). Arena growth (in
+//! steps of an eighth, so at most about an eighth is ever unused) copies the arena,
+//! amortized O(1) per insert; removals never grow anything.
 //!
 //! Giving memory back: the arenas would otherwise keep a burst's size for good. An insert
 //! that finds an arena above `2 × required + 16` nodes first copies the live nodes into
