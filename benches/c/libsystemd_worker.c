@@ -2,7 +2,13 @@
 /*
  * One build of the real libsystemd, driven by the `libsystemd` bench (benches/libsystemd.rs).
  *
- *   sdbench-libsystemd-worker /abs/path/to/libsystemd.so
+ *   sdbench-libsystemd-worker /abs/path/to/libsystemd.so [HEAP-PAD]
+ *
+ * HEAP-PAD (bytes, default none) is a block allocated before anything else and kept: it
+ * shifts every later heap address, and with them where glibc's malloc finds room (whether
+ * a message's buffer grows in place, when chunks are consolidated). An operation's
+ * instruction count depends on that layout by several per cent, so
+ * scripts/bench-instructions counts each build over several pads.
  *
  * Every build of the bench (stock, patched, ...) exports the same sd_bus_* symbols under the
  * same soname, so each runs in a process of its own: this program dlopen()s exactly one of
@@ -457,6 +463,29 @@ static int conn_open(struct conn *c, enum scenario s) {
         return drain_now(c);
 }
 
+/* The timed operations, each in a function of its own that is never inlined, so that
+ * scripts/bench-instructions can count exactly them with callgrind
+ * (--toggle-collect='*instr_measured*'): the instructions of libsystemd and libc in user
+ * space, not the setup, the drains or the untimed steps around them. */
+static __attribute__((noinline)) int instr_measured_signal(struct conn *c) {
+        return send_signal(c, 0);
+}
+
+/* One async call sealed by the bus; with free_slot, its slot freed too (as when the
+ * reply comes: its reply_callbacks entry, and with the stateful patch its pending cookie,
+ * added and removed). */
+static __attribute__((noinline)) int instr_measured_call(struct conn *c, bool free_slot,
+                                                         sd_bus_slot **slot) {
+        *slot = NULL;
+        if (call_async(c, 0, slot) < 0)
+                return -1;
+        if (free_slot) {
+                api.slot_unref(*slot);
+                *slot = NULL;
+        }
+        return 0;
+}
+
 /* N operations of the connection's scenario; *ns gets the time of their timed parts. */
 static int conn_run(struct conn *c, uint64_t n, uint64_t *ns) {
         uint64_t i, total = 0, t0;
@@ -470,14 +499,10 @@ static int conn_run(struct conn *c, uint64_t n, uint64_t *ns) {
                         t0 = now_ns();
                         for (; i < end; i++) {
                                 if (c->scenario == FAST) {
-                                        if (send_signal(c, 0) < 0)
+                                        if (instr_measured_signal(c) < 0)
                                                 return -1;
-                                } else {
-                                        slot = NULL;
-                                        if (call_async(c, 0, &slot) < 0)
-                                                return -1;
-                                        api.slot_unref(slot);
-                                }
+                                } else if (instr_measured_call(c, true, &slot) < 0)
+                                        return -1;
                         }
                         total += now_ns() - t0;
                         if (drain_now(c) < 0)
@@ -492,11 +517,9 @@ static int conn_run(struct conn *c, uint64_t n, uint64_t *ns) {
                                 return -1;
                         if (drain_if_due(c) < 0)
                                 return -1;
-                        slot = NULL;
                         t0 = now_ns();
-                        if (call_async(c, 0, &slot) < 0)
+                        if (instr_measured_call(c, true, &slot) < 0)
                                 return -1;
-                        api.slot_unref(slot);
                         total += now_ns() - t0;
                         if (c->last < COOKIE_CYCLED || scattered_pending(c->last))
                                 return fail("after the cycle the bus handed out 0x%" PRIx64, c->last);
@@ -508,9 +531,8 @@ static int conn_run(struct conn *c, uint64_t n, uint64_t *ns) {
                 for (i = 0; i < n; i++) {
                         if (send_signal(c, COOKIE_MAX) < 0 || drain_if_due(c) < 0)
                                 return -1;
-                        slot = NULL;
                         t0 = now_ns();
-                        if (call_async(c, 0, &slot) < 0)
+                        if (instr_measured_call(c, false, &slot) < 0)
                                 return -1;
                         total += now_ns() - t0;
                         api.slot_unref(slot);
@@ -542,9 +564,23 @@ int main(int argc, char **argv) {
 
         /* Ends with the bench, whatever happens to it. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (argc != 2 || argv[1][0] != '/') {
-                fprintf(stderr, "usage: %s /abs/path/to/libsystemd.so\n", argv[0]);
+        if (argc < 2 || argc > 3 || argv[1][0] != '/') {
+                fprintf(stderr, "usage: %s /abs/path/to/libsystemd.so [HEAP-PAD]\n", argv[0]);
                 return 2;
+        }
+        if (argc == 3) {
+                char *end;
+                unsigned long pad = strtoul(argv[2], &end, 10);
+                static volatile void *heap_pad;
+                if (*end || end == argv[2] || pad > (1UL << 20)) {
+                        fprintf(stderr, "libsystemd-worker: HEAP-PAD must be 0..1048576 bytes\n");
+                        return 2;
+                }
+                heap_pad = pad ? malloc(pad) : NULL;
+                if (pad && !heap_pad) {
+                        fprintf(stderr, "libsystemd-worker: out of memory\n");
+                        return 1;
+                }
         }
         lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
         if (!lib) {
