@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sdbus_cgroup::testing::{Ping, PingTarget};
-use sdbus_cgroup::{Client, Options, Resources, Scope, Target, Timeouts};
+use sdbus_cgroup::{Client, Resources, Scope, Target};
 use sdbus_sandbox::Sandbox;
 use sdcookie::report::Verdict;
 
@@ -76,16 +76,7 @@ fn client(sandbox: &Sandbox) -> Client {
         address: sandbox.bus_address(),
         direct: false,
     };
-    Client::new(
-        target,
-        Options::default().with_timeouts(
-            Timeouts::default()
-                .connect(DEADLINE)
-                .call(DEADLINE)
-                .job(DEADLINE)
-                .operation(3 * DEADLINE),
-        ),
-    )
+    Client::new(target, crate::step_options(DEADLINE))
 }
 
 /// Reads the first of `candidates` (file, expected value) that exists for `cgroup`.

@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use sdbus_cgroup::testing::{Ping, PingTarget};
-use sdbus_cgroup::{Client, Options, Resources, Scope, Target, Timeouts};
+use sdbus_cgroup::{Client, Resources, Scope, Target};
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
 use sdcookie::exit::chain;
@@ -246,13 +246,7 @@ impl<'a> Ctx<'a> {
                 address: sandbox.bus_address(),
                 direct: false,
             },
-            Options::default().with_timeouts(
-                Timeouts::default()
-                    .connect(t)
-                    .call(t)
-                    .job(t)
-                    .operation(3 * t),
-            ),
+            crate::step_options(t),
         );
         Ok(Ctx {
             build,
