@@ -8,7 +8,8 @@
  * shifts every later heap address, and with them where glibc's malloc finds room (whether
  * a message's buffer grows in place, when chunks are consolidated). An operation's
  * instruction count depends on that layout by several per cent, so
- * scripts/bench-instructions counts each build over several pads.
+ * scripts/bench-instructions counts each build over several pads, and the bench spreads each
+ * build's operations over workers with different pads.
  *
  * Every build of the bench (stock, patched, ...) exports the same sd_bus_* symbols under the
  * same soname, so each runs in a process of its own: this program dlopen()s exactly one of

@@ -7,6 +7,12 @@
 //! asks for on its own connections, timing them itself. Workers end when the bench closes
 //! their stdin (or dies: they ask the kernel for SIGKILL then) and are reaped by pid.
 //!
+//! A routine's operations are spread over [`PROCESSES`] workers of its build, each with a
+//! heap laid out differently (its own HEAP-PAD): two processes of one build measure a few per
+//! cent apart by themselves (where malloc finds room, where the library was mapped), as
+//! much as the differences between builds the bench is asked about, so a ratio of single
+//! processes compares processes as much as builds.
+//!
 //! Everything starts lazily, on the first operation a routine asks for, so `--list` or a
 //! filter that names none of these groups builds and starts nothing.
 
@@ -18,6 +24,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// Worker processes per build behind each routine (and as many again for the A/A rows).
+pub const PROCESSES: usize = 4;
+
+/// Each worker's HEAP-PAD (`c/libsystemd_worker.c`), by its place among a routine's
+/// workers: blocks of these sizes allocated first shift every later heap address. Four of
+/// the seven layouts `scripts/bench-instructions --libsystemd` counts, both of the modes
+/// they fall in (malloc's quick path, or splitting and consolidating chunks) among them.
+const HEAP_PADS: [u32; PROCESSES] = [0, 40, 200, 1000];
 
 /// What one connection of a worker does per operation (`c/libsystemd_worker.c` says how).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,10 +116,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(build: Build, lib: &Path) -> Worker {
+    fn spawn(build: Build, lib: &Path, pad: u32) -> Worker {
         let exe = env!("SDBENCH_LIBSYSTEMD_WORKER");
         let mut child = Command::new(exe)
             .arg(lib)
+            .arg(pad.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -196,9 +212,13 @@ impl Drop for Worker {
 pub struct Lab {
     builds: Vec<Build>,
     libs: Option<BTreeMap<Build, PathBuf>>,
-    /// Keyed by build and instance: instance 1 is a second process of the same build, for
-    /// the A/A rows that show how far apart two identical processes measure.
-    workers: BTreeMap<(Build, u8), Worker>,
+    /// Keyed by build and instance: instances `0..PROCESSES` serve the build's routines,
+    /// `PROCESSES..2 * PROCESSES` the A/A rows (the same build in other processes).
+    workers: BTreeMap<(Build, usize), Worker>,
+    /// Which of a routine's workers takes the first of the operations that do not divide
+    /// evenly among them; it moves on every run, so that a routine of one slow operation
+    /// per run still visits every worker.
+    turn: usize,
 }
 
 impl fmt::Debug for Lab {
@@ -220,12 +240,13 @@ impl Lab {
             builds: builds.to_vec(),
             libs: None,
             workers: BTreeMap::new(),
+            turn: 0,
         }))
     }
 
-    /// Instance `instance` of `build`'s worker, built and started on first use (instance 0
-    /// of every build is started at once, in the order of `builds`).
-    fn worker(&mut self, build: Build, instance: u8) -> &mut Worker {
+    /// Instance `instance` of `build`'s worker, built and started on first use (the
+    /// routines' workers of every build are started at once, in the order of `builds`).
+    fn worker(&mut self, build: Build, instance: usize) -> &mut Worker {
         assert!(
             self.builds.contains(&build),
             "{build} is not one of this lab's builds"
@@ -233,34 +254,69 @@ impl Lab {
         if self.libs.is_none() {
             let libs = build_libs(&self.builds);
             for b in &self.builds {
-                self.workers.insert((*b, 0), Worker::spawn(*b, &libs[b]));
+                for (i, pad) in HEAP_PADS.into_iter().enumerate() {
+                    self.workers
+                        .insert((*b, i), Worker::spawn(*b, &libs[b], pad));
+                }
             }
             self.libs = Some(libs);
         }
         let lib = &self.libs.as_ref().expect("set above")[&build];
         self.workers
             .entry((build, instance))
-            .or_insert_with(|| Worker::spawn(build, lib))
+            .or_insert_with(|| Worker::spawn(build, lib, HEAP_PADS[instance % PROCESSES]))
     }
 
-    /// `n` operations of `s` on `build`: their time and the last cookie handed out.
+    /// `n` operations of `s` on `build`, spread evenly over its routines' workers: their
+    /// total time and the last cookie handed out (by the worker that ran last).
     pub fn run(
         &mut self,
         build: Build,
         s: Scenario,
         n: u64,
     ) -> Result<(Duration, u64), WorkerError> {
-        self.worker(build, 0).run(s, n)
+        self.run_on(build, 0, s, n)
     }
 
-    /// As [`Lab::run`], in a second process of the same build.
+    /// As [`Lab::run`], on other processes of the same build (the A/A rows).
     pub fn run_again(
         &mut self,
         build: Build,
         s: Scenario,
         n: u64,
     ) -> Result<(Duration, u64), WorkerError> {
-        self.worker(build, 1).run(s, n)
+        self.run_on(build, PROCESSES, s, n)
+    }
+
+    /// `n` operations over workers `first..first + PROCESSES` of `build`.
+    fn run_on(
+        &mut self,
+        build: Build,
+        first: usize,
+        s: Scenario,
+        n: u64,
+    ) -> Result<(Duration, u64), WorkerError> {
+        let (share, extra) = (n / PROCESSES as u64, n % PROCESSES as u64);
+        let turn = self.turn;
+        self.turn = (turn + 1) % PROCESSES;
+        let mut total = Duration::ZERO;
+        let mut last = None;
+        for j in 0..PROCESSES {
+            let ops = share + u64::from((j as u64) < extra);
+            if ops == 0 {
+                break;
+            }
+            let (t, cookie) = self
+                .worker(build, first + (turn + j) % PROCESSES)
+                .run(s, ops)?;
+            total += t;
+            last = Some(cookie);
+        }
+        let cookie = last.ok_or_else(|| WorkerError {
+            build,
+            message: "asked for no operation".to_owned(),
+        })?;
+        Ok((total, cookie))
     }
 
     /// Whether the builds are ready (some routine ran).

@@ -61,17 +61,10 @@ pub fn client(connect: &Connect) -> Client {
         },
         None => Target::SystemBus,
     };
-    let t = connect.timeout;
     // --timeout bounds each step; the operation as a whole gets their sum.
     Client::new(
         target,
-        Options::default().with_timeouts(
-            Timeouts::default()
-                .connect(t)
-                .call(t)
-                .job(t)
-                .operation(3 * t),
-        ),
+        Options::default().with_timeouts(Timeouts::per_step(connect.timeout)),
     )
 }
 

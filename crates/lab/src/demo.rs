@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sdbus_cgroup::testing::{Ping, PingTarget};
-use sdbus_cgroup::{Client, Resources, Scope, Target};
+use sdbus_cgroup::{Client, Options, Resources, Scope, Target, Timeouts};
 use sdbus_sandbox::Sandbox;
 use sdcookie::report::Verdict;
 
@@ -76,7 +76,10 @@ fn client(sandbox: &Sandbox) -> Client {
         address: sandbox.bus_address(),
         direct: false,
     };
-    Client::new(target, crate::step_options(DEADLINE))
+    Client::new(
+        target,
+        Options::default().with_timeouts(Timeouts::per_step(DEADLINE)),
+    )
 }
 
 /// Reads the first of `candidates` (file, expected value) that exists for `cgroup`.

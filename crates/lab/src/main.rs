@@ -30,17 +30,6 @@ const EXIT_CHECK_FAILED: u8 = 1;
 /// sd-bus's cookie ceiling, `0xffffffff`, as the allocator defines it.
 const CEILING: u32 = sdbus_cookie::Config::DEFAULT.ceiling();
 
-/// Client options whose every step (connect, call, job) is bounded by `t`, and a whole
-/// operation by the three in sequence.
-fn step_options(t: std::time::Duration) -> sdbus_cgroup::Options {
-    sdbus_cgroup::Options::default().with_timeouts(
-        sdbus_cgroup::Timeouts::default()
-            .connect(t)
-            .call(t)
-            .job(t)
-            .operation(3 * t),
-    )
-}
 /// The first cookie after the ceiling, `0x80000000` (bit 31 marks "cycled").
 const CYCLED: u32 = sdbus_cookie::Config::DEFAULT.cycled();
 

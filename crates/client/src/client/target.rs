@@ -113,6 +113,28 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    /// Every step (the connect, each call, each job wait) bounded by `step`, and an
+    /// operation by `3 × step`: time for one of each (saturating at `Duration::MAX`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sdbus_cgroup::Timeouts;
+    ///
+    /// let t = Timeouts::per_step(Duration::from_secs(2));
+    /// let two = Duration::from_secs(2);
+    /// assert_eq!((t.connect, t.call, t.job), (two, two, two));
+    /// assert_eq!(t.operation, Duration::from_secs(6));
+    /// assert_eq!(Timeouts::per_step(Duration::MAX).operation, Duration::MAX);
+    /// ```
+    pub fn per_step(step: Duration) -> Self {
+        Timeouts {
+            connect: step,
+            call: step,
+            job: step,
+            operation: step.saturating_mul(3),
+        }
+    }
+
     /// Sets the deadline of the connect handshake.
     pub fn connect(mut self, d: Duration) -> Self {
         self.connect = d;

@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use sdbus_cgroup::testing::{Ping, PingTarget};
-use sdbus_cgroup::{Client, Resources, Scope, Target};
+use sdbus_cgroup::{Client, Options, Resources, Scope, Target, Timeouts};
 use sdbus_sandbox::{Sandbox, SandboxOptions};
 
 use sdcookie::exit::chain;
@@ -240,13 +240,12 @@ impl<'a> Ctx<'a> {
         timeout: Duration,
     ) -> Result<Ctx<'a>, ReproduceError> {
         let release = release_entry(sandbox.systemd_version())?;
-        let t = timeout;
         let client = Client::new(
             Target::Address {
                 address: sandbox.bus_address(),
                 direct: false,
             },
-            crate::step_options(t),
+            Options::default().with_timeouts(Timeouts::per_step(timeout)),
         );
         Ok(Ctx {
             build,
@@ -255,7 +254,7 @@ impl<'a> Ctx<'a> {
             binary,
             operator,
             client,
-            timeout: t,
+            timeout,
             step: "boot",
             n: 0,
             claims: Vec::new(),
