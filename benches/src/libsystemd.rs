@@ -30,8 +30,9 @@ pub const PROCESSES: usize = 4;
 
 /// Each worker's HEAP-PAD (`c/libsystemd_worker.c`), by its place among a routine's
 /// workers: blocks of these sizes allocated first shift every later heap address. Four of
-/// the seven layouts `scripts/bench-instructions --libsystemd` counts, both of the modes
-/// they fall in (malloc's quick path, or splitting and consolidating chunks) among them.
+/// the seven layouts `scripts/bench-instructions --libsystemd` counts; for 241's signal
+/// they hold both of the modes its counts fall in (malloc's quick paths, or unlinking and
+/// consolidating chunks), for stock and for the stateful build (benches/README.md).
 const HEAP_PADS: [u32; PROCESSES] = [0, 40, 200, 1000];
 
 /// What one connection of a worker does per operation (`c/libsystemd_worker.c` says how).

@@ -4,6 +4,8 @@
 //! state, drawing cookies), so the count divided by the operations is the cost of one.
 //!
 //! Usage: `instructions <case> <ours|reference>`; prints the number of operations run.
+//! `instructions --libsystemd-worker` prints the path of the `libsystemd` bench's worker as
+//! `build.rs` compiled it, so that the script counts the very program the bench times.
 //! The cases are the allocator groups of benches/README.md:
 //!
 //! | case | one operation |
@@ -213,9 +215,13 @@ fn run(case: &str, ours: bool) -> Option<u64> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (case, side) = match args.as_slice() {
+        [flag] if flag == "--libsystemd-worker" => {
+            println!("{}", env!("SDBENCH_LIBSYSTEMD_WORKER"));
+            return ExitCode::SUCCESS;
+        }
         [case, side] if side == "ours" || side == "reference" => (case, side == "ours"),
         _ => {
-            eprintln!("usage: instructions <case> <ours|reference>");
+            eprintln!("usage: instructions <case> <ours|reference> | --libsystemd-worker");
             return ExitCode::from(2);
         }
     };

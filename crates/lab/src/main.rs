@@ -29,7 +29,6 @@ const EXIT_CHECK_FAILED: u8 = 1;
 
 /// sd-bus's cookie ceiling, `0xffffffff`, as the allocator defines it.
 const CEILING: u32 = sdbus_cookie::Config::DEFAULT.ceiling();
-
 /// The first cookie after the ceiling, `0x80000000` (bit 31 marks "cycled").
 const CYCLED: u32 = sdbus_cookie::Config::DEFAULT.cycled();
 
